@@ -1,0 +1,64 @@
+import { assertEquals, assertThrows } from "../testing/assert.ts";
+import { SauropodError } from "../errors/mod.ts";
+import { applyOverrides, defaultConfig, resolveConfig } from "./mod.ts";
+
+Deno.test("defaultConfig() has the documented defaults", () => {
+  const cfg = defaultConfig();
+  assertEquals(cfg.socket, "/run/sauropod/sauropod.sock");
+  assertEquals(cfg.runtime.binary, "runc");
+  assertEquals(cfg.runtime.root, "/run/sauropod/runc");
+  assertEquals(cfg.cni.binDirs, ["/opt/cni/bin", "/usr/lib/cni"]);
+  assertEquals(cfg.limits.maxRecvMessageBytes, 16 << 20);
+});
+
+Deno.test("resolveConfig() rejects an unknown key, naming it and a close match", () => {
+  const err = assertThrows(
+    () => resolveConfig({ runtime: { bianry: "crun" } }, "x.toml"),
+    SauropodError,
+    'unknown key "runtime.bianry" (did you mean "runtime.binary"?)',
+  );
+  assertEquals(err.kind, "invalid-argument");
+});
+
+Deno.test("resolveConfig() rejects a bad value, naming the key", () => {
+  assertThrows(
+    () => resolveConfig({ runtime: { cgroup_driver: "sytemd" } }, "x.toml"),
+    SauropodError,
+    '"runtime.cgroup_driver" must be one of "cgroupfs", "systemd"',
+  );
+  assertThrows(
+    () => resolveConfig({ stream: { port: 70000 } }, "x.toml"),
+    SauropodError,
+    '"stream.port" must be at most 65535',
+  );
+  assertThrows(
+    () => resolveConfig({ log: "debug" }, "x.toml"),
+    SauropodError,
+    '"log" must be a table',
+  );
+});
+
+Deno.test("resolveConfig() reads mirrors and auths", () => {
+  const cfg = resolveConfig({
+    image: {
+      mirrors: { "docker.io": ["http://127.0.0.1:5000"] },
+      auths: { "r.example": { username: "u", password: "p", identity_token: "t" } },
+    },
+  }, "x.toml");
+  assertEquals(cfg.image.mirrors, { "docker.io": ["http://127.0.0.1:5000"] });
+  assertEquals(cfg.image.auths, {
+    "r.example": { username: "u", password: "p", identityToken: "t" },
+  });
+  assertThrows(
+    () => resolveConfig({ image: { auths: { h: { user: "u" } } } }, "x.toml"),
+    SauropodError,
+    'unknown key "image.auths.h.user"',
+  );
+});
+
+Deno.test("applyOverrides() lets flags win over the file", () => {
+  const raw: Record<string, unknown> = { runtime: { binary: "runc" }, socket: "/a" };
+  applyOverrides(raw, { "runtime.binary": "crun", "log.level": "debug", socket: undefined });
+  const cfg = resolveConfig(raw, "t");
+  assertEquals([cfg.runtime.binary, cfg.log.level, cfg.socket], ["crun", "debug", "/a"]);
+});

@@ -1,0 +1,203 @@
+/**
+ * Every configuration key of sauropod, with its type, default and documentation.
+ *
+ * This table is the single source: the loader validates against it, `config/mod.ts`
+ * derives the typed {@link Config}, and `deploy/config.toml` plus the README's
+ * configuration section are generated from it (`deno run tools/config_doc.ts`).
+ *
+ * @module
+ */
+
+/** The type of one key. */
+export type FieldType =
+  | { kind: "string" }
+  | { kind: "int"; min?: number; max?: number }
+  | { kind: "bool" }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "string-list" }
+  | { kind: "string-list-map" }
+  | { kind: "auth-map" };
+
+/** A documented key. `default` is in TOML terms (snake_case keys, plain values). */
+export interface FieldSpec {
+  readonly type: FieldType;
+  readonly default: unknown;
+  readonly doc: string;
+}
+
+/** A table of keys (and sub-tables). */
+export interface TableSpec {
+  readonly doc?: string;
+  readonly fields: Readonly<Record<string, FieldSpec | TableSpec>>;
+}
+
+/** True when `s` is a sub-table rather than a key. */
+export function isTable(s: FieldSpec | TableSpec): s is TableSpec {
+  return "fields" in s;
+}
+
+const str = (def: string, doc: string): FieldSpec => ({
+  type: { kind: "string" },
+  default: def,
+  doc,
+});
+const int = (def: number, doc: string, min = 0, max = Number.MAX_SAFE_INTEGER): FieldSpec => ({
+  type: { kind: "int", min, max },
+  default: def,
+  doc,
+});
+const oneOf = (values: readonly string[], def: string, doc: string): FieldSpec => ({
+  type: { kind: "enum", values },
+  default: def,
+  doc,
+});
+const list = (def: string[], doc: string): FieldSpec => ({
+  type: { kind: "string-list" },
+  default: def,
+  doc,
+});
+
+/** The whole configuration file. */
+export const SCHEMA: TableSpec = {
+  fields: {
+    socket: str(
+      "/run/sauropod/sauropod.sock",
+      "Path of the CRI unix socket (crictl --runtime-endpoint unix://<socket>).",
+    ),
+    socket_group: str(
+      "",
+      "Group (name or numeric gid) that owns the socket, mode 0660. Empty: root's group.",
+    ),
+    root: str(
+      "/var/lib/sauropod",
+      "Persistent state: metadata store, image content and snapshots, container bundles.",
+    ),
+    state: str(
+      "/run/sauropod",
+      "Volatile state: shim sockets and exit records, pinned namespaces. Lost on reboot.",
+    ),
+    shutdown_grace_seconds: int(
+      10,
+      "On SIGTERM/SIGINT, how long in-flight calls may run before the agent exits anyway.",
+    ),
+    log: {
+      doc: "Agent logging, to stderr (journald reads it).",
+      fields: {
+        level: oneOf(["debug", "info", "warn", "error"], "info", "Lowest level written."),
+        format: oneOf(["text", "json"], "text", "Line format."),
+      },
+    },
+    runtime: {
+      doc: "The OCI runtime that runs containers.",
+      fields: {
+        binary: str("runc", "OCI runtime binary (name on PATH or absolute path): runc or crun."),
+        root: str("", "State directory passed to the runtime as --root. Empty: <state>/runc."),
+        cgroup_driver: oneOf(
+          ["cgroupfs", "systemd"],
+          "cgroupfs",
+          "How container cgroups are named and created; must match the kubelet's cgroupDriver.",
+        ),
+        restrict_oom_score_adj: oneOf(
+          ["auto", "true", "false"],
+          "auto",
+          "Clamp oom_score_adj to the agent's own score (containerd's restrict_oom_score_adj). " +
+            "auto: on when the agent lacks CAP_SYS_RESOURCE.",
+        ),
+        call_timeout_seconds: int(
+          60,
+          "A runtime call (create, start, kill, delete) running longer than this is killed and fails.",
+          1,
+        ),
+      },
+    },
+    sandbox: {
+      doc: "Pod sandboxes.",
+      fields: {
+        image: str(
+          "registry.k8s.io/pause:3.10",
+          "Image of the sandbox (pause) container, used only when a pod shares one PID namespace.",
+        ),
+      },
+    },
+    cni: {
+      doc: "Pod networking through CNI plugins.",
+      fields: {
+        conf_dir: str(
+          "/etc/cni/net.d",
+          "Directory of network configs; the lexically first .conflist/.conf/.json is used.",
+        ),
+        bin_dirs: list(["/opt/cni/bin", "/usr/lib/cni"], "Directories searched for CNI plugins."),
+        plugin_timeout_seconds: int(30, "Deadline of one plugin invocation (ADD, DEL, CHECK).", 1),
+      },
+    },
+    image: {
+      doc: "Image pulls and storage.",
+      fields: {
+        max_concurrent_downloads: int(3, "Layers of one image fetched at once.", 1, 64),
+        pull_progress_timeout_seconds: int(
+          300,
+          "A pull that makes no progress for this long is cancelled. 0: never.",
+        ),
+        insecure_registries: list(
+          [],
+          "Registries (host[:port]) reached over plain http. Loopback registries always are.",
+        ),
+        mirrors: {
+          type: { kind: "string-list-map" },
+          default: {},
+          doc: "Mirrors per registry host, tried in order before the registry itself: " +
+            '"docker.io" = ["http://127.0.0.1:5000"].',
+        },
+        auths: {
+          type: { kind: "auth-map" },
+          default: {},
+          doc: "Node-level credentials per registry host: " +
+            "{ username, password } or { auth } (base64 user:pass) or { identity_token }.",
+        },
+      },
+    },
+    stream: {
+      doc: "The streaming server behind Exec, Attach and PortForward.",
+      fields: {
+        address: str("127.0.0.1", "Address the streaming server binds to."),
+        port: int(0, "TCP port; 0 picks a free one at start.", 0, 65535),
+        token_ttl_seconds: int(60, "How long a streaming URL stays valid (single use).", 1),
+        idle_timeout_seconds: int(
+          14400,
+          "An exec/attach/port-forward session with no traffic for this long is closed. 0: never.",
+        ),
+      },
+    },
+    limits: {
+      doc: "Bounds that keep one client from exhausting the agent.",
+      fields: {
+        max_recv_message_bytes: int(16 << 20, "Largest request message accepted.", 1024),
+        max_send_message_bytes: int(16 << 20, "Largest response message sent.", 1024),
+        max_concurrent_calls: int(
+          512,
+          "Calls in flight at once; more are refused (RESOURCE_EXHAUSTED).",
+          1,
+        ),
+        exec_sync_output_bytes: int(16 << 20, "Cap on each of ExecSync's stdout and stderr.", 1024),
+      },
+    },
+    stats: {
+      doc: "Container and pod statistics.",
+      fields: {
+        collect_period_seconds: int(
+          0,
+          "Background collection period; 0 reads cgroups on demand (with a 1 s cache).",
+        ),
+      },
+    },
+    debug: {
+      doc: "Switches for development and tests. Leave alone in production.",
+      fields: {
+        fault_points: list(
+          [],
+          "Named crash points where the agent kills itself (tests of crash recovery).",
+        ),
+      },
+    },
+  },
+};

@@ -1,0 +1,108 @@
+/**
+ * Shared plumbing for the libc bindings: opening libc once per symbol table and turning
+ * a failed call's errno into an error that names the syscall.
+ *
+ * Each binding module (`process.ts`, `pty.ts`, …) declares its own symbol table
+ * `as const satisfies Deno.ForeignLibraryInterface` and opens it lazily with
+ * {@link openLibc}, so a process loads only the symbols it uses and never needs
+ * `--allow-ffi` unless it calls one of them.
+ *
+ * @module
+ */
+
+/** The libc soname on glibc systems (Debian). */
+export const LIBC = "libc.so.6";
+
+const errnoSymbols = {
+  /** int *__errno_location(void); */
+  __errno_location: { parameters: [], result: "pointer" },
+  /** char *strerror(int errnum); */
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let errnoLib: Deno.DynamicLibrary<typeof errnoSymbols> | undefined;
+
+function errnoLibrary(): Deno.DynamicLibrary<typeof errnoSymbols> {
+  errnoLib ??= Deno.dlopen(LIBC, errnoSymbols);
+  return errnoLib;
+}
+
+/**
+ * Opens libc with `symbols`, once: the returned function yields the same library on
+ * every call.
+ */
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S> {
+  let lib: Deno.DynamicLibrary<S> | undefined;
+  return () => (lib ??= Deno.dlopen(LIBC, symbols));
+}
+
+/**
+ * The calling thread's errno. Only meaningful right after a synchronous (not
+ * `nonblocking`) call on the same thread: a nonblocking call runs on another thread and
+ * its errno is lost, so nonblocking calls must return their error in the result instead.
+ */
+export function errno(): number {
+  const p = errnoLibrary().symbols.__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** The message libc gives for `code` (e.g. "No such process"). */
+export function strerror(code: number): string {
+  const p = errnoLibrary().symbols.strerror(code);
+  if (p === null) return `errno ${code}`;
+  return Deno.UnsafePointerView.getCString(p);
+}
+
+/** Common errno values (x86_64 and aarch64 Linux agree on these). */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EIO: 5,
+  EBADF: 9,
+  ECHILD: 10,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EEXIST: 17,
+  ENOTDIR: 20,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ENOSYS: 38,
+} as const;
+
+/** A failed libc call: `waitpid(1234): No child processes (ECHILD)`. */
+export class SyscallError extends Error {
+  /** The errno value. */
+  readonly errno: number;
+  /** The name of the failed call. */
+  readonly syscall: string;
+
+  /** Builds the error for `syscall` failing with `code` (and optional detail like a path). */
+  constructor(syscall: string, code: number, detail?: string) {
+    const name = Object.entries(Errno).find(([, v]) => v === code)?.[0];
+    super(`${syscall}${detail ? `(${detail})` : ""}: ${strerror(code)}${name ? ` (${name})` : ""}`);
+    this.name = "SyscallError";
+    this.errno = code;
+    this.syscall = syscall;
+  }
+}
+
+/** Throws {@link SyscallError} with the current errno when `result` is negative. */
+export function check(syscall: string, result: number | bigint, detail?: string): number {
+  const n = typeof result === "bigint" ? Number(result) : result;
+  if (n < 0) throw new SyscallError(syscall, errno(), detail);
+  return n;
+}
+
+/** A NUL-terminated copy of `s`, for `const char *` parameters. */
+export function cstring(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
