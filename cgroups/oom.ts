@@ -15,7 +15,10 @@
  *
  * A cgroup can vanish right after the kill (systemd garbage-collects an empty scope): the
  * count read so far is kept, and on v2 an event we could not read in time is recovered
- * from the parent's hierarchical `oom_kill` (as conmon-rs watches the parent). The wait
+ * from the parent's hierarchical `oom_kill` (as conmon-rs watches the parent). kernfs does
+ * not report a watched cgroup's removal to inotify (no IN_IGNORED after rmdir, measured on
+ * Linux 6.18), so a v2 watch learns it from a failed read: call {@link OomWatcher.refresh}
+ * once the container has exited. The wait
  * runs `poll(2)` on a worker thread with a wake-up eventfd, so {@link OomWatcher.close}
  * ends it at once.
  *
