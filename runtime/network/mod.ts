@@ -1,0 +1,34 @@
+/**
+ * Pod namespaces and networking.
+ *
+ * - {@link pinNamespaces} / {@link unpinNamespaces}: a pod's network, IPC and UTS
+ *   namespaces, pinned as files under the state dir (no pause process), with the pod's
+ *   hostname and namespaced sysctls applied inside.
+ * - {@link CniManager}: CNI ADD/DEL through the plugins of the node's network config
+ *   (spec 1.0, 0.3/0.4 results accepted), the `NetworkReady` condition, the pod CIDR.
+ * - {@link readInterfaceStats}: per-interface counters of a pod's netns.
+ *
+ * @module
+ */
+export { CniManager, type CniManagerOptions, NETWORK_NOT_READY_REASON } from "./cni.ts";
+export { CniPluginError } from "./_invoke.ts";
+export {
+  isLiveNamespace,
+  pinNamespaces,
+  type PinnedNamespaces,
+  type PinOptions,
+  unpinNamespaces,
+} from "./namespaces.ts";
+export { readInterfaceStats } from "./stats.ts";
+export type {
+  InterfaceStats,
+  NetworkInterface,
+  NetworkStats,
+  NetworkStatus,
+  PodBandwidth,
+  PodDns,
+  PodNetworkRequest,
+  PodNetworkResult,
+  PodNetworkTeardown,
+  PortMapping,
+} from "./types.ts";
