@@ -1,0 +1,47 @@
+/**
+ * Annotation keys written into specs. The `io.kubernetes.cri.*` ones are containerd's
+ * (`internal/cri/annotations/annotations.go`), which Kata, gVisor, NRI plugins and node
+ * agents read; the `io.sauropod.*` ones record what sauropod was asked but does not enforce.
+ *
+ * @module
+ */
+
+/** `sandbox` or `container`. */
+export const CONTAINER_TYPE = "io.kubernetes.cri.container-type";
+/** Value of {@link CONTAINER_TYPE} for a pod's sandbox (pause) container. */
+export const CONTAINER_TYPE_SANDBOX = "sandbox";
+/** Value of {@link CONTAINER_TYPE} for an application container. */
+export const CONTAINER_TYPE_CONTAINER = "container";
+/** The pod sandbox id. */
+export const SANDBOX_ID = "io.kubernetes.cri.sandbox-id";
+/** The pod's name. */
+export const SANDBOX_NAME = "io.kubernetes.cri.sandbox-name";
+/** The pod's Kubernetes namespace. */
+export const SANDBOX_NAMESPACE = "io.kubernetes.cri.sandbox-namespace";
+/** The pod's uid. */
+export const SANDBOX_UID = "io.kubernetes.cri.sandbox-uid";
+/** The pod's log directory (sandbox containers only). */
+export const SANDBOX_LOG_DIRECTORY = "io.kubernetes.cri.sandbox-log-directory";
+/** The sandbox image (sandbox containers only). */
+export const SANDBOX_IMAGE_NAME = "io.kubernetes.cri.podsandbox.image-name";
+/** The pod's CPU period from its resources (sandbox containers only). */
+export const SANDBOX_CPU_PERIOD = "io.kubernetes.cri.sandbox-cpu-period";
+/** The pod's CPU quota from its resources (sandbox containers only). */
+export const SANDBOX_CPU_QUOTA = "io.kubernetes.cri.sandbox-cpu-quota";
+/** The pod's CPU shares from its resources (sandbox containers only). */
+export const SANDBOX_CPU_SHARES = "io.kubernetes.cri.sandbox-cpu-shares";
+/** The pod's memory limit from its resources (sandbox containers only). */
+export const SANDBOX_MEMORY = "io.kubernetes.cri.sandbox-memory";
+/** The container's name in the pod (application containers only). */
+export const CONTAINER_NAME = "io.kubernetes.cri.container-name";
+/** The image the container was created from (application containers only). */
+export const IMAGE_NAME = "io.kubernetes.cri.image-name";
+
+/**
+ * The AppArmor profile the security context asked for (`runtime/default`,
+ * `localhost/<name>`, `unconfined`). Recorded, not enforced: the nodes sauropod supports run
+ * without AppArmor, and runc fails when asked to apply a profile there.
+ */
+export const APPARMOR_PROFILE = "io.sauropod.apparmor-profile";
+/** The SELinux options asked for (`user:role:type:level`). Recorded, not enforced. */
+export const SELINUX_OPTIONS = "io.sauropod.selinux-options";

@@ -1,0 +1,296 @@
+/**
+ * CreateContainer's OCI spec: CRI `ContainerConfig` + the pod's config + the image config +
+ * facts the runtime gathered → `config.json`. Pure: no file, process or clock is touched.
+ *
+ * The rules are containerd's CRI plugin (`internal/cri/server/container_create*.go`,
+ * `internal/cri/opts/spec_*.go`, `pkg/oci/spec_opts.go`); where sauropod departs, the code
+ * says why.
+ *
+ * @module
+ */
+import {
+  type ContainerConfig,
+  NamespaceMode,
+  type PodSandboxConfig,
+  SupplementalGroupsPolicy,
+} from "../../cri/gen/api.ts";
+import { invalidArgument, unimplemented } from "../../errors/mod.ts";
+import { CONTAINER_NAME, CONTAINER_TYPE_CONTAINER, IMAGE_NAME } from "./annotations.ts";
+import { containerCapabilities, KNOWN_CAPABILITIES } from "./capabilities.ts";
+import {
+  defaultArch,
+  idOf,
+  namespaceEntry,
+  type NodeFacts,
+  podAnnotations,
+  securityContextUser,
+} from "./_common.ts";
+import { containerDevices } from "./devices.ts";
+import type { HostDevice, HostPaths } from "./host.ts";
+import { containerMounts, type PodMounts } from "./mounts.ts";
+import {
+  checkEnvVar,
+  DEFAULT_PATH,
+  type ImageConfigFacts,
+  mergeArgs,
+  mergeEnv,
+} from "./process.ts";
+import { linuxResourcesFromCri, type OomScoreAdjPolicy, restrictOomScoreAdj } from "./resources.ts";
+import { seccompFor } from "./seccomp.ts";
+import {
+  checkPathList,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  lsmAnnotations,
+} from "./_security.ts";
+import { OCI_VERSION, type Spec } from "./spec.ts";
+import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
+import { resolveUser } from "./user.ts";
+
+/** Namespaces a container runs in, resolved by the runtime from the pod. */
+export interface ContainerNamespaces {
+  /** `host`, or the path of the pod's pinned network namespace. */
+  network: string;
+  /** `host`, or the path of the pod's pinned IPC namespace. */
+  ipc: string;
+  /** `host`, or the path of the pod's pinned UTS namespace. */
+  uts: string;
+  /**
+   * `host`; `new` for the container's own (namespace_options.pid CONTAINER); or a path:
+   * `/proc/<pid>/ns/pid` of the sandbox init (POD) or of the target container (TARGET).
+   */
+  pid: string;
+}
+
+/** Everything CreateContainer's spec is built from. */
+export interface ContainerSpecInputs {
+  containerId: string;
+  sandboxId: string;
+  config: ContainerConfig;
+  sandboxConfig: PodSandboxConfig;
+  image: ImageConfigFacts;
+  /**
+   * The image name for the `io.kubernetes.cri.image-name` annotation; defaults to the
+   * config's user_specified_image, else its image.
+   */
+  imageName?: string;
+  /** The mounted root filesystem (absolute). */
+  rootfsPath: string;
+  namespaces: ContainerNamespaces;
+  /** Already built by the cgroups driver (cgroupfs path or systemd `slice:prefix:name`). */
+  cgroupsPath: string;
+  /** Host files the runtime prepared for the pod. */
+  podMounts: PodMounts;
+  /** Facts about every host path the config names (mounts, devices). */
+  hostPaths: HostPaths;
+  /** The container's `/etc/passwd` and `/etc/group`, when present in the rootfs. */
+  passwd?: string | undefined;
+  group?: string | undefined;
+  /** The host's device nodes, for privileged containers. */
+  hostDevices?: readonly HostDevice[] | undefined;
+  oomScoreAdj: OomScoreAdjPolicy;
+  /** The pod's hostname, for the `HOSTNAME` variable (the node's when the pod has none). */
+  hostname: string;
+  /** Text of the Localhost seccomp profile file, when the security context names one. */
+  localhostSeccompProfile?: string | undefined;
+  /**
+   * The agent's own capabilities (its `CapBnd`): what privileged and `ALL` grant, since runc
+   * cannot hand out a capability it lacks. Defaults to every capability.
+   */
+  agentCapabilities?: readonly string[] | undefined;
+  node?: NodeFacts | undefined;
+}
+
+const SC = "container.linux.security_context";
+const decoder = new TextDecoder();
+
+/**
+ * The OCI runtime spec of a container. Invalid input is invalid-argument naming the field;
+ * user namespaces and id-mapped mounts are unimplemented.
+ */
+export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
+  const { config, sandboxConfig } = inputs;
+  const sc = config.linux?.securityContext;
+  const privileged = sc?.privileged ?? false;
+  const node = inputs.node ?? {};
+  const name = config.metadata?.name;
+  if (!name) throw invalidArgument("container.metadata.name: missing");
+  if (privileged && !sandboxConfig.linux?.securityContext?.privileged) {
+    throw invalidArgument(`${SC}.privileged: the pod sandbox is not privileged`);
+  }
+  if (sc?.namespaceOptions?.usernsOptions?.mode === NamespaceMode.POD) {
+    throw unimplemented(
+      `${SC}.namespace_options.userns_options: user namespaces are not supported`,
+    );
+  }
+
+  const args = mergeArgs(inputs.image, config.command, config.args, "container.command");
+  const env = containerEnv(inputs);
+  const cwd = workingDir(config.workingDir, inputs.image.workingDir);
+  const user = containerUser(inputs);
+
+  const capabilities = containerCapabilities({
+    capabilities: sc?.capabilities,
+    privileged,
+    all: inputs.agentCapabilities ?? KNOWN_CAPABILITIES,
+    field: `${SC}.capabilities`,
+  });
+  const seccomp = seccompFor({
+    source: sc,
+    privileged,
+    bounding: capabilities.bounding ?? [],
+    arch: node.arch ?? defaultArch(),
+    localhostProfile: inputs.localhostSeccompProfile,
+    field: SC,
+  });
+  const readonlyRootfs = sc?.readonlyRootfs ?? false;
+  const mounts = containerMounts({
+    mounts: config.mounts,
+    podMounts: inputs.podMounts,
+    hostPaths: inputs.hostPaths,
+    privileged,
+    readonlyRootfs,
+    recursiveReadOnly: node.recursiveReadOnlyMounts ?? false,
+    field: "container.mounts",
+  });
+  const devices = containerDevices({
+    devices: config.devices,
+    hostPaths: inputs.hostPaths,
+    privileged,
+    hostDevices: inputs.hostDevices,
+    field: "container.devices",
+  });
+  const resources = linuxResourcesFromCri(config.linux?.resources, {
+    swapAccounting: node.swapAccounting ?? false,
+    hugetlb: node.hugetlb ?? false,
+    field: "container.linux.resources",
+  }) ?? {};
+  resources.devices = devices.rules;
+
+  const ns = inputs.namespaces;
+  const hostNs = new Set<SysctlNamespace>();
+  if (ns.network === "host") hostNs.add("network");
+  if (ns.ipc === "host") hostNs.add("ipc");
+  if (ns.uts === "host") hostNs.add("uts");
+  // The pod's sysctls live in the pod's namespaces. With no infra container to carry them,
+  // every container writes them (the same values each time) into the namespaces it joins.
+  const sysctl = checkSysctls(sandboxConfig.linux?.sysctls ?? {}, hostNs, "sandbox.linux.sysctls");
+
+  const spec: Spec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: config.tty,
+      user,
+      args,
+      env,
+      cwd,
+      capabilities,
+      noNewPrivileges: sc?.noNewPrivs ?? false,
+    },
+    root: { path: inputs.rootfsPath, readonly: readonlyRootfs },
+    mounts: mounts.mounts,
+    annotations: {
+      ...config.annotations,
+      ...lsmAnnotations(sc?.apparmor, sc?.apparmorProfile ?? "", sc?.selinuxOptions, SC),
+      ...podAnnotations(inputs.sandboxId, sandboxConfig, CONTAINER_TYPE_CONTAINER),
+      [CONTAINER_NAME]: name,
+      [IMAGE_NAME]: inputs.imageName ?? (config.image?.userSpecifiedImage ||
+        config.image?.image || ""),
+    },
+    linux: {
+      resources,
+      cgroupsPath: inputs.cgroupsPath,
+      namespaces: [
+        ...namespaceEntry("pid", ns.pid),
+        ...namespaceEntry("ipc", ns.ipc),
+        ...namespaceEntry("uts", ns.uts),
+        { type: "mount" },
+        ...namespaceEntry("network", ns.network),
+        // As containerd: a cgroup namespace hides the host's hierarchy on cgroup v2; on v1
+        // and for privileged containers (which may manage cgroups) none is made
+        // (containers/libpod#4363).
+        ...(node.cgroupVersion === 2 && !privileged ? [{ type: "cgroup" as const }] : []),
+      ],
+      devices: devices.devices,
+    },
+  };
+  const linux = spec.linux!;
+  if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
+  if (seccomp) linux.seccomp = seccomp;
+  if (mounts.rootfsPropagation) linux.rootfsPropagation = mounts.rootfsPropagation;
+  if (!privileged) {
+    // Absent security context: the runtime defaults. Present: exactly its lists, so an
+    // empty list (the kubelet's procMount: Unmasked) means none; proto3 cannot tell an
+    // empty list from a missing one, so this is the only way to ask for none.
+    linux.maskedPaths = sc
+      ? checkPathList(sc.maskedPaths, `${SC}.masked_paths`)
+      : [...DEFAULT_MASKED_PATHS];
+    linux.readonlyPaths = sc
+      ? checkPathList(sc.readonlyPaths, `${SC}.readonly_paths`)
+      : [...DEFAULT_READONLY_PATHS];
+  }
+  const resourcesGiven = config.linux?.resources;
+  if (resourcesGiven) {
+    spec.process!.oomScoreAdj = restrictOomScoreAdj(
+      Number(resourcesGiven.oomScoreAdj),
+      inputs.oomScoreAdj,
+      "container.linux.resources.oom_score_adj",
+    );
+  }
+  return spec;
+}
+
+/**
+ * PATH (Docker's default unless overridden), TERM for a tty, HOSTNAME, then the image's
+ * variables, then the config's, each overriding earlier ones by name (containerd's order).
+ */
+function containerEnv(inputs: ContainerSpecInputs): string[] {
+  const { config } = inputs;
+  let env = [DEFAULT_PATH];
+  if (config.tty) env.push("TERM=xterm");
+  env = mergeEnv(env, [`HOSTNAME=${inputs.hostname}`]);
+  // Values are bytes on the wire; config.json is JSON, which carries only Unicode, so bytes
+  // that are not UTF-8 become U+FFFD, as they do through containerd's encoding/json.
+  const own = config.envs.map((kv, i) =>
+    checkEnvVar(kv.key, decoder.decode(kv.value), `container.envs[${i}]`)
+  );
+  return mergeEnv(env, [...inputs.image.env, ...own]);
+}
+
+function workingDir(fromConfig: string, fromImage: string): string {
+  const [cwd, field] = fromConfig !== ""
+    ? [fromConfig, "container.working_dir"]
+    : [fromImage, "image config WorkingDir"];
+  if (cwd === "") return "/";
+  if (!cwd.startsWith("/")) throw invalidArgument(`${field}: "${cwd}" is not an absolute path`);
+  return cwd;
+}
+
+function containerUser(inputs: ContainerSpecInputs) {
+  const sc = inputs.config.linux?.securityContext;
+  const asked = securityContextUser(
+    sc?.runAsUsername ?? "",
+    sc?.runAsUser,
+    sc?.runAsGroup,
+    SC,
+  );
+  const supplementalGroups = (sc?.supplementalGroups ?? []).map((g, i) =>
+    idOf(g, `${SC}.supplemental_groups[${i}]`)
+  );
+  const policyValue = sc?.supplementalGroupsPolicy ?? SupplementalGroupsPolicy.Merge;
+  if (
+    policyValue !== SupplementalGroupsPolicy.Merge &&
+    policyValue !== SupplementalGroupsPolicy.Strict
+  ) {
+    throw invalidArgument(`${SC}.supplemental_groups_policy: unknown policy ${policyValue}`);
+  }
+  const r = resolveUser({
+    user: asked?.user ?? inputs.image.user,
+    passwd: inputs.passwd,
+    group: inputs.group,
+    supplementalGroups,
+    policy: policyValue === SupplementalGroupsPolicy.Strict ? "strict" : "merge",
+    field: asked?.field ?? "image config User",
+  });
+  return { uid: r.uid, gid: r.gid, additionalGids: r.additionalGids };
+}
