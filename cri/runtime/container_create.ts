@@ -1,0 +1,58 @@
+/**
+ * CreateContainer: validate the container config, then create it.
+ *
+ * @module
+ */
+import type {
+  ContainerConfig,
+  CreateContainerRequest,
+  CreateContainerResponse,
+} from "../gen/api.ts";
+import type { Runtime } from "../../runtime/mod.ts";
+import type { HandlerContext } from "../server.ts";
+import { absolutePath, id, inRange, noNul, nonEmpty, relativePath, required, stringMap } from "../validate.ts";
+import { invalidArgument } from "../../errors/mod.ts";
+
+/** Validates the fields of a container config that reach the kernel or the disk. */
+export function validateContainerConfig(c: ContainerConfig, f = "config"): void {
+  const m = required(c.metadata, `${f}.metadata`);
+  nonEmpty(m.name, `${f}.metadata.name`);
+  inRange(m.attempt, 0, 2 ** 32 - 1, `${f}.metadata.attempt`);
+  nonEmpty(required(c.image, `${f}.image`).image, `${f}.image.image`, 4096);
+  c.command.forEach((s, i) => noNul(s, `${f}.command[${i}]`));
+  c.args.forEach((s, i) => noNul(s, `${f}.args[${i}]`));
+  if (c.workingDir) absolutePath(c.workingDir, `${f}.working_dir`);
+  c.envs.forEach((e, i) => {
+    if (e.key === "") throw invalidArgument(`${f}.envs[${i}].key is empty`);
+    if (e.key.includes("=")) throw invalidArgument(`${f}.envs[${i}].key ${JSON.stringify(e.key)} contains "="`);
+    noNul(e.key, `${f}.envs[${i}].key`);
+    if (e.value.includes(0)) throw invalidArgument(`${f}.envs[${i}].value contains a NUL byte`);
+  });
+  c.mounts.forEach((mt, i) => {
+    absolutePath(mt.containerPath, `${f}.mounts[${i}].container_path`);
+    if (mt.hostPath === "") throw invalidArgument(`${f}.mounts[${i}].host_path is empty`);
+    absolutePath(mt.hostPath, `${f}.mounts[${i}].host_path`);
+  });
+  c.devices.forEach((d, i) => {
+    absolutePath(d.containerPath, `${f}.devices[${i}].container_path`);
+    absolutePath(d.hostPath, `${f}.devices[${i}].host_path`);
+    if (d.permissions && !/^[rwm]{1,3}$/.test(d.permissions)) {
+      throw invalidArgument(`${f}.devices[${i}].permissions ${JSON.stringify(d.permissions)} must be made of r, w, m`);
+    }
+  });
+  if (c.logPath) relativePath(c.logPath, `${f}.log_path`);
+  stringMap(c.labels, `${f}.labels`);
+  stringMap(c.annotations, `${f}.annotations`);
+}
+
+/** The CreateContainer handler. */
+export function createContainer(rt: Runtime) {
+  return async (req: CreateContainerRequest, ctx: HandlerContext): Promise<CreateContainerResponse> => {
+    const podId = id(req.podSandboxId, "pod_sandbox_id");
+    const config = required(req.config, "config");
+    validateContainerConfig(config);
+    return {
+      containerId: await rt.createContainer(podId, config, req.sandboxConfig, ctx.signal),
+    };
+  };
+}

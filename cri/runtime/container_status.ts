@@ -1,0 +1,27 @@
+/**
+ * ContainerStatus and ListContainers, answered from memory.
+ *
+ * @module
+ */
+import type {
+  ContainerStatusRequest,
+  ContainerStatusResponse,
+  ListContainersRequest,
+  ListContainersResponse,
+} from "../gen/api.ts";
+import type { Runtime } from "../../runtime/mod.ts";
+import { id } from "../validate.ts";
+
+/** The ContainerStatus handler. */
+export function containerStatus(rt: Runtime) {
+  return async (req: ContainerStatusRequest): Promise<ContainerStatusResponse> => {
+    const r = await rt.containerStatus(id(req.containerId, "container_id"), req.verbose);
+    return { status: r.status, info: r.info };
+  };
+}
+
+/** The ListContainers handler. */
+export function listContainers(rt: Runtime) {
+  return (req: ListContainersRequest): Promise<ListContainersResponse> =>
+    Promise.resolve({ containers: rt.listContainers(req.filter) });
+}

@@ -1,0 +1,89 @@
+/**
+ * Request validation shared by the CRI handlers. A bad field is INVALID_ARGUMENT with the
+ * field named (`config.metadata.name is empty`), before anything changes; values quoted in
+ * messages are truncated and escaped so a hostile 10 000-character id stays readable.
+ *
+ * @module
+ */
+import { invalidArgument } from "../errors/mod.ts";
+
+/** `s` quoted for an error message: JSON-escaped, cut at 80 characters. */
+export function quote(s: string): string {
+  const cut = s.length > 80 ? `${s.slice(0, 80)}…(${s.length} chars)` : s;
+  return JSON.stringify(cut);
+}
+
+/** Throws unless `v` is present (a sub-message the CRI requires). */
+export function required<T>(v: T | undefined, field: string): T {
+  if (v === undefined || v === null) throw invalidArgument(`${field} is required`);
+  return v;
+}
+
+/** Throws unless `s` is a non-empty string without NUL or control characters. */
+export function nonEmpty(s: string, field: string, max = 253): string {
+  if (s === "") throw invalidArgument(`${field} is empty`);
+  if (s.length > max) throw invalidArgument(`${field} is longer than ${max} characters`);
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(s)) throw invalidArgument(`${field} ${quote(s)} contains control characters`);
+  return s;
+}
+
+/** Throws when `s` contains NUL (it cannot reach the kernel) — args, env, paths. */
+export function noNul(s: string, field: string): string {
+  if (s.includes("\0")) throw invalidArgument(`${field} ${quote(s)} contains a NUL byte`);
+  return s;
+}
+
+/** An id argument: non-empty, sane length, no separators (lookups do the rest). */
+export function id(s: string, field: string): string {
+  if (s === "") throw invalidArgument(`${field} is empty`);
+  if (s.length > 128 || /[^A-Za-z0-9_.-]/.test(s)) {
+    throw invalidArgument(`${field} ${quote(s)} is not a valid id`);
+  }
+  return s;
+}
+
+/** An absolute path without NUL and without `..` components. */
+export function absolutePath(p: string, field: string): string {
+  noNul(p, field);
+  if (!p.startsWith("/")) throw invalidArgument(`${field} ${quote(p)} must be an absolute path`);
+  if (p.split("/").includes("..")) throw invalidArgument(`${field} ${quote(p)} must not contain ".."`);
+  if (p.length > 4096) throw invalidArgument(`${field} is longer than 4096 characters`);
+  return p;
+}
+
+/** A relative path that stays below its base: no NUL, not absolute, no `..`. */
+export function relativePath(p: string, field: string): string {
+  noNul(p, field);
+  if (p.startsWith("/")) throw invalidArgument(`${field} ${quote(p)} must be a relative path`);
+  if (p.split("/").includes("..")) throw invalidArgument(`${field} ${quote(p)} must not contain ".."`);
+  if (p.length > 4096) throw invalidArgument(`${field} is longer than 4096 characters`);
+  return p;
+}
+
+/** A hostname (RFC 1123 labels, at most 64 characters as the kernel allows). */
+export function hostname(h: string, field: string): string {
+  if (h === "") return h;
+  if (h.length > 64 || !/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(h)) {
+    throw invalidArgument(`${field} ${quote(h)} is not a valid hostname`);
+  }
+  return h;
+}
+
+/** An integer within [min, max]. */
+export function inRange(n: number | bigint, min: number, max: number, field: string): number {
+  const v = Number(n);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw invalidArgument(`${field} ${String(n)} is out of range [${min}, ${max}]`);
+  }
+  return v;
+}
+
+/** Every key and value of a string map: keys non-empty, no NUL anywhere. */
+export function stringMap(m: Record<string, string>, field: string): void {
+  for (const [k, v] of Object.entries(m)) {
+    if (k === "") throw invalidArgument(`${field} has an empty key`);
+    noNul(k, `${field} key`);
+    noNul(v, `${field}[${quote(k)}]`);
+  }
+}

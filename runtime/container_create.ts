@@ -1,0 +1,117 @@
+/**
+ * CreateContainer: reserve the name in the pod, resolve the image, mount the rootfs
+ * snapshot, build the OCI spec, write the bundle and have a new shim `runc create` it.
+ *
+ * As in RunPodSandbox, the record goes first (phase `creating`) and every step pushes its
+ * undo: a failure leaves no shim, runc container, mount, bundle or record behind.
+ *
+ * @module
+ */
+import type { ContainerConfig, PodSandboxConfig } from "../cri/gen/api.ts";
+import { alreadyExists, notFound } from "../errors/mod.ts";
+import { ContainerEventType, type RuntimeCore } from "./core.ts";
+import { containerNameKey, newId, nowNs } from "./ids.ts";
+import { type Container, type ContainerDoc, encodeContainerConfig } from "./records.ts";
+import { containerSpec } from "./spec.ts";
+import { writeFileAtomic } from "./sandbox/files.ts";
+import { shimRuntime } from "./shim_options.ts";
+
+/** Creates a container in pod `sandboxId`; returns its id. */
+export async function createContainer(
+  core: RuntimeCore,
+  sandboxId: string,
+  config: ContainerConfig,
+  _sandboxConfig: PodSandboxConfig | undefined,
+  signal?: AbortSignal,
+): Promise<string> {
+  const sandbox = core.sandbox(sandboxId);
+  return await core.locks.run(sandbox.doc.id, async () => {
+    core.requireReady(sandbox, `create container "${config.metadata?.name}"`);
+    const sm = sandbox.config.metadata!;
+    const nameKey = containerNameKey(config.metadata!, sm);
+    const holder = core.containerNames.get(nameKey);
+    if (holder) {
+      throw alreadyExists(`container name "${nameKey}" is already reserved for container "${holder}"`);
+    }
+    const imageName = config.image?.image ?? "";
+    const image = core.deps.images.resolve(imageName);
+    if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
+
+    const id = newId();
+    core.containerNames.set(nameKey, id);
+    await using undo = new AsyncDisposableStack();
+    undo.defer(() => {
+      if (core.containerNames.get(nameKey) === id) core.containerNames.delete(nameKey);
+    });
+
+    const bundle = `${core.config.root}/containers/${id}`;
+    const rootfs = `${bundle}/rootfs`;
+    const logPath = config.logPath && sandbox.config.logDirectory
+      ? `${sandbox.config.logDirectory.replace(/\/+$/, "")}/${config.logPath}`
+      : "";
+    const doc: ContainerDoc = {
+      id,
+      sandboxId: sandbox.doc.id,
+      config: encodeContainerConfig(config),
+      imageName,
+      imageId: image.id,
+      imageRef: image.repoDigests[0] ?? image.id,
+      createdAtNs: nowNs().toString(),
+      startedAtNs: "0",
+      finishedAtNs: "0",
+      exitCode: 0,
+      reason: "",
+      message: "",
+      state: "created",
+      phase: "creating",
+      bundle,
+      rootfs,
+      logPath,
+      cgroupsPath: core.deps.cgroups.cgroupsPath(sandbox.doc.cgroupParent, id),
+      stopSignal: image.config.stopSignal || "SIGTERM",
+      pid: 0,
+    };
+    const c: Container = { doc, config, nameKey };
+    const log = core.log.with({ podId: sandbox.doc.id, containerId: id, name: config.metadata?.name });
+
+    core.containers.set(id, c);
+    core.saveContainer(c);
+    undo.defer(() => {
+      core.containers.delete(id);
+      core.deps.store.delete("container", id);
+    });
+
+    await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 });
+    undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
+    await core.deps.images.mountRootfs(id, image, rootfs, {
+      readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
+    });
+    undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
+    if (signal?.aborted) throw signal.reason;
+
+    const spec = await containerSpec(core, sandbox, c, image);
+    await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
+    if (logPath) {
+      await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), { recursive: true });
+    }
+
+    const shim = await core.deps.shims.create({
+      id,
+      bundle,
+      runtime: shimRuntime(core),
+      ...(logPath ? { logPath } : {}),
+      tty: config.tty,
+      stdin: config.stdin,
+      stdinOnce: config.stdinOnce,
+    });
+    undo.defer(() => shim.delete().catch(() => {}));
+    c.shim = shim;
+    doc.pid = shim.initPid;
+    doc.phase = "ready";
+    core.saveContainer(c);
+    undo.move();
+    log.info("container created", { image: imageName });
+    core.emit(id, sandbox.doc.id, ContainerEventType.CONTAINER_CREATED_EVENT);
+    return id;
+  });
+}

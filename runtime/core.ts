@@ -1,0 +1,169 @@
+/**
+ * The runtime's shared state: pods and containers in memory, their persistence, per-id
+ * locks, the event bus, and the services the operations use. Each CRI operation lives in
+ * its own file (`sandbox_run.ts`, `container_create.ts`, …) as a function of this core,
+ * the way containerd keeps one file per RPC.
+ *
+ * @module
+ */
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { failedPrecondition, invalidArgument, notFound } from "../errors/mod.ts";
+import {
+  ContainerEventType,
+  type ContainerEventResponse,
+} from "../cri/gen/api.ts";
+import type { MetadataStore } from "./store/mod.ts";
+import { KeyedLock } from "./keyed_lock.ts";
+import { EventBus } from "./events.ts";
+import { resolvePrefix } from "./ids.ts";
+import type { Container, Sandbox } from "./records.ts";
+import type { ImageService } from "./image/mod.ts";
+import type { ShimManager } from "./shim/mod.ts";
+import type { CniManager } from "./network/mod.ts";
+import type { NodeFacts } from "./oci/mod.ts";
+
+/** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroups.ts`). */
+export interface CgroupPort {
+  /** "cgroupfs" or "systemd". */
+  readonly driver: "cgroupfs" | "systemd";
+  /** Throws invalid-argument naming `field` when `parent` is not valid for the driver. */
+  validateParent(parent: string, field: string): void;
+  /** The OCI `linux.cgroupsPath` of a container (or the pause container) under `parent`. */
+  cgroupsPath(parent: string, containerId: string): string;
+  /** Creates the pod cgroup if missing (cgroupfs); true when this call created it. */
+  ensureParent(parent: string): Promise<boolean>;
+  /** Removes a pod cgroup that {@link ensureParent} created (idempotent). */
+  removeParent(parent: string): Promise<void>;
+}
+
+/** The services the runtime drives. */
+export interface RuntimeDeps {
+  config: Config;
+  logger: Logger;
+  store: MetadataStore;
+  images: ImageService;
+  shims: ShimManager;
+  cni: CniManager;
+  cgroups: CgroupPort;
+  /** Absolute path of the OCI runtime binary (resolved from PATH at start). */
+  runtimeBinary: string;
+  /** The agent's own oom_score_adj and whether to clamp containers to it. */
+  oom: { restrict: boolean; agentScore: number };
+  /** The agent's bounding capabilities: what privileged containers can get. */
+  agentCapabilities: string[];
+  /** Facts about the node for the spec builder (cgroup version, swap accounting…). */
+  node: NodeFacts;
+}
+
+/** Shared state of the runtime; operations take it as their first argument. */
+export class RuntimeCore {
+  readonly deps: RuntimeDeps;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly sandboxes = new Map<string, Sandbox>();
+  readonly containers = new Map<string, Container>();
+  /** Name reservations: name key → id (pods and containers have separate key spaces). */
+  readonly sandboxNames = new Map<string, string>();
+  readonly containerNames = new Map<string, string>();
+  readonly locks = new KeyedLock();
+  readonly events = new EventBus<ContainerEventResponse>();
+  /** Builds the CRI statuses carried by events; set by the runtime facade. */
+  eventStatuses: (sandboxId: string) => Pick<
+    ContainerEventResponse,
+    "podSandboxStatus" | "containersStatuses"
+  > = () => ({ podSandboxStatus: undefined, containersStatuses: [] });
+
+  /** Absolute path of the OCI runtime binary. */
+  get runtimeBinary(): string {
+    return this.deps.runtimeBinary;
+  }
+
+  constructor(deps: RuntimeDeps) {
+    this.deps = deps;
+    this.config = deps.config;
+    this.log = deps.logger;
+  }
+
+  /** The pod `id` (or a unique id prefix, as crictl allows), or NOT_FOUND. */
+  sandbox(id: string, field = "pod_sandbox_id"): Sandbox {
+    if (!id) throw invalidArgument(`${field} is empty`);
+    const s = this.sandboxes.get(id) ?? this.#byPrefix(this.sandboxes, id, field, "pod sandbox");
+    if (!s) throw notFound(`pod sandbox "${id}" not found`);
+    return s;
+  }
+
+  /** The pod `id` or undefined (for idempotent calls). */
+  findSandbox(id: string): Sandbox | undefined {
+    return this.sandboxes.get(id) ?? this.#byPrefix(this.sandboxes, id, "pod_sandbox_id", "pod sandbox");
+  }
+
+  /** The container `id` (or a unique prefix), or NOT_FOUND. */
+  container(id: string, field = "container_id"): Container {
+    if (!id) throw invalidArgument(`${field} is empty`);
+    const c = this.containers.get(id) ?? this.#byPrefix(this.containers, id, field, "container");
+    if (!c) throw notFound(`container "${id}" not found`);
+    return c;
+  }
+
+  /** The container `id` or undefined (for idempotent calls). */
+  findContainer(id: string): Container | undefined {
+    return this.containers.get(id) ?? this.#byPrefix(this.containers, id, "container_id", "container");
+  }
+
+  #byPrefix<T>(map: Map<string, T>, id: string, field: string, what: string): T | undefined {
+    if (id.length < 64 && /^[0-9a-f]+$/.test(id)) {
+      const full = resolvePrefix(id, map.keys());
+      if (full === "ambiguous") {
+        throw invalidArgument(`${field} "${id}" matches more than one ${what}`);
+      }
+      if (full) return map.get(full);
+    }
+    return undefined;
+  }
+
+  /** Containers of pod `sandboxId`. */
+  containersOf(sandboxId: string): Container[] {
+    return [...this.containers.values()].filter((c) => c.doc.sandboxId === sandboxId);
+  }
+
+  /** Persists a pod record. */
+  saveSandbox(s: Sandbox): void {
+    this.deps.store.put("sandbox", { id: s.doc.id, nameKey: s.nameKey, doc: s.doc });
+  }
+
+  /** Persists a container record. */
+  saveContainer(c: Container): void {
+    this.deps.store.put("container", { id: c.doc.id, nameKey: c.nameKey, doc: c.doc });
+  }
+
+  /** Publishes a lifecycle event for GetContainerEvents. */
+  emit(containerId: string, sandboxId: string, type: ContainerEventType): void {
+    try {
+      this.events.publish({
+        containerId,
+        containerEventType: type,
+        createdAt: BigInt(Date.now()) * 1_000_000n,
+        ...this.eventStatuses(sandboxId),
+      });
+    } catch (err) {
+      this.log.warn("cannot build event statuses", { containerId, err });
+    }
+  }
+
+  /** Throws FAILED_PRECONDITION unless the pod is ready. */
+  requireReady(s: Sandbox, action: string): void {
+    if (s.doc.state !== "ready" || s.doc.phase !== "ready") {
+      throw failedPrecondition(`cannot ${action}: pod sandbox "${s.doc.id}" is not ready`);
+    }
+  }
+
+  /** Is `imageId` used by any container (RemoveImage must refuse)? */
+  imageInUse(imageId: string): boolean {
+    for (const c of this.containers.values()) if (c.doc.imageId === imageId) return true;
+    for (const s of this.sandboxes.values()) if (s.doc.pause?.imageId === imageId) return true;
+    return false;
+  }
+}
+
+export { ContainerEventType };

@@ -1,0 +1,56 @@
+/**
+ * The files every container of a pod sees: /etc/hostname, /etc/hosts and
+ * /etc/resolv.conf, written once per pod and bind-mounted into each container (as
+ * containerd does). Contents are built by pure functions.
+ *
+ * @module
+ */
+import type { DNSConfig } from "../../cri/gen/api.ts";
+
+/** /etc/hosts of a pod with its own network namespace. */
+export function podHosts(): string {
+  return [
+    "127.0.0.1\tlocalhost",
+    "::1\tlocalhost ip6-localhost ip6-loopback",
+    "fe00::0\tip6-localnet",
+    "fe00::0\tip6-mcastprefix",
+    "fe00::1\tip6-allnodes",
+    "fe00::2\tip6-allrouters",
+    "",
+  ].join("\n");
+}
+
+/**
+ * /etc/resolv.conf from the pod's DNSConfig; undefined when the config asks for nothing
+ * (the caller then copies the node's file, as containerd does).
+ */
+export function resolvConf(dns: DNSConfig | undefined): string | undefined {
+  if (!dns || (dns.servers.length === 0 && dns.searches.length === 0 && dns.options.length === 0)) {
+    return undefined;
+  }
+  const lines: string[] = [];
+  if (dns.searches.length) lines.push(`search ${dns.searches.join(" ")}`);
+  for (const s of dns.servers) lines.push(`nameserver ${s}`);
+  if (dns.options.length) lines.push(`options ${dns.options.join(" ")}`);
+  return lines.join("\n") + "\n";
+}
+
+/** Writes `text` to `path` atomically (temp, fsync, rename) with mode 0644. */
+export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+  try {
+    const data = typeof text === "string" ? new TextEncoder().encode(text) : text;
+    let off = 0;
+    while (off < data.length) off += await f.write(data.subarray(off));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+  try {
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * RunPodSandbox: reserve the name, pin the pod's namespaces, write its files, mount its
+ * /dev/shm, create its cgroup, attach it to the network, and — only when the pod shares one
+ * PID namespace — start the pause container that holds it.
+ *
+ * Every step pushes its undo onto a stack; a failure anywhere unwinds the stack, so a
+ * failed call leaves no namespace, mount, veth, IPAM reservation, cgroup, file or record.
+ * The record is written first with phase `creating`, so a crash mid-way is rolled back by
+ * recovery with the same undo steps.
+ *
+ * @module
+ */
+import { type PodSandboxConfig, NamespaceMode } from "../cri/gen/api.ts";
+import { alreadyExists, canceled, notFound, wrap } from "../errors/mod.ts";
+import { pinNamespaces, unpinNamespaces } from "./network/mod.ts";
+import { newId, nowNs, sandboxNameKey } from "./ids.ts";
+import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "./records.ts";
+import { ContainerEventType, type RuntimeCore } from "./core.ts";
+import { podHosts, resolvConf, writeFileAtomic } from "./sandbox/files.ts";
+import { mountShm, unmountShm } from "./sandbox/shm.ts";
+import { removePause, startPause } from "./sandbox/pause.ts";
+import { portMappingsOf } from "./sandbox/network.ts";
+
+/** Runs a pod sandbox; returns its id. */
+export async function runPodSandbox(
+  core: RuntimeCore,
+  config: PodSandboxConfig,
+  runtimeHandler: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const meta = config.metadata!;
+  checkHandler(core, runtimeHandler);
+  const nsOpts = config.linux?.securityContext?.namespaceOptions;
+  const hostNetwork = nsOpts?.network === NamespaceMode.NODE;
+  const hostIpc = nsOpts?.ipc === NamespaceMode.NODE;
+  const pidMode = nsOpts?.pid === NamespaceMode.POD
+    ? "pod"
+    : nsOpts?.pid === NamespaceMode.NODE
+    ? "node"
+    : "container";
+  const cgroupParent = config.linux?.cgroupParent ?? "";
+  if (cgroupParent) core.deps.cgroups.validateParent(cgroupParent, "config.linux.cgroup_parent");
+
+  const nameKey = sandboxNameKey(meta);
+  const holder = core.sandboxNames.get(nameKey);
+  if (holder) {
+    throw alreadyExists(
+      `pod sandbox name "${nameKey}" is already reserved for pod sandbox "${holder}"`,
+    );
+  }
+  const id = newId();
+  core.sandboxNames.set(nameKey, id);
+
+  await using undo = new AsyncDisposableStack();
+  undo.defer(() => {
+    if (core.sandboxNames.get(nameKey) === id) core.sandboxNames.delete(nameKey);
+  });
+
+  return await core.locks.run(id, async () => {
+    const filesDir = `${core.config.root}/sandboxes/${id}`;
+    const stateDir = `${core.config.state}/sandboxes/${id}`;
+    const doc: SandboxDoc = {
+      id,
+      config: encodeSandboxConfig(config),
+      runtimeHandler,
+      createdAtNs: nowNs().toString(),
+      state: "notready",
+      phase: "creating",
+      hostNetwork,
+      hostIpc,
+      pidMode,
+      ns: { dir: `${stateDir}/ns` },
+      files: {
+        dir: filesDir,
+        hostname: `${filesDir}/hostname`,
+        hosts: `${filesDir}/hosts`,
+        resolvConf: `${filesDir}/resolv.conf`,
+      },
+      cgroupParent: cgroupParent || defaultParent(core, id),
+      createdCgroup: false,
+      network: { attached: false, ips: [] },
+    };
+    const sandbox: Sandbox = { doc, config, nameKey };
+    const log = core.log.with({ podId: id, pod: `${meta.namespace}/${meta.name}` });
+
+    // 1. The record first, so that recovery can undo a crash in any later step.
+    core.sandboxes.set(id, sandbox);
+    core.saveSandbox(sandbox);
+    undo.defer(() => {
+      core.sandboxes.delete(id);
+      core.deps.store.delete("sandbox", id);
+    });
+    const checkpoint = () => {
+      if (signal?.aborted) throw canceled(`RunPodSandbox for "${nameKey}" was cancelled`);
+      core.saveSandbox(sandbox);
+    };
+
+    // 2. The pod's files.
+    await Deno.mkdir(filesDir, { recursive: true, mode: 0o755 });
+    undo.defer(() => Deno.remove(filesDir, { recursive: true }).catch(() => {}));
+    await Deno.mkdir(stateDir, { recursive: true, mode: 0o711 });
+    undo.defer(() => Deno.remove(stateDir, { recursive: true }).catch(() => {}));
+    const hostname = podHostname(config, hostNetwork);
+    await writeFileAtomic(doc.files.hostname, `${hostname}\n`);
+    await writeFileAtomic(
+      doc.files.hosts,
+      hostNetwork ? await Deno.readFile("/etc/hosts").catch(() => podHosts()) : podHosts(),
+    );
+    const dns = resolvConf(config.dnsConfig);
+    await writeFileAtomic(
+      doc.files.resolvConf,
+      dns ?? await Deno.readFile("/etc/resolv.conf").catch(() => ""),
+    );
+    checkpoint();
+
+    // 3. Pinned namespaces: network (unless host), IPC (unless host), UTS (with the network).
+    const pinned = await pinNamespaces({
+      dir: doc.ns.dir,
+      net: !hostNetwork,
+      ipc: !hostIpc,
+      uts: !hostNetwork,
+      hostname,
+      sysctls: config.linux?.sysctls ?? {},
+      ...(signal ? { signal } : {}),
+    });
+    undo.defer(() => unpinNamespaces(doc.ns.dir));
+    doc.ns = { dir: doc.ns.dir, ...pinned };
+    checkpoint();
+
+    // 4. /dev/shm of the pod (a tmpfs shared by its containers), unless host IPC.
+    if (!hostIpc) {
+      doc.shm = { path: `${stateDir}/shm`, mounted: true };
+      checkpoint();
+      await mountShm(doc.shm.path);
+      undo.defer(() => unmountShm(`${stateDir}/shm`));
+    }
+
+    // 5. The pod cgroup, when sauropod must create it.
+    doc.createdCgroup = await core.deps.cgroups.ensureParent(doc.cgroupParent);
+    if (doc.createdCgroup) {
+      undo.defer(() => core.deps.cgroups.removeParent(doc.cgroupParent));
+    }
+    checkpoint();
+
+    // 6. Networking through CNI (the netns exists; DEL must run if ADD may have).
+    if (!hostNetwork) {
+      doc.network.attached = true;
+      checkpoint();
+      const req = podNetworkRequest(core, sandbox);
+      const result = await core.deps.cni.setUp(req, signal).catch((err) => {
+        doc.network.attached = false; // setUp undoes itself on failure
+        throw err;
+      });
+      undo.defer(() => core.deps.cni.tearDown(req));
+      doc.network.ips = result.ips;
+      checkpoint();
+    }
+
+    // 7. The pause container, only for a shared PID namespace.
+    if (pidMode === "pod") {
+      await startPause(core, sandbox, log, signal);
+      undo.defer(() => removePause(core, sandbox, log));
+      checkpoint();
+    }
+
+    doc.state = "ready";
+    doc.phase = "ready";
+    core.saveSandbox(sandbox);
+    undo.move();
+    log.info("pod sandbox ready", {
+      ips: doc.network.ips.join(",") || undefined,
+      pidMode,
+      hostNetwork,
+    });
+    core.emit(id, id, ContainerEventType.CONTAINER_CREATED_EVENT);
+    core.emit(id, id, ContainerEventType.CONTAINER_STARTED_EVENT);
+    return id;
+  });
+}
+
+function checkHandler(core: RuntimeCore, handler: string): void {
+  const binary = core.config.runtime.binary.split("/").pop() ?? "";
+  if (handler !== "" && handler !== binary) {
+    throw notFound(
+      `runtime handler "${handler}" is not configured (sauropod serves "" and "${binary}")`,
+    );
+  }
+}
+
+/** The cgroup parent of a pod for which the kubelet named none. */
+function defaultParent(core: RuntimeCore, id: string): string {
+  return core.deps.cgroups.driver === "systemd"
+    ? `sauropod-pod${id.slice(0, 12)}.slice`
+    : `/sauropod/pod${id.slice(0, 12)}`;
+}
+
+/** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
+export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
+  if (config.hostname) return config.hostname;
+  if (hostNetwork) return Deno.hostname();
+  return (config.metadata?.name ?? "pod").slice(0, 63);
+}
+
+/** The CNI request of a pod (used again, identically, for DEL). */
+export function podNetworkRequest(core: RuntimeCore, s: Sandbox) {
+  const m = s.config.metadata!;
+  const dns = s.config.dnsConfig;
+  return {
+    podId: s.doc.id,
+    name: m.name,
+    namespace: m.namespace,
+    uid: m.uid,
+    netnsPath: s.doc.ns.net ?? "",
+    portMappings: portMappingsOf(s.config),
+    ...(dns ? { dns: { servers: dns.servers, searches: dns.searches, options: dns.options } } : {}),
+    ...(s.doc.cgroupParent ? { cgroupParent: s.doc.cgroupParent } : {}),
+  };
+}
+
+/** Wraps errors of a pod operation with the pod's name. */
+export function podError(err: unknown, what: string, s: Sandbox): Error {
+  const m = s.config.metadata;
+  return wrap(err, `${what} pod sandbox "${s.doc.id}" (${m?.namespace}/${m?.name})`);
+}
