@@ -63,6 +63,16 @@ export interface StreamListener {
   onAbort(reason: AbortReason, code?: ErrorCode): void;
 }
 
+/** The socket as the connection uses it; `Deno.Conn` is one. */
+export interface ByteConn {
+  /** Reads into `p`; null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`; resolves with how much. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes both directions. */
+  close(): void;
+}
+
 /** Called for every accepted request stream. */
 export type StreamHandler = (stream: H2Stream, head: RequestHead) => StreamListener;
 
@@ -180,7 +190,7 @@ export class H2Stream {
 
 /** The server side of one HTTP/2 connection. */
 export class H2Connection {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteConn;
   readonly #opts: H2Options;
   readonly #handler: StreamHandler;
   readonly #log: Logger;
@@ -222,7 +232,7 @@ export class H2Connection {
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
 
   /** Wraps an accepted socket; call {@link serve} to run it. */
-  constructor(conn: Deno.Conn, opts: H2Options, handler: StreamHandler) {
+  constructor(conn: ByteConn, opts: H2Options, handler: StreamHandler) {
     this.#conn = conn;
     this.#opts = opts;
     this.#handler = handler;

@@ -15,7 +15,12 @@ import {
   type StreamHandlerFn,
   trailersOnly,
 } from "./_call.ts";
-import { H2Connection, type H2Stream, type StreamListener } from "./_h2_connection.ts";
+import {
+  type ByteConn,
+  H2Connection,
+  type H2Stream,
+  type StreamListener,
+} from "./_h2_connection.ts";
 import type { RequestHead } from "./_h2_headers.ts";
 import { Status, StatusError } from "./_status.ts";
 import { parseTimeout } from "./_timeout.ts";
@@ -178,7 +183,15 @@ export class GrpcServer implements CallHost {
     }
   }
 
-  #serve(conn: Deno.Conn, peer: string): void {
+  /**
+   * Serves one already-connected socket, as if accepted: unit tests drive the server
+   * over in-memory pipes this way.
+   */
+  serveConnection(conn: ByteConn, peer: string): void {
+    this.#serve(conn, peer);
+  }
+
+  #serve(conn: ByteConn, peer: string): void {
     const h2 = new H2Connection(
       conn,
       {
