@@ -906,9 +906,7 @@ export class H2Connection {
       return;
     }
     this.#writing = true;
-    this.#writeLoop().finally(() => {
-      this.#writing = false;
-    });
+    void this.#writeLoop();
   }
 
   async #writeLoop(): Promise<void> {
@@ -921,10 +919,14 @@ export class H2Connection {
       }
     } catch {
       // The peer went away; reads will see it too.
+      this.#writing = false;
       this.#abortAll("connection-lost");
       this.#destroy();
       return;
     }
+    // Cleared in the same turn that found the buffer empty: output queued from here on
+    // starts a new flush.
+    this.#writing = false;
     if (this.#closing) this.#destroy();
   }
 
