@@ -18,8 +18,11 @@ export type DeepPartial<T> = T extends bigint | string | number | boolean | Uint
 /** A container config named `app` with `p` merged in (shallowly). */
 export function containerConfig(p: DeepPartial<ContainerConfig> = {}): ContainerConfig {
   return ContainerConfig.fromPartial(
-    { metadata: { name: "app" }, image: { image: "docker.io/library/busybox:1.36" }, ...p } as
-      ContainerConfig,
+    {
+      metadata: { name: "app" },
+      image: { image: "docker.io/library/busybox:1.36" },
+      ...p,
+    } as ContainerConfig,
   );
 }
 
@@ -107,7 +110,10 @@ export function sandboxInputs(over: Partial<SandboxSpecInputs> = {}): SandboxSpe
       uts: "/run/sauropod/utsns/5a4d",
     },
     cgroupsPath: "/kubepods/pod0b5f/5a4d",
-    podMounts: { shm: "/run/sauropod/pods/5a4d/shm", resolvConf: "/run/sauropod/pods/5a4d/resolv.conf" },
+    podMounts: {
+      shm: "/run/sauropod/pods/5a4d/shm",
+      resolvConf: "/run/sauropod/pods/5a4d/resolv.conf",
+    },
     oomScoreAdj: { restrict: false, agentScore: 0 },
     node: { arch: "x86_64", cgroupVersion: 1 },
     ...over,

@@ -59,7 +59,15 @@ Deno.test("mergeEnv() keeps '=' inside values and empty values", () => {
 
 Deno.test("checkEnvVar() refuses what runc would refuse", () => {
   assertEquals(checkEnvVar("K", "v=w", "f"), "K=v=w");
-  assertFails(() => checkEnvVar("", "v", "container.envs[2]"), "invalid-argument", "container.envs[2].key: empty");
-  assertFails(() => checkEnvVar("A=B", "v", "f"), "invalid-argument", 'f.key: environment variable name "A=B"');
+  assertFails(
+    () => checkEnvVar("", "v", "container.envs[2]"),
+    "invalid-argument",
+    "container.envs[2].key: empty",
+  );
+  assertFails(
+    () => checkEnvVar("A=B", "v", "f"),
+    "invalid-argument",
+    'f.key: environment variable name "A=B"',
+  );
   assertFails(() => checkEnvVar("A", "x\0y", "f"), "invalid-argument", "NUL byte");
 });

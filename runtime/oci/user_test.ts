@@ -89,7 +89,11 @@ Deno.test("resolveUser() refuses malformed and out-of-range ids", () => {
   assertFails(() => resolve("1:2:3"), "invalid-argument", 'invalid user "1:2:3"');
   assertFails(() => resolve(":5"), "invalid-argument", "invalid user");
   assertFails(() => resolve("2147483648"), "invalid-argument", "uid 2147483648 is out of range");
-  assertFails(() => resolve("0:99999999999"), "invalid-argument", "gid 99999999999 is out of range");
+  assertFails(
+    () => resolve("0:99999999999"),
+    "invalid-argument",
+    "gid 99999999999 is out of range",
+  );
 });
 
 Deno.test("resolveUser() merges supplemental groups sorted and without duplicates", () => {
