@@ -107,7 +107,9 @@ export function parseNumeric(b: Uint8Array, name: string): number {
     digits++;
   }
   for (; i < b.length; i++) {
-    if (b[i] !== 0x20 && b[i] !== 0) throw invalidArgument(`tar header: ${name} field is not octal`);
+    if (b[i] !== 0x20 && b[i] !== 0) {
+      throw invalidArgument(`tar header: ${name} field is not octal`);
+    }
   }
   return digits === 0 ? 0 : n;
 }

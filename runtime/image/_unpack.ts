@@ -19,14 +19,7 @@ import * as zlib from "node:zlib";
 import type { Readable } from "node:stream";
 import { canceled, invalidArgument, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import {
-  isNotSupported,
-  lsetxattr,
-  mknod,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFIFO,
-} from "../../ffi/fsnode.ts";
+import { isNotSupported, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../../ffi/fsnode.ts";
 import type { Compression } from "./_manifest.ts";
 import { type Action, LayerPlan } from "./_layerplan.ts";
 import { type TarEntry, TarReader } from "./_tar.ts";
