@@ -23,12 +23,23 @@ export function readCgroupFile(path: string): string {
   }
 }
 
-/** Like {@link readCgroupFile}, but undefined when the file is absent (optional files). */
+/**
+ * Like {@link readCgroupFile} for files the kernel may not provide (swap accounting,
+ * PSI): undefined when the file is absent from an existing cgroup, not-found when the
+ * cgroup itself is gone.
+ */
 export function readOptionalCgroupFile(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path);
   } catch (err) {
-    if (isGone(err)) return undefined;
-    throw wrap(err, `cannot read cgroup file ${path}`);
+    if (!isGone(err)) throw wrap(err, `cannot read cgroup file ${path}`);
   }
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  try {
+    Deno.statSync(dir);
+  } catch (err) {
+    if (isGone(err)) throw notFound(`cgroup ${dir} not found`, { cause: err });
+    throw wrap(err, `cannot stat cgroup ${dir}`);
+  }
+  return undefined;
 }

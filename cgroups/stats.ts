@@ -87,6 +87,8 @@ export function readCgroupStats(
     try {
       return readerFor(2).pressure(psiDir, resource);
     } catch (err) {
+      // A hybrid node's runtime may not mirror the cgroup on the unified mount at all.
+      if (isNotFound(err)) return undefined;
       problems.push({ resource: "psi", kind: "error", message: messageOf(err) });
       return undefined;
     }
