@@ -148,7 +148,8 @@ export class GrpcServer implements CallHost {
 
   /**
    * Listens on the unix socket `path` and serves in the background. The caller handles a
-   * stale socket file, the mode and the ownership.
+   * stale socket file, the mode and the ownership. (Deno unlinks the socket file when the
+   * listener closes, i.e. on {@link shutdown}.)
    */
   // deno-lint-ignore require-await
   async listen(path: string): Promise<void> {
