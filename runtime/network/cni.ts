@@ -179,9 +179,16 @@ export class CniManager {
         try {
           await this.#delete(att, prev, log);
         } catch (delErr) {
-          // The record stays, so a later tearDown (StopPodSandbox) retries the DEL.
-          log.error("DEL after a failed ADD failed too", { error: delErr });
+          // The kubelet never stops a sandbox whose RunPodSandbox failed, so nobody would
+          // retry this DEL; a record kept for it would only replay a config that may be the
+          // very thing that is broken. Like containerd: report it loudly and forget.
+          log.error("DEL after a failed ADD failed too; host-side state may remain", {
+            error: delErr,
+          });
           undo = `; cleaning up failed too: ${messageOf(delErr)}`;
+          await this.#cache.remove(att.podId).catch((e) =>
+            log.error("cannot remove CNI attachment record", { error: e })
+          );
         }
         const e = wrap(err, `cannot attach pod "${req.podId}" to CNI network "${list.name}"`);
         if (undo) e.message += undo;
