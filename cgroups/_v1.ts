@@ -11,6 +11,14 @@ import { readCgroupFile, readOptionalCgroupFile } from "./_fs.ts";
 import { parseBlkioRecursive, parseFlatKeyed, parsePressure, parseSingleValue } from "./parse.ts";
 import type { CgroupReader, IoReading, MemoryReading, SwapReading } from "./reader.ts";
 
+/** The `memory.stat` keys the stats use (hierarchical totals, as cAdvisor reads them). */
+const MEMORY_KEYS = new Set([
+  "total_inactive_file",
+  "total_rss",
+  "total_pgfault",
+  "total_pgmajfault",
+]);
+
 /**
  * v1 reports "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 with 4 KiB pages);
  * like containerd, anything above 2^62 counts as unlimited.
@@ -50,7 +58,7 @@ export const v1Reader: CgroupReader = {
     const statFile = `${dir}/memory.stat`;
     const limitFile = `${dir}/memory.limit_in_bytes`;
     const usageBytes = parseSingleValue(readCgroupFile(usageFile), usageFile);
-    const stat = parseFlatKeyed(readCgroupFile(statFile), statFile);
+    const stat = parseFlatKeyed(readCgroupFile(statFile), statFile, MEMORY_KEYS);
     return {
       usageBytes,
       inactiveFileBytes: key(stat, "total_inactive_file"),
@@ -61,23 +69,24 @@ export const v1Reader: CgroupReader = {
     };
   },
 
-  swap(dir: string, memoryUsage: bigint | undefined): SwapReading | undefined {
+  swap(dir: string, memory: MemoryReading | undefined): SwapReading | undefined {
     // memsw files exist only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).
     const usageFile = `${dir}/memory.memsw.usage_in_bytes`;
     const memsw = readOptionalCgroupFile(usageFile);
     if (memsw === undefined) return undefined;
     const memswUsage = parseSingleValue(memsw, usageFile);
-    let mem = memoryUsage;
-    if (mem === undefined) {
-      const f = `${dir}/memory.usage_in_bytes`;
-      mem = parseSingleValue(readCgroupFile(f), f);
-    }
     const limitFile = `${dir}/memory.memsw.limit_in_bytes`;
-    const memLimitFile = `${dir}/memory.limit_in_bytes`;
     const memswLimit = limit(parseSingleValue(readCgroupFile(limitFile), limitFile));
-    const memLimit = limit(parseSingleValue(readCgroupFile(memLimitFile), memLimitFile));
+    let usage = memory?.usageBytes;
+    let memLimit = memory?.limitBytes;
+    if (usage === undefined || memLimit === undefined) {
+      const f = `${dir}/memory.usage_in_bytes`;
+      const lf = `${dir}/memory.limit_in_bytes`;
+      usage = parseSingleValue(readCgroupFile(f), f);
+      memLimit = limit(parseSingleValue(readCgroupFile(lf), lf));
+    }
     return {
-      usageBytes: memswUsage > mem ? memswUsage - mem : 0n,
+      usageBytes: memswUsage > usage ? memswUsage - usage : 0n,
       // memsw limits memory + swap together: what is left for swap is the difference.
       limitBytes: memswLimit === null || memLimit === null
         ? null

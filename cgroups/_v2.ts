@@ -18,6 +18,10 @@ import {
 } from "./parse.ts";
 import type { CgroupReader, IoReading, MemoryReading, SwapReading } from "./reader.ts";
 
+/** The `memory.stat` keys the stats use. */
+const MEMORY_KEYS = new Set(["inactive_file", "anon", "pgfault", "pgmajfault"]);
+const CPU_KEYS = new Set(["usage_usec"]);
+
 function key(stat: Map<string, bigint>, name: string): bigint {
   return stat.get(name) ?? 0n;
 }
@@ -28,7 +32,7 @@ export const v2Reader: CgroupReader = {
 
   cpuUsage(dir: string): bigint {
     const file = `${dir}/cpu.stat`;
-    const usec = parseFlatKeyed(readCgroupFile(file), file).get("usage_usec");
+    const usec = parseFlatKeyed(readCgroupFile(file), file, CPU_KEYS).get("usage_usec");
     if (usec === undefined) throw internal(`cgroup file ${file} has no usage_usec`);
     return usec * 1000n;
   },
@@ -38,7 +42,7 @@ export const v2Reader: CgroupReader = {
     const statFile = `${dir}/memory.stat`;
     const maxFile = `${dir}/memory.max`;
     const usageBytes = parseSingleValue(readCgroupFile(currentFile), currentFile);
-    const stat = parseFlatKeyed(readCgroupFile(statFile), statFile);
+    const stat = parseFlatKeyed(readCgroupFile(statFile), statFile, MEMORY_KEYS);
     return {
       usageBytes,
       inactiveFileBytes: key(stat, "inactive_file"),

@@ -43,18 +43,32 @@ export function parseLimit(text: string, file: string): bigint | null {
   return s === "max" ? null : uint(file, s, "value");
 }
 
-/** Parses a flat-keyed file (`KEY VALUE` per line) with unsigned integer values. */
-export function parseFlatKeyed(text: string, file: string): Map<string, bigint> {
+/**
+ * Parses a flat-keyed file (`KEY VALUE` per line) with unsigned integer values. With
+ * `only`, lines of other keys are skipped unparsed: `memory.stat` has some fifty lines
+ * and the stats need four.
+ */
+export function parseFlatKeyed(
+  text: string,
+  file: string,
+  only?: ReadonlySet<string>,
+): Map<string, bigint> {
   const out = new Map<string, bigint>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
+  let start = 0;
+  for (let n = 1; start < text.length; n++) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
     if (line === "") continue;
-    const parts = line.split(/\s+/);
-    if (parts.length !== 2) {
-      throw garbage(file, `line ${i + 1}: want "KEY VALUE", got ${JSON.stringify(line)}`);
+    const sp = line.indexOf(" ");
+    const key = sp < 0 ? line : line.slice(0, sp);
+    if (only && !only.has(key)) continue;
+    const value = sp < 0 ? "" : line.slice(sp + 1).trim();
+    if (value === "" || /\s/.test(value)) {
+      throw garbage(file, `line ${n}: want "KEY VALUE", got ${JSON.stringify(line)}`);
     }
-    out.set(parts[0]!, uint(file, parts[1]!, `line ${i + 1} (${parts[0]})`));
+    out.set(key, uint(file, value, `line ${n} (${key})`));
   }
   return out;
 }

@@ -58,8 +58,11 @@ export interface CgroupReader {
   cpuUsage(dir: string): bigint;
   /** Memory use. */
   memory(dir: string): MemoryReading;
-  /** Swap use, or undefined when swap is not accounted. */
-  swap(dir: string, memoryUsage: bigint | undefined): SwapReading | undefined;
+  /**
+   * Swap use, or undefined when swap is not accounted. `memory` is this cgroup's memory
+   * reading when the caller has one (v1 derives swap from it instead of re-reading).
+   */
+  swap(dir: string, memory: MemoryReading | undefined): SwapReading | undefined;
   /** Task count. */
   pids(dir: string): bigint;
   /** Block I/O. */

@@ -8,7 +8,7 @@
  */
 import { isNotFound, kindOf, messageOf, notFound } from "../errors/mod.ts";
 import type { Pressure } from "./parse.ts";
-import { type CgroupLocation, readerFor } from "./reader.ts";
+import { type CgroupLocation, type MemoryReading, readerFor } from "./reader.ts";
 import {
   type CgroupStats,
   type Clock,
@@ -120,11 +120,11 @@ export function readCgroupStats(
       if (want.has("swap")) noController("swap");
     } else {
       const reader = readerFor(loc.version);
-      let usage: bigint | undefined;
+      let reading: MemoryReading | undefined;
       if (want.has("memory")) {
         const m = attempt("memory", () => reader.memory(loc.dir));
         if (m) {
-          usage = m.usageBytes;
+          reading = m;
           const timestamp = clock.wallNs();
           // cAdvisor's working set: usage minus the inactive file cache, never negative.
           const workingSetBytes = m.usageBytes > m.inactiveFileBytes
@@ -151,7 +151,7 @@ export function readCgroupStats(
         }
       }
       if (want.has("swap")) {
-        const s = attempt("swap", () => reader.swap(loc.dir, usage));
+        const s = attempt("swap", () => reader.swap(loc.dir, reading));
         if (s) {
           swap = {
             timestamp: clock.wallNs(),
