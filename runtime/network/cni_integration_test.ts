@@ -213,6 +213,29 @@ test("a plugin that hangs on ADD is killed at the timeout and nothing stays", as
   assertEquals(await processesWithArg(marker), [], "no sleep left running");
 });
 
+test("setUp canceled by its caller kills the plugin and undoes the attachment", async () => {
+  await using env = await NetEnv.create();
+  const started = `${env.tmp}/started`;
+  await env.fakePlugin(
+    "waiter",
+    `if [ "$CNI_COMMAND" = ADD ]; then touch ${started}; sleep 30; fi\ncat >/dev/null`,
+  );
+  await env.writeConf([env.bridgePlugin(), { type: "waiter" }]);
+  const cni = env.manager(60);
+  const a = await env.pin("cancel");
+  const ac = new AbortController();
+  const run = cni.setUp(env.request("cancel", a.net!), ac.signal);
+  const outcome = run.then(() => undefined, (e: unknown) => e);
+  await settled(async () => await Deno.stat(started).then(() => true, () => false), "plugin start");
+  ac.abort();
+  const err = await outcome;
+  assert(err instanceof SauropodError, `setUp failed: ${err}`);
+  assertEquals(err.kind, "canceled");
+  assertEquals(await env.veths(), []);
+  assertEquals(await env.reservations(), []);
+  assertEquals(await cni.attachedPods(), []);
+});
+
 test("a plugin that hangs on DEL fails tearDown, the others still clean up, and a retry succeeds", async () => {
   await using env = await NetEnv.create();
   await env.fakePlugin(
