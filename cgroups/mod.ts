@@ -42,4 +42,10 @@ export {
 } from "./collector.ts";
 export { type DiskUsage, diskUsage, DiskUsageCache } from "./disk_usage.ts";
 export { createPodCgroup, type OwnedCgroup, removePodCgroup } from "./pod_cgroup.ts";
-export { CgroupOomWatcher, type OomWatcher, watchOom, type WatchOomOptions } from "./oom.ts";
+export {
+  CgroupOomWatcher,
+  type OomWatcher,
+  readOomKillCount,
+  watchOom,
+  type WatchOomOptions,
+} from "./oom.ts";

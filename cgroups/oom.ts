@@ -312,6 +312,16 @@ function readOomKill(file: string): bigint | null | undefined {
 }
 
 /**
+ * The kernel's `oom_kill` counter of a memory cgroup directory, for a look without a
+ * watch (the agent checking a container whose shim is gone against a persisted
+ * baseline). Undefined when the cgroup is gone or the kernel keeps no such counter.
+ */
+export function readOomKillCount(version: CgroupVersion, dir: string): bigint | undefined {
+  const count = readOomKill(`${dir}/${version === 1 ? "memory.oom_control" : "memory.events"}`);
+  return count ?? undefined;
+}
+
+/**
  * Starts counting OOM kills in the memory cgroup of `pid` (the container's init, right
  * after `runc create`). Not-found when the process or its cgroup is gone;
  * failed-precondition when no memory controller is mounted.

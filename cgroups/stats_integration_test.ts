@@ -10,6 +10,7 @@ import { detectLayout } from "./layout.ts";
 import { createPodCgroup, removePodCgroup } from "./pod_cgroup.ts";
 import { locateCgroup } from "./reader.ts";
 import { readCgroupStats } from "./stats.ts";
+import { setupStatsBench } from "./bench_hook.ts";
 import { createTestCgroups, named, skipV1Reason, testCgroupName, V1 } from "./_testutil.ts";
 
 const CONTROLLERS = ["cpu", "cpuacct", "memory", "pids", "blkio"] as const;
@@ -178,5 +179,25 @@ Deno.test({
       }
       Deno.removeSync(`${V1.memory}/${top}`);
     }
+  },
+});
+
+Deno.test({
+  name: named("setupStatsBench() reads N real container cgroups and removes them", skip),
+  ignore: skip !== undefined,
+  async fn() {
+    const bench = await setupStatsBench(5);
+    try {
+      const cold = await bench.run();
+      assertEquals(cold.map((s) => s.id), ["c0", "c1", "c2", "c3", "c4"]);
+      for (const s of cold) assertEquals(s.problems, []);
+      assertEquals((await bench.runWarm()).length, 5);
+    } finally {
+      await bench.cleanup();
+    }
+    assertEquals(
+      [...Deno.readDirSync(V1.memory)].filter((e) => e.name.startsWith("sauropod-bench-")),
+      [],
+    );
   },
 });
