@@ -7,7 +7,6 @@
  * @module
  */
 import { isNotFound, kindOf, messageOf, notFound } from "../errors/mod.ts";
-import type { Pressure } from "./parse.ts";
 import { type CgroupLocation, type MemoryReading, readerFor } from "./reader.ts";
 import {
   type CgroupStats,
@@ -16,6 +15,8 @@ import {
   type IoStats,
   type MemoryStats,
   type ProcessStats,
+  type PsiData,
+  type PsiStats,
   type StatsProblem,
   type StatsResource,
   type SwapStats,
@@ -81,11 +82,14 @@ export function readCgroupStats(
   }
 
   const psiDir = want.has("psi") ? location.psi : undefined;
-  const pressure = (resource: "cpu" | "memory" | "io"): Pressure | undefined => {
+  const pressure = (resource: "cpu" | "memory" | "io"): PsiStats | undefined => {
     if (psiDir === undefined) return undefined;
     // PSI is an extra: its absence is normal on v1 and with psi=0, so only garbage counts.
     try {
-      return readerFor(2).pressure(psiDir, resource);
+      const p = readerFor(2).pressure(psiDir, resource);
+      if (!p) return undefined;
+      const ns = (d: PsiData): PsiData => ({ ...d, total: d.total * 1000n });
+      return p.full ? { some: ns(p.some), full: ns(p.full) } : { some: ns(p.some) };
     } catch (err) {
       // A hybrid node's runtime may not mirror the cgroup on the unified mount at all.
       if (isNotFound(err)) return undefined;

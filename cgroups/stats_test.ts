@@ -52,9 +52,10 @@ function layoutOf(f: Flavour): Promise<CgroupLayout> {
   });
 }
 
+/** The fixture's cpu.pressure, totals turned from µs into ns. */
 const CPU_PSI = {
-  some: { avg10: 1.5, avg60: 0.75, avg300: 0.25, total: 123456n },
-  full: { avg10: 0.5, avg60: 0.2, avg300: 0.05, total: 45678n },
+  some: { avg10: 1.5, avg60: 0.75, avg300: 0.25, total: 123_456_000n },
+  full: { avg10: 0.5, avg60: 0.2, avg300: 0.05, total: 45_678_000n },
 };
 
 for (const f of FLAVOURS) {

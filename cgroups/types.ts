@@ -10,7 +10,26 @@
  *
  * @module
  */
-import type { Pressure } from "./parse.ts";
+
+/** One line of a PSI file, with the total converted to the CRI's unit. */
+export interface PsiData {
+  /** Total stall time, ns (the kernel writes µs; the kubelet's PSIData is in ns). */
+  readonly total: bigint;
+  /** Percent of the last 10 s stalled. */
+  readonly avg10: number;
+  /** Percent of the last 60 s. */
+  readonly avg60: number;
+  /** Percent of the last 300 s. */
+  readonly avg300: number;
+}
+
+/** Pressure stall information of one resource (cgroup v2 `*.pressure`). */
+export interface PsiStats {
+  /** Some tasks stalled. */
+  readonly some: PsiData;
+  /** All non-idle tasks stalled (absent from `cpu.pressure` before Linux 5.13). */
+  readonly full?: PsiData;
+}
 
 /** CPU time used by the cgroup. */
 export interface CpuStats {
@@ -24,7 +43,7 @@ export interface CpuStats {
    */
   readonly usageNanoCores?: bigint;
   /** CPU pressure (v2 `cpu.pressure`), when the kernel provides PSI for the cgroup. */
-  readonly psi?: Pressure;
+  readonly psi?: PsiStats;
 }
 
 /** Memory use, computed as cAdvisor and containerd do. */
@@ -46,7 +65,7 @@ export interface MemoryStats {
   /** Limit minus working set, when there is a limit (containerd's `getAvailableBytes`). */
   readonly availableBytes?: bigint;
   /** Memory pressure (v2 `memory.pressure`). */
-  readonly psi?: Pressure;
+  readonly psi?: PsiStats;
 }
 
 /** Swap use. */
@@ -80,7 +99,7 @@ export interface IoStats {
   /** Write operations. */
   readonly writeOps: bigint;
   /** I/O pressure (v2 `io.pressure`). */
-  readonly psi?: Pressure;
+  readonly psi?: PsiStats;
 }
 
 /** Space and inodes of a directory tree (a container's writable layer). */
