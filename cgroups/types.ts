@@ -128,13 +128,16 @@ export interface InterfaceStats {
   readonly txErrors: bigint;
 }
 
-/** Network use of a pod's namespace (CRI `NetworkUsage`). */
+/**
+ * Network use of a pod's namespace (CRI `NetworkUsage`), shaped so that what
+ * `runtime/network/` reads (`readInterfaceStats`) can be assigned as is.
+ */
 export interface NetworkStats {
-  /** When the counters were read. */
-  readonly timestamp: bigint;
-  /** The interface the default route uses (usually eth0). */
+  /** When the counters were read, ns since the epoch. */
+  readonly timestampNs: bigint;
+  /** The interface the default route uses (usually eth0), when known. */
   readonly defaultInterface?: InterfaceStats;
-  /** Every interface but loopback. */
+  /** The pod's interfaces. */
   readonly interfaces: readonly InterfaceStats[];
 }
 
