@@ -173,7 +173,7 @@ export class CniManager {
           ips,
           ms: Math.round(performance.now() - t0),
         });
-        return { network: list.name, ips, interfaces: result.interfaces };
+        return { network: list.name, ips, interfaces: [...result.interfaces] };
       } catch (err) {
         let undo = "";
         try {

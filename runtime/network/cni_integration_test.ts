@@ -12,6 +12,7 @@ import {
 import { SauropodError } from "../../errors/mod.ts";
 import { unmount } from "../../ffi/mount.ts";
 import { CniPluginError } from "./_invoke.ts";
+import { bandwidthFromAnnotations } from "./bandwidth.ts";
 import { pinNamespaces } from "./namespaces.ts";
 import { NetEnv, sh, skipReason, trySh } from "./_testenv.ts";
 import { readInterfaceStats } from "./stats.ts";
@@ -132,6 +133,49 @@ test("port mappings reach the portmap plugin and its rules go away on DEL", asyn
   await cni.tearDown({ podId: "ports" });
   assertEquals(await env.portmapRules(), []);
   assertEquals(await trySh("iptables", "-w", "-t", "nat", "-S", chain), undefined);
+});
+
+test("bandwidth limits reach the bandwidth plugin, which shapes the pod's veth", async () => {
+  await using env = await NetEnv.create();
+  await env.writeConf([env.bridgePlugin(), {
+    type: "bandwidth",
+    capabilities: { bandwidth: true },
+  }]);
+  const cni = env.manager();
+  const a = await env.pin("bw");
+  await cni.setUp(env.request("bw", a.net!, {
+    bandwidth: bandwidthFromAnnotations({
+      "kubernetes.io/ingress-bandwidth": "10M",
+      "kubernetes.io/egress-bandwidth": "5M",
+    })!,
+  }));
+  const [veth] = await env.veths();
+  assert(veth, "the pod has a host-side veth");
+  const name = veth.split("@")[0]!;
+  assertStringIncludes(await sh("tc", "qdisc", "show", "dev", name), "tbf");
+  const ifbs = (await sh("ip", "-o", "link", "show", "type", "ifb")).split("\n")
+    .filter((l) => l.includes("bwp"));
+  assertEquals(ifbs.length, 1, "an ifb device shapes the pod's egress");
+  const ifb = ifbs[0]!.split(":")[1]!.trim();
+  await cni.tearDown({ podId: "bw" });
+  assertEquals(await trySh("ip", "link", "show", ifb), undefined, "the ifb device is gone");
+});
+
+test("the pod CIDR from UpdateRuntimeConfig reaches host-local through ipRanges", async () => {
+  await using env = await NetEnv.create();
+  const plugin = env.bridgePlugin();
+  await env.writeConf([{
+    ...plugin,
+    capabilities: { ipRanges: true },
+    ipam: { type: "host-local", dataDir: env.ipamDir },
+  }]);
+  const cni = env.manager();
+  cni.updatePodCidr(env.subnet);
+  const a = await env.pin("cidr");
+  const r = await cni.setUp(env.request("cidr", a.net!));
+  assert(r.ips[0]!.startsWith(env.subnet.slice(0, env.subnet.lastIndexOf(".") + 1)), `${r.ips}`);
+  await cni.tearDown({ podId: "cidr" });
+  assertEquals(await env.reservations(), []);
 });
 
 test("a host-network pod gets no netns and sees the node's interfaces", async () => {

@@ -7,11 +7,19 @@
  * - {@link CniManager}: CNI ADD/DEL through the plugins of the node's network config
  *   (spec 1.0, 0.3/0.4 results accepted), the `NetworkReady` condition, the pod CIDR.
  * - {@link readInterfaceStats}: per-interface counters of a pod's netns.
+ * - {@link bandwidthFromAnnotations}: the pod's `kubernetes.io/*-bandwidth` annotations as
+ *   the CNI `bandwidth` capability.
  *
  * @module
  */
 export { CniManager, type CniManagerOptions, NETWORK_NOT_READY_REASON } from "./cni.ts";
 export { CniPluginError } from "./_invoke.ts";
+export {
+  bandwidthFromAnnotations,
+  EGRESS_BANDWIDTH_ANNOTATION,
+  INGRESS_BANDWIDTH_ANNOTATION,
+  parseBitsPerSecond,
+} from "./bandwidth.ts";
 export {
   isLiveNamespace,
   pinNamespaces,

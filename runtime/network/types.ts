@@ -68,8 +68,8 @@ export interface PodNetworkResult {
   /** The CNI network the pod joined. */
   readonly network: string;
   /** Addresses of the pod's `eth0`, without prefix length; the first IPv4 first. */
-  readonly ips: readonly string[];
-  readonly interfaces: readonly NetworkInterface[];
+  readonly ips: string[];
+  readonly interfaces: NetworkInterface[];
 }
 
 /** The `NetworkReady` runtime condition. */
@@ -94,5 +94,5 @@ export interface InterfaceStats {
 export interface NetworkStats {
   /** Unix time of the reading, in nanoseconds (CRI timestamps). */
   readonly timestampNs: bigint;
-  readonly interfaces: readonly InterfaceStats[];
+  readonly interfaces: InterfaceStats[];
 }
