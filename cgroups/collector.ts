@@ -266,3 +266,22 @@ export class StatsCollector {
     this.#background = undefined;
   }
 }
+
+/**
+ * Stats of one container. Pass the agent's collector for CPU rates and caching; without
+ * one, this is a one-off read (no `usageNanoCores`).
+ */
+export function readContainerStats(
+  target: ContainerStatsTarget,
+  collector: StatsCollector = new StatsCollector({ cacheTtlMs: 0 }),
+): Promise<ContainerStatsSample> {
+  return collector.container(target);
+}
+
+/** Stats of one pod and its containers; see {@link readContainerStats} about the collector. */
+export function readPodStats(
+  target: PodStatsTarget,
+  collector: StatsCollector = new StatsCollector({ cacheTtlMs: 0 }),
+): Promise<PodStatsSample> {
+  return collector.pod(target);
+}

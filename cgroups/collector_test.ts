@@ -1,7 +1,12 @@
 // test-permissions: --allow-read=cgroups/testdata
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { SauropodError } from "../errors/mod.ts";
-import { type ContainerStatsTarget, nanoCores, StatsCollector } from "./collector.ts";
+import {
+  type ContainerStatsTarget,
+  nanoCores,
+  readContainerStats,
+  StatsCollector,
+} from "./collector.ts";
 import { cgroupDriver } from "./driver.ts";
 import { type CgroupLayout, detectLayout } from "./layout.ts";
 import { locateCgroup } from "./reader.ts";
@@ -162,4 +167,11 @@ Deno.test("StatsCollector measures the writable layer, or says why it could not"
   assertEquals(missing.writableLayer, undefined);
   assertEquals(missing.problems.map((p) => [p.resource, p.kind]), [["writable-layer", "missing"]]);
   assertEquals(missing.cpu, s.cpu, "the cgroup part is still there");
+});
+
+Deno.test("readContainerStats() without a collector is a one-off read without a rate", async () => {
+  const { first } = await targets();
+  const s = await readContainerStats(first);
+  assertEquals(s.cpu?.usageCoreNanoSeconds, 1_234_567_000n);
+  assertEquals(s.cpu?.usageNanoCores, undefined);
 });

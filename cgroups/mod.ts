@@ -37,6 +37,8 @@ export {
   type ContainerStatsTarget,
   nanoCores,
   type PodStatsTarget,
+  readContainerStats,
+  readPodStats,
   StatsCollector,
   type StatsCollectorOptions,
 } from "./collector.ts";
