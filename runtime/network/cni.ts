@@ -140,6 +140,11 @@ export class CniManager {
           );
         }
       }
+      if (!(await isLiveNamespace(req.netnsPath))) {
+        throw failedPrecondition(
+          `cannot attach pod "${req.podId}": ${req.netnsPath} is not a network namespace`,
+        );
+      }
       const att: Attachment = {
         podId: req.podId,
         state: "adding",

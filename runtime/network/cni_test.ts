@@ -68,6 +68,29 @@ Deno.test("CniManager.status() names plugins missing from the bin dirs", async (
   });
 });
 
+Deno.test("CniManager.setUp() fails before touching anything when the netns is missing", async () => {
+  await withManager(async (m, dir) => {
+    await Deno.mkdir(`${dir}/net.d`);
+    await Deno.writeTextFile(`${dir}/net.d/10-pods.conflist`, JSON.stringify(LIST));
+    await install(dir, "bridge", "host-local", "portmap", "loopback");
+    const err = await assertRejects(
+      () =>
+        m.setUp({
+          podId: "p1",
+          name: "web",
+          namespace: "default",
+          uid: "u1",
+          netnsPath: `${dir}/no-such-netns`,
+          portMappings: [],
+        }),
+      SauropodError,
+      `${dir}/no-such-netns is not a network namespace`,
+    );
+    assertEquals(err.kind, "failed-precondition");
+    assertEquals(await m.attachedPods(), []);
+  });
+});
+
 Deno.test("CniManager.setUp() fails before touching anything when no config exists", async () => {
   await withManager(async (m, dir) => {
     const err = await assertRejects(
