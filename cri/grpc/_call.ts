@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { H2Stream, StreamListener } from "./_h2_connection.ts";
-import type { AbortReason } from "./_h2_connection.ts";
+import type { AbortReason, H2Stream, StreamListener } from "./_h2_stream.ts";
 import { ErrorCode } from "./_h2_frame.ts";
 import type { RequestHead } from "./_h2_headers.ts";
 import { encodeBlock, type EncodedBlock } from "./_hpack.ts";

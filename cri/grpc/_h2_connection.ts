@@ -21,7 +21,6 @@ import {
   type Frame,
   FrameReader,
   FrameType,
-  FrameWriter,
   H2Error,
   MAX_WINDOW,
   parseGoaway,
@@ -34,34 +33,9 @@ import {
   streamError,
 } from "./_h2_frame.ts";
 import { checkTrailers, parseRequestHead, type RequestHead } from "./_h2_headers.ts";
-import {
-  DEFAULT_TABLE_SIZE,
-  encodeBlock,
-  type EncodedBlock,
-  HpackDecoder,
-  TABLE_SIZE_ZERO,
-} from "./_hpack.ts";
-
-/** Why a stream ended before the server finished it. */
-export type AbortReason =
-  /** The client sent RST_STREAM. */
-  | "reset"
-  /** The connection closed or failed. */
-  | "connection-lost"
-  /** The server closed the connection (shutdown). */
-  | "shutdown"
-  /** The client broke the protocol on this stream; we reset it. */
-  | "protocol-error";
-
-/** What the application does with one request stream. */
-export interface StreamListener {
-  /** Request body bytes; a view that is only valid during the call. */
-  onData(chunk: Uint8Array): void;
-  /** The client finished sending (END_STREAM). */
-  onEnd(): void;
-  /** The stream ended before the application finished its response. */
-  onAbort(reason: AbortReason, code?: ErrorCode): void;
-}
+import { DEFAULT_TABLE_SIZE, encodeBlock, type EncodedBlock, HpackDecoder } from "./_hpack.ts";
+import { HIGH_WATER, Sender } from "./_h2_sender.ts";
+import { type AbortReason, H2Stream, type StreamListener, type StreamOwner } from "./_h2_stream.ts";
 
 /** The socket as the connection uses it; `Deno.Conn` is one. */
 export interface ByteConn {
@@ -96,8 +70,6 @@ export interface H2Options {
   logger: Logger;
 }
 
-/** Output beyond this waits for the socket before more DATA is queued. */
-const HIGH_WATER = 256 * 1024;
 /** Control frames a client makes us queue while not reading its socket (PING/SETTINGS floods). */
 const MAX_UNFLUSHED = HIGH_WATER + 1024 * 1024;
 /** How long a closing connection waits to flush its last frames. */
@@ -110,95 +82,16 @@ const BLOCK_SLACK = 16_384;
 const DRAIN_PING = new Uint8Array([0x73, 0x61, 0x75, 0x72, 0x6f, 0x70, 0x6f, 0x64]); // "sauropod"
 const HEADERS_431 = encodeBlock([[":status", "431"]]);
 
-interface PendingWrite {
-  a: Uint8Array;
-  b: Uint8Array | undefined;
-  /** Bytes of a+b already framed. */
-  off: number;
-  size: number;
-  done: ((err?: Error) => void) | undefined;
-}
-
-/** One request stream as the application sees it: respond, write, end or reset. */
-export class H2Stream {
-  /** The stream identifier. */
-  readonly id: number;
-  /** @internal receive window left for the client. */
-  recvWindow: number;
-  /** @internal send window the client granted us. */
-  sendWindow: number;
-  /** @internal bytes consumed since the last WINDOW_UPDATE. */
-  unacked = 0;
-  /** @internal the client sent END_STREAM. */
-  remoteDone = false;
-  /** @internal our END_STREAM is written (or the stream was reset). */
-  localDone = false;
-  /** @internal response headers were written. */
-  headersSent = false;
-  /** @internal the stream left the connection's table. */
-  closed = false;
-  /** @internal */
-  listener: StreamListener | undefined;
-  /** @internal DATA waiting for flow-control window. */
-  readonly pending: PendingWrite[] = [];
-  /** @internal bytes in {@link pending}. */
-  pendingBytes = 0;
-  /** @internal trailers to send once {@link pending} drains. */
-  trailers: EncodedBlock | undefined;
-  /** @internal declared content-length, checked against the body. */
-  contentLength: number | undefined;
-  /** @internal body bytes received. */
-  received = 0;
-  readonly #conn: H2Connection;
-
-  /** @internal streams are created by the connection. */
-  constructor(conn: H2Connection, id: number, recvWindow: number, sendWindow: number) {
-    this.#conn = conn;
-    this.id = id;
-    this.recvWindow = recvWindow;
-    this.sendWindow = sendWindow;
-  }
-
-  /** True once the stream can take no more output (finished, reset, or connection gone). */
-  get done(): boolean {
-    return this.localDone || this.closed;
-  }
-
-  /** Sends the response headers; with `endStream` they are the whole response. */
-  respond(block: EncodedBlock, endStream: boolean): void {
-    this.#conn.respond(this, block, endStream);
-  }
-
-  /**
-   * Queues `a` then `b` as DATA, sent as flow control allows; `done` runs once the bytes
-   * are handed to the socket buffer (or with an error if the stream ends first).
-   */
-  write(a: Uint8Array, b?: Uint8Array, done?: (err?: Error) => void): void {
-    this.#conn.write(this, a, b, done);
-  }
-
-  /** Sends trailers after all queued DATA, ending the stream. */
-  end(trailers: EncodedBlock): void {
-    this.#conn.end(this, trailers);
-  }
-
-  /** Ends the stream at once with RST_STREAM(`code`), dropping queued DATA. */
-  reset(code: ErrorCode): void {
-    this.#conn.reset(this, code);
-  }
-}
-
 /** The server side of one HTTP/2 connection. */
-export class H2Connection {
+export class H2Connection implements StreamOwner {
   readonly #conn: ByteConn;
   readonly #opts: H2Options;
   readonly #handler: StreamHandler;
   readonly #log: Logger;
   readonly #reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
-  readonly #out = new FrameWriter();
+  readonly #send: Sender;
   readonly #hpack: HpackDecoder;
   readonly #streams = new Map<number, H2Stream>();
-  readonly #sendQueue: H2Stream[] = [];
   readonly #resets: Budget;
 
   #prefaceDone = false;
@@ -212,12 +105,8 @@ export class H2Connection {
   /** Highest stream id handed to the application: GOAWAY's last-stream-id. */
   #lastProcessed = 0;
   #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
-  #connSendWindow = DEFAULT_WINDOW;
   #connRecvWindow = DEFAULT_WINDOW;
   #connUnacked = 0;
-  /** The first response block carries a table size update to 0 (we index nothing). */
-  #tableSizeSent = false;
 
   #writing = false;
   #flushQueued = false;
@@ -242,6 +131,7 @@ export class H2Connection {
       maxHeaderListSize: opts.maxHeaderListSize,
     });
     this.#resets = new Budget(opts.maxResetsPerInterval, opts.resetIntervalMs);
+    this.#send = new Sender((s) => this.#localEnd(s));
   }
 
   /** Streams open or half-closed right now. */
@@ -259,14 +149,14 @@ export class H2Connection {
       this.#destroy();
     }, this.#opts.prefaceTimeoutMs);
     // Our SETTINGS may go out before the client's preface arrives (RFC 9113 §3.4).
-    this.#out.settings([
+    this.#send.out.settings([
       [Setting.MAX_CONCURRENT_STREAMS, this.#opts.maxConcurrentStreams],
       [Setting.INITIAL_WINDOW_SIZE, this.#opts.initialWindowSize],
       [Setting.MAX_HEADER_LIST_SIZE, this.#opts.maxHeaderListSize],
       [Setting.ENABLE_PUSH, 0],
     ]);
     if (this.#opts.connectionWindowSize > DEFAULT_WINDOW) {
-      this.#out.windowUpdate(0, this.#opts.connectionWindowSize - DEFAULT_WINDOW);
+      this.#send.out.windowUpdate(0, this.#opts.connectionWindowSize - DEFAULT_WINDOW);
       this.#connRecvWindow = this.#opts.connectionWindowSize;
     }
     this.#flush();
@@ -301,8 +191,8 @@ export class H2Connection {
       this.#destroy();
       return;
     }
-    this.#out.goaway(MAX_WINDOW, ErrorCode.NO_ERROR, "server shutting down");
-    this.#out.ping(false, DRAIN_PING);
+    this.#send.out.goaway(MAX_WINDOW, ErrorCode.NO_ERROR, "server shutting down");
+    this.#send.out.ping(false, DRAIN_PING);
     this.#clearTimer();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -347,10 +237,10 @@ export class H2Connection {
           this.#streamFailed(err);
         }
       }
-      if (this.#out.length > MAX_UNFLUSHED) {
+      if (this.#send.out.length > MAX_UNFLUSHED) {
         throw connectionError(
           ErrorCode.ENHANCE_YOUR_CALM,
-          `client is not reading: ${this.#out.length} bytes of responses queued`,
+          `client is not reading: ${this.#send.out.length} bytes of responses queued`,
         );
       }
     } catch (err) {
@@ -464,7 +354,7 @@ export class H2Connection {
     } else if (!s.closed) {
       s.unacked += len;
       if (s.unacked >= this.#opts.initialWindowSize / 2) {
-        this.#out.windowUpdate(id, s.unacked);
+        this.#send.out.windowUpdate(id, s.unacked);
         s.recvWindow += s.unacked;
         s.unacked = 0;
       }
@@ -473,7 +363,7 @@ export class H2Connection {
 
   #ackConnection(): void {
     if (this.#connUnacked >= this.#opts.connectionWindowSize / 2) {
-      this.#out.windowUpdate(0, this.#connUnacked);
+      this.#send.out.windowUpdate(0, this.#connUnacked);
       this.#connRecvWindow += this.#connUnacked;
       this.#connUnacked = 0;
     }
@@ -560,13 +450,13 @@ export class H2Connection {
       throw streamError(ErrorCode.PROTOCOL_ERROR, `stream ${id} depends on itself`, id);
     }
     if (this.#goawaySent || this.#streams.size >= this.#opts.maxConcurrentStreams) {
-      this.#out.rstStream(id, ErrorCode.REFUSED_STREAM);
+      this.#send.out.rstStream(id, ErrorCode.REFUSED_STREAM);
       this.#countReset();
       return;
     }
     if (decoded.oversized) {
-      this.#out.headers(id, this.#withTableSize(HEADERS_431), true, this.#peerMaxFrameSize);
-      if (!endStream) this.#out.rstStream(id, ErrorCode.NO_ERROR);
+      this.#send.headers(id, HEADERS_431, true);
+      if (!endStream) this.#send.out.rstStream(id, ErrorCode.NO_ERROR);
       this.#countReset();
       return;
     }
@@ -662,16 +552,16 @@ export class H2Connection {
           }
         }
       } else if (id === Setting.MAX_FRAME_SIZE) {
-        this.#peerMaxFrameSize = value;
+        this.#send.maxFrameSize = value;
       }
       // HEADER_TABLE_SIZE needs nothing: our first block sets our table to 0 anyway.
     }
-    this.#out.settingsAck();
+    this.#send.out.settingsAck();
     if (!this.#settingsReceived) {
       this.#settingsReceived = true;
       this.#clearTimer();
     }
-    this.#pump();
+    this.#send.pump();
   }
 
   #onPing(f: Frame): void {
@@ -681,7 +571,7 @@ export class H2Connection {
       if (this.#draining && equalBytes(f.payload, DRAIN_PING)) this.#finalGoaway();
       return;
     }
-    this.#out.ping(true, f.payload);
+    this.#send.out.ping(true, f.payload);
   }
 
   #onGoaway(f: Frame): void {
@@ -698,8 +588,8 @@ export class H2Connection {
     const id = f.streamId;
     const inc = parseWindowUpdate(f.payload, id);
     if (id === 0) {
-      this.#connSendWindow += inc;
-      if (this.#connSendWindow > MAX_WINDOW) {
+      this.#send.connWindow += inc;
+      if (this.#send.connWindow > MAX_WINDOW) {
         throw connectionError(
           ErrorCode.FLOW_CONTROL_ERROR,
           "connection send window exceeds 2^31-1",
@@ -722,7 +612,7 @@ export class H2Connection {
         );
       }
     }
-    this.#pump();
+    this.#send.pump();
   }
 
   /** A stream error: reset that stream and tell its listener. */
@@ -737,7 +627,7 @@ export class H2Connection {
       error: ErrorCode[err.code] ?? err.code,
       reason: err.message,
     });
-    this.#out.rstStream(id, err.code);
+    this.#send.out.rstStream(id, err.code);
     const s = this.#streams.get(id);
     if (s !== undefined) {
       this.#forget(s);
@@ -747,21 +637,12 @@ export class H2Connection {
 
   // ---- output ----
 
-  #withTableSize(block: EncodedBlock): EncodedBlock {
-    if (this.#tableSizeSent) return block;
-    this.#tableSizeSent = true;
-    const out = new Uint8Array(block.length + 1);
-    out.set(TABLE_SIZE_ZERO);
-    out.set(block, 1);
-    return out;
-  }
-
   /** @internal see {@link H2Stream.respond}. */
   respond(s: H2Stream, block: EncodedBlock, endStream: boolean): void {
     if (s.done || this.#destroyed) return;
     if (s.headersSent) throw new TypeError(`stream ${s.id}: response headers sent twice`);
     s.headersSent = true;
-    this.#out.headers(s.id, this.#withTableSize(block), endStream, this.#peerMaxFrameSize);
+    this.#send.headers(s.id, block, endStream);
     if (endStream) this.#localEnd(s);
     this.#scheduleFlush();
   }
@@ -777,11 +658,7 @@ export class H2Connection {
       done?.(new Error(`stream ${s.id} is closed`));
       return;
     }
-    const size = a.length + (b?.length ?? 0);
-    s.pending.push({ a, b, off: 0, size, done });
-    if (s.pendingBytes === 0) this.#sendQueue.push(s);
-    s.pendingBytes += size;
-    this.#pump();
+    this.#send.enqueue(s, a, b, done);
     this.#scheduleFlush();
   }
 
@@ -792,7 +669,7 @@ export class H2Connection {
       s.trailers = trailers;
       return;
     }
-    this.#out.headers(s.id, this.#withTableSize(trailers), true, this.#peerMaxFrameSize);
+    this.#send.headers(s.id, trailers, true);
     this.#localEnd(s);
     this.#scheduleFlush();
   }
@@ -800,7 +677,7 @@ export class H2Connection {
   /** @internal see {@link H2Stream.reset}. */
   reset(s: H2Stream, code: ErrorCode): void {
     if (s.done || this.#destroyed) return;
-    this.#out.rstStream(s.id, code);
+    this.#send.out.rstStream(s.id, code);
     this.#forget(s);
     this.#scheduleFlush();
   }
@@ -810,7 +687,7 @@ export class H2Connection {
     s.localDone = true;
     if (!s.remoteDone) {
       // RFC 9113 §8.1: a complete response ends the client's upload with NO_ERROR.
-      this.#out.rstStream(s.id, ErrorCode.NO_ERROR);
+      this.#send.out.rstStream(s.id, ErrorCode.NO_ERROR);
     }
     this.#forget(s);
   }
@@ -820,74 +697,8 @@ export class H2Connection {
     if (s.closed) return;
     s.closed = true;
     this.#streams.delete(s.id);
-    if (s.pendingBytes > 0) {
-      const i = this.#sendQueue.indexOf(s);
-      if (i >= 0) this.#sendQueue.splice(i, 1);
-      const err = new Error(`stream ${s.id} closed before its data was sent`);
-      for (const p of s.pending.splice(0)) p.done?.(err);
-      s.pendingBytes = 0;
-    }
+    this.#send.drop(s, new Error(`stream ${s.id} closed before its data was sent`));
     if (this.#goawaySent && this.#streams.size === 0) this.#closeWhenFlushed();
-  }
-
-  /** Moves queued DATA into the output buffer as far as windows and the buffer allow. */
-  #pump(): void {
-    const q = this.#sendQueue;
-    let progress = true;
-    while (progress && q.length > 0 && this.#connSendWindow > 0 && this.#out.length < HIGH_WATER) {
-      progress = false;
-      for (let i = 0; i < q.length;) {
-        const s = q[i]!;
-        if (s.sendWindow <= 0) {
-          i++;
-          continue;
-        }
-        this.#sendFrame(s);
-        progress = true;
-        if (s.pendingBytes === 0) {
-          q.splice(i, 1);
-          if (s.trailers !== undefined) {
-            this.#out.headers(s.id, this.#withTableSize(s.trailers), true, this.#peerMaxFrameSize);
-            s.trailers = undefined;
-            this.#localEnd(s);
-          }
-        } else {
-          i++;
-        }
-        if (this.#connSendWindow <= 0 || this.#out.length >= HIGH_WATER) break;
-      }
-    }
-  }
-
-  /** One DATA frame for `s`, as large as the windows and the frame size allow. */
-  #sendFrame(s: H2Stream): void {
-    const n = Math.min(this.#peerMaxFrameSize, s.sendWindow, this.#connSendWindow, s.pendingBytes);
-    this.#out.dataHeader(s.id, n, false);
-    s.sendWindow -= n;
-    this.#connSendWindow -= n;
-    s.pendingBytes -= n;
-    let left = n;
-    while (left > 0) {
-      const p = s.pending[0]!;
-      const aLen = p.a.length;
-      if (p.off < aLen) {
-        const k = Math.min(left, aLen - p.off);
-        this.#out.append(k === aLen && p.off === 0 ? p.a : p.a.subarray(p.off, p.off + k));
-        p.off += k;
-        left -= k;
-      }
-      if (left > 0 && p.b !== undefined && p.off < p.size) {
-        const bOff = p.off - aLen;
-        const k = Math.min(left, p.size - p.off);
-        this.#out.append(k === p.b.length ? p.b : p.b.subarray(bOff, bOff + k));
-        p.off += k;
-        left -= k;
-      }
-      if (p.off === p.size) {
-        s.pending.shift();
-        p.done?.();
-      }
-    }
   }
 
   #scheduleFlush(): void {
@@ -901,7 +712,7 @@ export class H2Connection {
 
   #flush(): void {
     if (this.#writing || this.#destroyed) return;
-    if (this.#out.length === 0) {
+    if (this.#send.out.length === 0) {
       if (this.#closing) this.#destroy();
       return;
     }
@@ -911,11 +722,11 @@ export class H2Connection {
 
   async #writeLoop(): Promise<void> {
     try {
-      while (this.#out.length > 0 && !this.#destroyed) {
-        const buf = this.#out.take();
+      while (this.#send.out.length > 0 && !this.#destroyed) {
+        const buf = this.#send.out.take();
         let off = 0;
         while (off < buf.length) off += await this.#conn.write(buf.subarray(off));
-        this.#pump();
+        this.#send.pump();
       }
     } catch {
       // The peer went away; reads will see it too.
@@ -936,7 +747,7 @@ export class H2Connection {
     if (this.#goawaySent || this.#destroyed || this.#closing) return;
     this.#clearTimer();
     this.#goawaySent = true;
-    this.#out.goaway(this.#lastProcessed, ErrorCode.NO_ERROR, "server shutting down");
+    this.#send.out.goaway(this.#lastProcessed, ErrorCode.NO_ERROR, "server shutting down");
     if (this.#streams.size === 0) this.#closeWhenFlushed();
     this.#scheduleFlush();
   }
@@ -955,7 +766,7 @@ export class H2Connection {
   /** Connection error: GOAWAY with the code, then close once flushed. */
   #fail(err: H2Error): void {
     if (this.#destroyed || this.#closing) return;
-    this.#out.goaway(this.#lastProcessed, err.code, err.message);
+    this.#send.out.goaway(this.#lastProcessed, err.code, err.message);
     this.#goawaySent = true;
     this.#closeWhenFlushed();
   }

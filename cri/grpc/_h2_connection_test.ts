@@ -1,12 +1,7 @@
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { nullLogger } from "../../log/mod.ts";
-import {
-  type AbortReason,
-  H2Connection,
-  type H2Options,
-  type H2Stream,
-  type StreamHandler,
-} from "./_h2_connection.ts";
+import { H2Connection, type H2Options, type StreamHandler } from "./_h2_connection.ts";
+import type { AbortReason, H2Stream } from "./_h2_stream.ts";
 import { ErrorCode, Flag, FrameType, PREFACE, Setting } from "./_h2_frame.ts";
 import type { RequestHead } from "./_h2_headers.ts";
 import { encodeBlock } from "./_hpack.ts";

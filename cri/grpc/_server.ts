@@ -15,12 +15,8 @@ import {
   type StreamHandlerFn,
   trailersOnly,
 } from "./_call.ts";
-import {
-  type ByteConn,
-  H2Connection,
-  type H2Stream,
-  type StreamListener,
-} from "./_h2_connection.ts";
+import { type ByteConn, H2Connection } from "./_h2_connection.ts";
+import type { H2Stream, StreamListener } from "./_h2_stream.ts";
 import type { RequestHead } from "./_h2_headers.ts";
 import { Status, StatusError } from "./_status.ts";
 import { parseTimeout } from "./_timeout.ts";
