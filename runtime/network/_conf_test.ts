@@ -1,4 +1,4 @@
-// test-permissions: --allow-read=/tmp --allow-write=/tmp
+// test-permissions: --allow-read=/tmp,deploy/cni --allow-write=/tmp
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import {
@@ -178,4 +178,21 @@ Deno.test("ConfDir.load() reloads when the file changes, is added or removed", a
     await Deno.remove(`${dir}/10-a.conflist`);
     assertEquals((await confs.load()).kind, "missing");
   });
+});
+
+Deno.test("the shipped deploy/cni/10-sauropod.conflist is a valid bridge network", async () => {
+  const url = new URL("../../deploy/cni/10-sauropod.conflist", import.meta.url);
+  const list = parseNetworkConfig(await Deno.readTextFile(url), url.pathname);
+  assertEquals(list.name, "sauropod");
+  assertEquals(list.cniVersion, "1.0.0");
+  assertEquals(list.plugins.map((p) => p.type), ["bridge", "portmap", "loopback"]);
+  const bridge = list.plugins[0]!;
+  assertEquals(bridge["bridge"], "sauropod0");
+  assertEquals(bridge["ipam"], {
+    type: "host-local",
+    ranges: [[{ subnet: "10.88.0.0/16" }]],
+    routes: [{ dst: "0.0.0.0/0" }],
+  });
+  assertEquals(list.plugins[1]!["capabilities"], { portMappings: true });
+  assertEquals(effectivePlugins(list).length, 3, "no extra loopback appended");
 });
