@@ -176,7 +176,6 @@ export class Call implements StreamListener {
   readonly #reader: MessageReader;
   readonly #ctx: Context;
   #request: RawMessage | undefined;
-  #extra = false;
   #finished = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When the call began, for its duration. */
@@ -232,8 +231,22 @@ export class Call implements StreamListener {
   }
 
   #onMessage(m: RawMessage): void {
-    if (this.#request === undefined) this.#request = m;
-    else this.#extra = true;
+    if (this.#finished) return;
+    if (this.#request === undefined) {
+      this.#request = m;
+      return;
+    }
+    // No need to read on: a second message already breaks the call.
+    this.#request = undefined;
+    this.#cardinality("more");
+  }
+
+  #cardinality(got: string): void {
+    // "Cardinality violation" is UNIMPLEMENTED in grpc/grpc doc/statuscodes.md.
+    this.fail(
+      Status.UNIMPLEMENTED,
+      `grpc: ${this.method} takes exactly one request message, got ${got}`,
+    );
   }
 
   onEnd(): void {
@@ -242,14 +255,8 @@ export class Call implements StreamListener {
       this.fail(Status.INTERNAL, `grpc: request to ${this.method} ended inside a message`);
       return;
     }
-    if (this.#request === undefined || this.#extra) {
-      // "Cardinality violation" is UNIMPLEMENTED in grpc/grpc doc/statuscodes.md.
-      this.fail(
-        Status.UNIMPLEMENTED,
-        `grpc: ${this.method} takes exactly one request message, got ${
-          this.#extra ? "more" : "none"
-        }`,
-      );
+    if (this.#request === undefined) {
+      this.#cardinality("none");
       return;
     }
     const m = this.#request;

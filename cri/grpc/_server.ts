@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { alreadyExists, invalidArgument, wrap } from "../../errors/mod.ts";
+import { alreadyExists, failedPrecondition, invalidArgument, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import {
   Call,
@@ -150,7 +150,7 @@ export class GrpcServer implements CallHost {
   // deno-lint-ignore require-await
   async listen(path: string): Promise<void> {
     if (this.#shuttingDown !== undefined) {
-      throw new StatusError(Status.UNAVAILABLE, "server is shutting down");
+      throw failedPrecondition(`cannot listen on ${path}: the gRPC server is shut down`);
     }
     let listener: Deno.Listener;
     try {

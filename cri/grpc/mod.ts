@@ -19,7 +19,9 @@
  *
  * @module
  */
-export { type CallContext, type Codec } from "./_call.ts";
+import type { Codec } from "./_call.ts";
+
+export type { CallContext, Codec } from "./_call.ts";
 export { GrpcServer, type GrpcServerOptions } from "./_server.ts";
 export { Status, StatusError } from "./_status.ts";
 
@@ -29,6 +31,6 @@ export { Status, StatusError } from "./_status.ts";
  */
 export function protoCodec<T>(
   fns: { encode(msg: T): { finish(): Uint8Array }; decode(bytes: Uint8Array): T },
-): import("./_call.ts").Codec<T> {
+): Codec<T> {
   return { encode: (msg) => fns.encode(msg).finish(), decode: (bytes) => fns.decode(bytes) };
 }
