@@ -6,11 +6,46 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { messageOf } from "../errors/mod.ts";
 import { createCriServer, type ImageHandlers, type RuntimeHandlers } from "../cri/server.ts";
 import type { GrpcServer } from "../cri/grpc/mod.ts";
 import { version } from "../cri/runtime/version.ts";
 import { type Readiness, status } from "../cri/runtime/status.ts";
-import { probeRuntimeBinary } from "./probe.ts";
+import { runPodSandbox } from "../cri/runtime/sandbox_run.ts";
+import { removePodSandbox, stopPodSandbox } from "../cri/runtime/sandbox_stop.ts";
+import { listPodSandbox, podSandboxStatus } from "../cri/runtime/sandbox_status.ts";
+import { createContainer } from "../cri/runtime/container_create.ts";
+import {
+  removeContainer,
+  startContainer,
+  stopContainer,
+} from "../cri/runtime/container_lifecycle.ts";
+import { containerStatus, listContainers } from "../cri/runtime/container_status.ts";
+import { execSync } from "../cri/runtime/exec_sync.ts";
+import { reopenContainerLog, updateContainerResources } from "../cri/runtime/container_update.ts";
+import { getContainerEvents } from "../cri/runtime/events.ts";
+import { runtimeConfig, updateRuntimeConfig } from "../cri/runtime/runtime_config.ts";
+import {
+  containerStats,
+  listContainerStats,
+  listPodSandboxStats,
+  podSandboxStats,
+} from "../cri/runtime/stats.ts";
+import { StatsService } from "../runtime/stats.ts";
+import { listImages } from "../cri/image/list_images.ts";
+import { imageStatus } from "../cri/image/image_status.ts";
+import { pullImage } from "../cri/image/pull_image.ts";
+import { removeImage } from "../cri/image/remove_image.ts";
+import { imageFsInfo } from "../cri/image/image_fs_info.ts";
+import { Runtime } from "../runtime/mod.ts";
+import { MetadataStore } from "../runtime/store/mod.ts";
+import { ImageService } from "../runtime/image/mod.ts";
+import { ShimManager } from "../runtime/shim/mod.ts";
+import { CniManager } from "../runtime/network/mod.ts";
+import { cgroupPort } from "../runtime/cgroups.ts";
+import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
+import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
+import { probeRuntimeBinary, which } from "./probe.ts";
 
 /** The running agent's parts, as the lifecycle sees them. */
 export interface Services {
@@ -23,10 +58,68 @@ export interface Services {
   close(): Promise<void>;
 }
 
+const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
+
 /** Builds the services for `config`. */
 export async function buildServices(config: Config, log: Logger): Promise<Services> {
   await Deno.mkdir(config.root, { recursive: true, mode: 0o711 });
   await Deno.mkdir(config.state, { recursive: true, mode: 0o711 });
+
+  const layout = await detectLayout();
+  const driver = cgroupDriver(config.runtime.cgroupDriver);
+  const proc = await procSelf();
+  const oom = {
+    restrict: config.runtime.restrictOomScoreAdj === "true" ||
+      (config.runtime.restrictOomScoreAdj === "auto" && !proc.capSysResource),
+    agentScore: proc.oomScoreAdj,
+  };
+  if (oom.restrict) {
+    log.info("restricting container oom_score_adj to the agent's own", {
+      agentScore: oom.agentScore,
+      why: config.runtime.restrictOomScoreAdj === "auto" ? "no CAP_SYS_RESOURCE" : "configured",
+    });
+  }
+  const node: NodeFacts = {
+    cgroupVersion: controllerVersion(layout, "memory") ?? 1,
+    swapAccounting: await swapAccounting(layout),
+    hugetlb: controllerVersion(layout, "hugetlb") !== undefined,
+    recursiveReadOnlyMounts: false,
+    arch: Deno.build.arch,
+  };
+
+  const store = MetadataStore.open(`${config.root}/sauropod.db`);
+  const images = await ImageService.open({
+    root: config.root,
+    config: config.image,
+    logger: log.with({ component: "images" }),
+    pinned: [config.sandbox.image],
+  });
+  const shims = new ShimManager({
+    stateRoot: `${config.state}/shims`,
+    entry: MAIN_TS,
+    logger: log.with({ component: "shims" }),
+    shimLogLevel: config.log.level,
+  });
+  const cni = new CniManager({
+    config: config.cni,
+    cacheDir: `${config.root}/cni`,
+    logger: log.with({ component: "cni" }),
+  });
+  const runtime = new Runtime({
+    config,
+    logger: log,
+    store,
+    images,
+    shims,
+    cni,
+    cgroups: cgroupPort(layout, driver),
+    runtimeBinary: (await which(config.runtime.binary)) ?? config.runtime.binary,
+    oom,
+    agentCapabilities: proc.capBnd,
+    node,
+  });
+  await runtime.recover();
+  const stats = new StatsService(runtime.core, layout, driver);
 
   const runtimeReady = cached(10_000, async (): Promise<Readiness> => {
     const probe = await probeRuntimeBinary(config.runtime.binary);
@@ -34,34 +127,117 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       ? { ready: true }
       : { ready: false, reason: "RuntimeBinaryUnavailable", message: probe.message };
   });
-  const networkReady = (): Promise<Readiness> =>
-    Promise.resolve({
-      ready: false,
-      reason: "NetworkPluginNotReady",
-      message: "pod networking is not available in this build",
-    });
-
-  const runtime: RuntimeHandlers = {
-    version,
-    status: status({ config, runtimeReady, networkReady }),
+  const networkReady = async (): Promise<Readiness> => {
+    try {
+      const st = await cni.status();
+      return st.ready ? { ready: true } : {
+        ready: false,
+        reason: st.reason ?? "NetworkPluginNotReady",
+        message: st.message ?? "",
+      };
+    } catch (err) {
+      return { ready: false, reason: "NetworkPluginNotReady", message: messageOf(err) };
+    }
   };
-  const image: ImageHandlers = {};
+
+  const rt = runtime;
+  const runtimeHandlers: RuntimeHandlers = {
+    version,
+    status: status({
+      config,
+      runtimeReady,
+      networkReady,
+      info: () => ({ cgroupLayout: layout.mode, cgroupDriver: driver.name, oom, node }),
+    }),
+    runPodSandbox: runPodSandbox(rt),
+    stopPodSandbox: stopPodSandbox(rt),
+    removePodSandbox: removePodSandbox(rt),
+    podSandboxStatus: podSandboxStatus(rt),
+    listPodSandbox: listPodSandbox(rt),
+    createContainer: createContainer(rt),
+    startContainer: startContainer(rt),
+    stopContainer: stopContainer(rt),
+    removeContainer: removeContainer(rt),
+    containerStatus: containerStatus(rt),
+    listContainers: listContainers(rt),
+    execSync: execSync(rt),
+    updateContainerResources: updateContainerResources(rt),
+    reopenContainerLog: reopenContainerLog(rt),
+    getContainerEvents: getContainerEvents(rt),
+    containerStats: containerStats(stats),
+    listContainerStats: listContainerStats(stats),
+    podSandboxStats: podSandboxStats(stats),
+    listPodSandboxStats: listPodSandboxStats(stats),
+    runtimeConfig: runtimeConfig(config),
+    updateRuntimeConfig: updateRuntimeConfig((cidr) => cni.updatePodCidr(cidr), log),
+  };
+  const imageCtx = (ctx: { signal: AbortSignal; logger: Logger }) => ctx;
+  const imageHandlers: ImageHandlers = {
+    listImages: (req, ctx) => listImages(images, req, imageCtx(ctx)),
+    imageStatus: (req, ctx) => imageStatus(images, req, imageCtx(ctx)),
+    pullImage: (req, ctx) => pullImage(images, req, imageCtx(ctx)),
+    removeImage: (req, ctx) => removeImage(images, req, imageCtx(ctx)),
+    imageFsInfo: (req, ctx) => imageFsInfo(images, req, imageCtx(ctx)),
+  };
 
   const server = createCriServer({
     logger: log,
     maxRecvMessageBytes: config.limits.maxRecvMessageBytes,
     maxSendMessageBytes: config.limits.maxSendMessageBytes,
     maxConcurrentCalls: config.limits.maxConcurrentCalls,
-    runtime,
-    image,
+    runtime: runtimeHandlers,
+    image: imageHandlers,
   });
 
   return {
     server,
     afterListen: () => Promise.resolve(),
     beforeShutdown: () => Promise.resolve(),
-    close: () => Promise.resolve(),
+    close: () => {
+      runtime.close();
+      images.close();
+      return Promise.resolve();
+    },
   };
+}
+
+/** The agent's own capabilities and oom_score_adj. */
+async function procSelf(): Promise<
+  { capBnd: string[]; capSysResource: boolean; oomScoreAdj: number }
+> {
+  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
+  const field = (name: string) =>
+    status.match(new RegExp(`^${name}:\\s*([0-9a-f]+)`, "m"))?.[1] ?? "0";
+  const capEff = BigInt(`0x${field("CapEff")}`);
+  const oomScoreAdj = Number(
+    (await Deno.readTextFile("/proc/self/oom_score_adj").catch(() => "0")).trim(),
+  );
+  return {
+    capBnd: capabilitiesFromMask(field("CapBnd")),
+    capSysResource: ((capEff >> 24n) & 1n) === 1n,
+    oomScoreAdj: Number.isFinite(oomScoreAdj) ? oomScoreAdj : 0,
+  };
+}
+
+/** Whether the memory cgroup accounts swap (memsw on v1, memory.swap.max on v2). */
+async function swapAccounting(layout: Awaited<ReturnType<typeof detectLayout>>): Promise<boolean> {
+  const v1 = layout.v1.get("memory");
+  if (v1) return await exists(`${v1.dir}/memory.memsw.limit_in_bytes`);
+  if (!layout.unified) return false;
+  const self = (await Deno.readTextFile("/proc/self/cgroup").catch(() => "")).match(/^0::(.*)$/m)
+    ?.[1];
+  return self
+    ? await exists(`${layout.unified.dir}${self === "/" ? "" : self}/memory.swap.max`)
+    : false;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Memoises an async probe for `ms` milliseconds. */

@@ -24,7 +24,9 @@ export function nonEmpty(s: string, field: string, max = 253): string {
   if (s === "") throw invalidArgument(`${field} is empty`);
   if (s.length > max) throw invalidArgument(`${field} is longer than ${max} characters`);
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(s)) throw invalidArgument(`${field} ${quote(s)} contains control characters`);
+  if (/[\x00-\x1f\x7f]/.test(s)) {
+    throw invalidArgument(`${field} ${quote(s)} contains control characters`);
+  }
   return s;
 }
 
@@ -47,7 +49,9 @@ export function id(s: string, field: string): string {
 export function absolutePath(p: string, field: string): string {
   noNul(p, field);
   if (!p.startsWith("/")) throw invalidArgument(`${field} ${quote(p)} must be an absolute path`);
-  if (p.split("/").includes("..")) throw invalidArgument(`${field} ${quote(p)} must not contain ".."`);
+  if (p.split("/").includes("..")) {
+    throw invalidArgument(`${field} ${quote(p)} must not contain ".."`);
+  }
   if (p.length > 4096) throw invalidArgument(`${field} is longer than 4096 characters`);
   return p;
 }
@@ -56,7 +60,9 @@ export function absolutePath(p: string, field: string): string {
 export function relativePath(p: string, field: string): string {
   noNul(p, field);
   if (p.startsWith("/")) throw invalidArgument(`${field} ${quote(p)} must be a relative path`);
-  if (p.split("/").includes("..")) throw invalidArgument(`${field} ${quote(p)} must not contain ".."`);
+  if (p.split("/").includes("..")) {
+    throw invalidArgument(`${field} ${quote(p)} must not contain ".."`);
+  }
   if (p.length > 4096) throw invalidArgument(`${field} is longer than 4096 characters`);
   return p;
 }
@@ -64,7 +70,10 @@ export function relativePath(p: string, field: string): string {
 /** A hostname (RFC 1123 labels, at most 64 characters as the kernel allows). */
 export function hostname(h: string, field: string): string {
   if (h === "") return h;
-  if (h.length > 64 || !/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(h)) {
+  if (
+    h.length > 64 ||
+    !/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(h)
+  ) {
     throw invalidArgument(`${field} ${quote(h)} is not a valid hostname`);
   }
   return h;

@@ -31,7 +31,9 @@ export async function createContainer(
     const nameKey = containerNameKey(config.metadata!, sm);
     const holder = core.containerNames.get(nameKey);
     if (holder) {
-      throw alreadyExists(`container name "${nameKey}" is already reserved for container "${holder}"`);
+      throw alreadyExists(
+        `container name "${nameKey}" is already reserved for container "${holder}"`,
+      );
     }
     const imageName = config.image?.image ?? "";
     const image = core.deps.images.resolve(imageName);
@@ -72,7 +74,11 @@ export async function createContainer(
       pid: 0,
     };
     const c: Container = { doc, config, nameKey };
-    const log = core.log.with({ podId: sandbox.doc.id, containerId: id, name: config.metadata?.name });
+    const log = core.log.with({
+      podId: sandbox.doc.id,
+      containerId: id,
+      name: config.metadata?.name,
+    });
 
     core.containers.set(id, c);
     core.saveContainer(c);
@@ -83,9 +89,10 @@ export async function createContainer(
 
     await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 });
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
-    await core.deps.images.mountRootfs(id, image, rootfs, {
+    const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
       readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
     });
+    doc.upperDir = mounted.upperDir;
     undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
     if (signal?.aborted) throw signal.reason;
 

@@ -25,7 +25,9 @@ export async function execSync(
 ): Promise<ExecSyncResult> {
   const c = core.container(containerId);
   if (c.doc.state !== "running") {
-    throw failedPrecondition(`container "${c.doc.id}" is ${c.doc.state}, not running: cannot exec in it`);
+    throw failedPrecondition(
+      `container "${c.doc.id}" is ${c.doc.state}, not running: cannot exec in it`,
+    );
   }
   const shim = c.shim;
   if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
@@ -38,7 +40,9 @@ export async function execSync(
   });
   if (r.timedOut) {
     throw deadlineExceeded(
-      `command ${JSON.stringify(cmd)} in container "${c.doc.id}" timed out after ${timeoutSeconds}s`,
+      `command ${
+        JSON.stringify(cmd)
+      } in container "${c.doc.id}" timed out after ${timeoutSeconds}s`,
     );
   }
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };

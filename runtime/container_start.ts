@@ -14,10 +14,14 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
   const c = core.container(containerId);
   await core.locks.run(c.doc.id, async () => {
     if (c.doc.phase !== "ready") {
-      throw failedPrecondition(`container "${c.doc.id}" is being ${c.doc.phase === "creating" ? "created" : "removed"}`);
+      throw failedPrecondition(
+        `container "${c.doc.id}" is being ${c.doc.phase === "creating" ? "created" : "removed"}`,
+      );
     }
     if (c.doc.state !== "created") {
-      throw failedPrecondition(`container "${c.doc.id}" is ${c.doc.state}, not created: it cannot be started`);
+      throw failedPrecondition(
+        `container "${c.doc.id}" is ${c.doc.state}, not created: it cannot be started`,
+      );
     }
     const sandbox = core.sandbox(c.doc.sandboxId);
     core.requireReady(sandbox, `start container "${c.doc.id}"`);

@@ -20,7 +20,11 @@ export async function stopContainer(
 }
 
 /** Stops `c`; the caller holds its lock. */
-export async function stopLocked(core: RuntimeCore, c: Container, timeoutSeconds: number): Promise<void> {
+export async function stopLocked(
+  core: RuntimeCore,
+  c: Container,
+  timeoutSeconds: number,
+): Promise<void> {
   if (c.doc.state !== "running" || !c.shim) return;
   const shim = c.shim;
   const exited = watchExit(core, c);

@@ -19,7 +19,9 @@ export async function updateContainerResources(
   const c = core.container(containerId);
   await core.locks.run(c.doc.id, async () => {
     if (c.doc.state !== "created" && c.doc.state !== "running") {
-      throw failedPrecondition(`container "${c.doc.id}" is ${c.doc.state}: cannot update its resources`);
+      throw failedPrecondition(
+        `container "${c.doc.id}" is ${c.doc.state}: cannot update its resources`,
+      );
     }
     if (!linux) return;
     const shim = c.shim;
@@ -36,7 +38,9 @@ export async function updateContainerResources(
 export async function reopenContainerLog(core: RuntimeCore, containerId: string): Promise<void> {
   const c = core.container(containerId);
   if (c.doc.state !== "running") {
-    throw failedPrecondition(`container "${c.doc.id}" is ${c.doc.state}, not running: cannot reopen its log`);
+    throw failedPrecondition(
+      `container "${c.doc.id}" is ${c.doc.state}, not running: cannot reopen its log`,
+    );
   }
   const shim = c.shim;
   if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);

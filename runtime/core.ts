@@ -9,10 +9,7 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../errors/mod.ts";
-import {
-  ContainerEventType,
-  type ContainerEventResponse,
-} from "../cri/gen/api.ts";
+import { type ContainerEventResponse, ContainerEventType } from "../cri/gen/api.ts";
 import type { MetadataStore } from "./store/mod.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { EventBus } from "./events.ts";
@@ -22,6 +19,7 @@ import type { ImageService } from "./image/mod.ts";
 import type { ShimManager } from "./shim/mod.ts";
 import type { CniManager } from "./network/mod.ts";
 import type { NodeFacts } from "./oci/mod.ts";
+import type { OwnedCgroup } from "../cgroups/mod.ts";
 
 /** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroups.ts`). */
 export interface CgroupPort {
@@ -31,10 +29,13 @@ export interface CgroupPort {
   validateParent(parent: string, field: string): void;
   /** The OCI `linux.cgroupsPath` of a container (or the pause container) under `parent`. */
   cgroupsPath(parent: string, containerId: string): string;
-  /** Creates the pod cgroup if missing (cgroupfs); true when this call created it. */
-  ensureParent(parent: string): Promise<boolean>;
-  /** Removes a pod cgroup that {@link ensureParent} created (idempotent). */
-  removeParent(parent: string): Promise<void>;
+  /**
+   * Creates the pod cgroup where missing (cgroupfs); returns what it created (to persist and
+   * remove exactly that later), or undefined when it created nothing.
+   */
+  ensureParent(parent: string): OwnedCgroup | undefined;
+  /** Removes what {@link ensureParent} created (idempotent). */
+  removeParent(owned: OwnedCgroup): void;
 }
 
 /** The services the runtime drives. */
@@ -95,7 +96,8 @@ export class RuntimeCore {
 
   /** The pod `id` or undefined (for idempotent calls). */
   findSandbox(id: string): Sandbox | undefined {
-    return this.sandboxes.get(id) ?? this.#byPrefix(this.sandboxes, id, "pod_sandbox_id", "pod sandbox");
+    return this.sandboxes.get(id) ??
+      this.#byPrefix(this.sandboxes, id, "pod_sandbox_id", "pod sandbox");
   }
 
   /** The container `id` (or a unique prefix), or NOT_FOUND. */
@@ -108,7 +110,8 @@ export class RuntimeCore {
 
   /** The container `id` or undefined (for idempotent calls). */
   findContainer(id: string): Container | undefined {
-    return this.containers.get(id) ?? this.#byPrefix(this.containers, id, "container_id", "container");
+    return this.containers.get(id) ??
+      this.#byPrefix(this.containers, id, "container_id", "container");
   }
 
   #byPrefix<T>(map: Map<string, T>, id: string, field: string, what: string): T | undefined {

@@ -1,5 +1,12 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { containerNameKey, looksLikeId, newId, nowNs, resolvePrefix, sandboxNameKey } from "./ids.ts";
+import {
+  containerNameKey,
+  looksLikeId,
+  newId,
+  nowNs,
+  resolvePrefix,
+  sandboxNameKey,
+} from "./ids.ts";
 
 Deno.test("newId() makes 64 hex digits, different each time", () => {
   const a = newId();

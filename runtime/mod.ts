@@ -7,11 +7,11 @@
  * @module
  */
 import type {
+  Container as CriContainer,
   ContainerConfig,
   ContainerEventResponse,
   ContainerFilter,
   ContainerStatus,
-  Container as CriContainer,
   LinuxContainerResources,
   PodSandbox,
   PodSandboxConfig,
@@ -140,7 +140,12 @@ export class Runtime {
     return listContainers(this.core, filter);
   }
   /** ExecSync. */
-  execSync(id: string, cmd: string[], timeoutSeconds: number, signal?: AbortSignal): Promise<ExecSyncResult> {
+  execSync(
+    id: string,
+    cmd: string[],
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<ExecSyncResult> {
     return execSync(this.core, id, cmd, timeoutSeconds, signal);
   }
   /** UpdateContainerResources. */

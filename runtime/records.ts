@@ -8,11 +8,7 @@
  *
  * @module
  */
-import {
-  ContainerConfig,
-  LinuxContainerResources,
-  PodSandboxConfig,
-} from "../cri/gen/api.ts";
+import { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from "../cri/gen/api.ts";
 import type { ShimHandle } from "./shim/mod.ts";
 
 /** Where an operation on a record stands; see the module doc. */
@@ -40,14 +36,15 @@ export interface SandboxDoc {
   /** The pod's own files, bind-mounted into its containers. */
   files: { dir: string; hostname: string; hosts: string; resolvConf: string };
   /** The pod's /dev/shm (a tmpfs), absent with host IPC. */
-  shm?: { path: string; mounted: boolean };
-  /** The cgroup parent as the kubelet named it, and whether sauropod created it. */
+  shm?: { path: string; mounted: boolean } | undefined;
+  /** The cgroup parent as the kubelet named it (or sauropod's default for the pod). */
   cgroupParent: string;
-  createdCgroup: boolean;
+  /** The cgroup directories sauropod created for the pod (removed with it). */
+  ownedCgroup?: { path: string; created: string[] } | undefined;
   /** CNI state: whether ADD ran (so DEL must), and the IPs it gave. */
   network: { attached: boolean; ips: string[] };
   /** The sandbox (pause) container, when the pod shares one PID namespace. */
-  pause?: { containerId: string; imageId: string; bundle: string; pid: number };
+  pause?: { containerId: string; imageId: string; bundle: string; pid: number } | undefined;
 }
 
 /** Container state as the CRI knows it. */
@@ -73,6 +70,8 @@ export interface ContainerDoc {
   phase: Phase;
   bundle: string;
   rootfs: string;
+  /** The overlay upper dir (the writable layer, for its disk usage). */
+  upperDir?: string | undefined;
   /** Absolute path of the CRI log file, or "" when the kubelet asked for none. */
   logPath: string;
   cgroupsPath: string;

@@ -17,10 +17,10 @@
  */
 import type { ContainerDoc, SandboxDoc } from "./records.ts";
 import {
+  type Container,
   decodeContainerConfig,
   decodeResources,
   decodeSandboxConfig,
-  type Container,
   type Sandbox,
 } from "./records.ts";
 import type { RuntimeCore } from "./core.ts";
@@ -61,7 +61,11 @@ export async function recover(core: RuntimeCore): Promise<RecoveryReport> {
   const log = core.log.with({ phase: "recovery" });
 
   for (const rec of core.deps.store.all<SandboxDoc>("sandbox")) {
-    const s: Sandbox = { doc: rec.doc, config: decodeSandboxConfig(rec.doc.config), nameKey: rec.nameKey };
+    const s: Sandbox = {
+      doc: rec.doc,
+      config: decodeSandboxConfig(rec.doc.config),
+      nameKey: rec.nameKey,
+    };
     core.sandboxes.set(s.doc.id, s);
     core.sandboxNames.set(s.nameKey, s.doc.id);
   }
@@ -98,7 +102,7 @@ export async function recover(core: RuntimeCore): Promise<RecoveryReport> {
 }
 
 function bounded<T>(p: Promise<T>, id: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`recovery of ${id} timed out`)), ITEM_TIMEOUT_MS);
   });
@@ -242,10 +246,14 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
     await Deno.remove(`${core.config.root}/containers/${id}`, { recursive: true }).catch(() => {});
     report.orphans.push(`container bundle ${id}`);
   }
+  for (const id of await listDir(`${core.config.state}/ns`)) {
+    if (core.sandboxes.has(id)) continue;
+    await unpinNamespaces(`${core.config.state}/ns/${id}`).catch(() => {});
+    report.orphans.push(`pinned namespaces ${id}`);
+  }
   for (const id of await listDir(`${core.config.state}/sandboxes`)) {
     if (core.sandboxes.has(id)) continue;
     const dir = `${core.config.state}/sandboxes/${id}`;
-    await unpinNamespaces(`${dir}/ns`).catch(() => {});
     await unmountShm(`${dir}/shm`).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     report.orphans.push(`pod state ${id}`);

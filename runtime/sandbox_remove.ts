@@ -36,7 +36,10 @@ export async function removeSandboxLocked(core: RuntimeCore, s: Sandbox): Promis
   await removePause(core, s, log);
   await unpinNamespaces(s.doc.ns.dir);
   if (s.doc.shm) await unmountShm(s.doc.shm.path);
-  if (s.doc.createdCgroup) await core.deps.cgroups.removeParent(s.doc.cgroupParent);
+  if (s.doc.ownedCgroup) {
+    core.deps.cgroups.removeParent(s.doc.ownedCgroup);
+    s.doc.ownedCgroup = undefined;
+  }
   await Deno.remove(s.doc.files.dir, { recursive: true }).catch(ignoreNotFound);
   await Deno.remove(`${core.config.state}/sandboxes/${s.doc.id}`, { recursive: true }).catch(
     ignoreNotFound,

@@ -10,13 +10,18 @@
  *
  * @module
  */
-import { type PodSandboxConfig, NamespaceMode } from "../cri/gen/api.ts";
+import { NamespaceMode, type PodSandboxConfig } from "../cri/gen/api.ts";
 import { alreadyExists, canceled, notFound, wrap } from "../errors/mod.ts";
-import { pinNamespaces, unpinNamespaces } from "./network/mod.ts";
+import {
+  bandwidthFromAnnotations,
+  pinNamespaces,
+  type PodNetworkRequest,
+  unpinNamespaces,
+} from "./network/mod.ts";
 import { newId, nowNs, sandboxNameKey } from "./ids.ts";
 import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "./records.ts";
 import { ContainerEventType, type RuntimeCore } from "./core.ts";
-import { podHosts, resolvConf, writeFileAtomic } from "./sandbox/files.ts";
+import { podHostname, podHosts, resolvConf, writeFileAtomic } from "./sandbox/files.ts";
 import { mountShm, unmountShm } from "./sandbox/shm.ts";
 import { removePause, startPause } from "./sandbox/pause.ts";
 import { portMappingsOf } from "./sandbox/network.ts";
@@ -69,7 +74,7 @@ export async function runPodSandbox(
       hostNetwork,
       hostIpc,
       pidMode,
-      ns: { dir: `${stateDir}/ns` },
+      ns: { dir: `${core.config.state}/ns/${id}` },
       files: {
         dir: filesDir,
         hostname: `${filesDir}/hostname`,
@@ -77,7 +82,6 @@ export async function runPodSandbox(
         resolvConf: `${filesDir}/resolv.conf`,
       },
       cgroupParent: cgroupParent || defaultParent(core, id),
-      createdCgroup: false,
       network: { attached: false, ips: [] },
     };
     const sandbox: Sandbox = { doc, config, nameKey };
@@ -136,9 +140,10 @@ export async function runPodSandbox(
     }
 
     // 5. The pod cgroup, when sauropod must create it.
-    doc.createdCgroup = await core.deps.cgroups.ensureParent(doc.cgroupParent);
-    if (doc.createdCgroup) {
-      undo.defer(() => core.deps.cgroups.removeParent(doc.cgroupParent));
+    const owned = core.deps.cgroups.ensureParent(doc.cgroupParent);
+    if (owned) {
+      doc.ownedCgroup = { path: owned.path, created: [...owned.created] };
+      undo.defer(() => core.deps.cgroups.removeParent(owned));
     }
     checkpoint();
 
@@ -194,17 +199,11 @@ function defaultParent(core: RuntimeCore, id: string): string {
     : `/sauropod/pod${id.slice(0, 12)}`;
 }
 
-/** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
-export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
-  if (config.hostname) return config.hostname;
-  if (hostNetwork) return Deno.hostname();
-  return (config.metadata?.name ?? "pod").slice(0, 63);
-}
-
 /** The CNI request of a pod (used again, identically, for DEL). */
-export function podNetworkRequest(core: RuntimeCore, s: Sandbox) {
+export function podNetworkRequest(_core: RuntimeCore, s: Sandbox): PodNetworkRequest {
   const m = s.config.metadata!;
   const dns = s.config.dnsConfig;
+  const bandwidth = bandwidthFromAnnotations(s.config.annotations);
   return {
     podId: s.doc.id,
     name: m.name,
@@ -214,6 +213,8 @@ export function podNetworkRequest(core: RuntimeCore, s: Sandbox) {
     portMappings: portMappingsOf(s.config),
     ...(dns ? { dns: { servers: dns.servers, searches: dns.searches, options: dns.options } } : {}),
     ...(s.doc.cgroupParent ? { cgroupParent: s.doc.cgroupParent } : {}),
+    annotations: s.config.annotations,
+    ...(bandwidth ? { bandwidth } : {}),
   };
 }
 

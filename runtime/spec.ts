@@ -20,7 +20,7 @@ import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import type { ImageRecord } from "./image/mod.ts";
 import { readFileInRoot } from "./secure_path.ts";
-import { podHostname } from "./sandbox_run.ts";
+import { podHostname } from "./sandbox/files.ts";
 
 /** The spec of the pause container of `s`. */
 export async function sandboxSpec(
@@ -47,7 +47,9 @@ export async function sandboxSpec(
     passwd: await readFileInRoot(rootfs, "/etc/passwd"),
     group: await readFileInRoot(rootfs, "/etc/group"),
     oomScoreAdj: core.deps.oom,
-    localhostSeccompProfile: seccompPath ? await readProfile(seccompPath, "config.linux.security_context.seccomp") : undefined,
+    localhostSeccompProfile: seccompPath
+      ? await readProfile(seccompPath, "config.linux.security_context.seccomp")
+      : undefined,
     node: core.deps.node,
   });
 }
@@ -246,6 +248,10 @@ async function readProfile(path: string, field: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (err) {
-    throw invalidArgument(`${field}: cannot read seccomp profile "${path}": ${err instanceof Error ? err.message : err}`);
+    throw invalidArgument(
+      `${field}: cannot read seccomp profile "${path}": ${
+        err instanceof Error ? err.message : err
+      }`,
+    );
   }
 }

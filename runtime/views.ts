@@ -10,6 +10,7 @@ import {
   type ContainerFilter,
   ContainerState,
   type ContainerStatus,
+  type ImageSpec,
   type Mount,
   NamespaceMode,
   type PodSandbox,
@@ -21,7 +22,10 @@ import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { resolvePrefix } from "./ids.ts";
 
-const SANDBOX_STATE = { ready: PodSandboxState.SANDBOX_READY, notready: PodSandboxState.SANDBOX_NOTREADY };
+const SANDBOX_STATE = {
+  ready: PodSandboxState.SANDBOX_READY,
+  notready: PodSandboxState.SANDBOX_NOTREADY,
+};
 const CONTAINER_STATE = {
   created: ContainerState.CONTAINER_CREATED,
   running: ContainerState.CONTAINER_RUNNING,
@@ -101,6 +105,17 @@ export function listPodSandboxes(core: RuntimeCore, filter?: PodSandboxFilter): 
   return items.map(podSandboxItem);
 }
 
+function imageSpec(c: Container): ImageSpec {
+  const i = c.config.image;
+  return {
+    image: c.doc.imageName,
+    annotations: i?.annotations ?? {},
+    userSpecifiedImage: i?.userSpecifiedImage ?? "",
+    runtimeHandler: i?.runtimeHandler ?? "",
+    imageRef: c.doc.imageId,
+  };
+}
+
 function criMounts(c: Container): Mount[] {
   return c.config.mounts;
 }
@@ -115,7 +130,7 @@ export function containerStatus(c: Container): ContainerStatus {
     startedAt: BigInt(c.doc.startedAtNs),
     finishedAt: BigInt(c.doc.finishedAtNs),
     exitCode: c.doc.exitCode,
-    image: { ...c.config.image, image: c.doc.imageName, annotations: c.config.image?.annotations ?? {}, userSpecifiedImage: c.config.image?.userSpecifiedImage ?? "", runtimeHandler: c.config.image?.runtimeHandler ?? "" },
+    image: imageSpec(c),
     imageRef: c.doc.imageRef,
     reason: c.doc.reason,
     message: c.doc.message,
@@ -140,7 +155,7 @@ export function containerItem(c: Container): CriContainer {
     id: c.doc.id,
     podSandboxId: c.doc.sandboxId,
     metadata: c.config.metadata,
-    image: { image: c.doc.imageName, annotations: c.config.image?.annotations ?? {}, userSpecifiedImage: c.config.image?.userSpecifiedImage ?? "", runtimeHandler: c.config.image?.runtimeHandler ?? "" },
+    image: imageSpec(c),
     imageRef: c.doc.imageRef,
     state: CONTAINER_STATE[c.doc.state],
     createdAt: BigInt(c.doc.createdAtNs),

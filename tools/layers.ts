@@ -65,7 +65,8 @@ const graph = new Map<string, string[]>();
 for await (const file of files(".")) {
   const text = await Deno.readTextFile(`${ROOT}/${file}`);
   const deps: string[] = [];
-  const isTest = file.endsWith("_test.ts");
+  // Tests and their private helpers (`_test_fixtures.ts`, `*/testing/*`) may use test code.
+  const isTest = /_test(_[a-z_]+)?\.ts$|(^|\/)_test_[a-z_]+\.ts$|\/testing\//.test(file);
   for (const m of text.matchAll(importRe)) {
     const typeOnly = Boolean(m[2]);
     const target = resolve(file, m[3]!);

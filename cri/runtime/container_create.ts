@@ -10,7 +10,16 @@ import type {
 } from "../gen/api.ts";
 import type { Runtime } from "../../runtime/mod.ts";
 import type { HandlerContext } from "../server.ts";
-import { absolutePath, id, inRange, noNul, nonEmpty, relativePath, required, stringMap } from "../validate.ts";
+import {
+  absolutePath,
+  id,
+  inRange,
+  nonEmpty,
+  noNul,
+  relativePath,
+  required,
+  stringMap,
+} from "../validate.ts";
 import { invalidArgument } from "../../errors/mod.ts";
 
 /** Validates the fields of a container config that reach the kernel or the disk. */
@@ -24,7 +33,9 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
   if (c.workingDir) absolutePath(c.workingDir, `${f}.working_dir`);
   c.envs.forEach((e, i) => {
     if (e.key === "") throw invalidArgument(`${f}.envs[${i}].key is empty`);
-    if (e.key.includes("=")) throw invalidArgument(`${f}.envs[${i}].key ${JSON.stringify(e.key)} contains "="`);
+    if (e.key.includes("=")) {
+      throw invalidArgument(`${f}.envs[${i}].key ${JSON.stringify(e.key)} contains "="`);
+    }
     noNul(e.key, `${f}.envs[${i}].key`);
     if (e.value.includes(0)) throw invalidArgument(`${f}.envs[${i}].value contains a NUL byte`);
   });
@@ -37,7 +48,9 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
     absolutePath(d.containerPath, `${f}.devices[${i}].container_path`);
     absolutePath(d.hostPath, `${f}.devices[${i}].host_path`);
     if (d.permissions && !/^[rwm]{1,3}$/.test(d.permissions)) {
-      throw invalidArgument(`${f}.devices[${i}].permissions ${JSON.stringify(d.permissions)} must be made of r, w, m`);
+      throw invalidArgument(
+        `${f}.devices[${i}].permissions ${JSON.stringify(d.permissions)} must be made of r, w, m`,
+      );
     }
   });
   if (c.logPath) relativePath(c.logPath, `${f}.log_path`);
@@ -46,8 +59,13 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
 }
 
 /** The CreateContainer handler. */
-export function createContainer(rt: Runtime) {
-  return async (req: CreateContainerRequest, ctx: HandlerContext): Promise<CreateContainerResponse> => {
+export function createContainer(
+  rt: Runtime,
+): (req: CreateContainerRequest, ctx: HandlerContext) => Promise<CreateContainerResponse> {
+  return async (
+    req: CreateContainerRequest,
+    ctx: HandlerContext,
+  ): Promise<CreateContainerResponse> => {
     const podId = id(req.podSandboxId, "pod_sandbox_id");
     const config = required(req.config, "config");
     validateContainerConfig(config);

@@ -8,7 +8,13 @@ import type { Runtime } from "../../runtime/mod.ts";
 import type { HandlerContext } from "../server.ts";
 
 /** The GetContainerEvents handler. */
-export function getContainerEvents(rt: Runtime) {
+export function getContainerEvents(
+  rt: Runtime,
+): (
+  _req: GetEventsRequest,
+  ctx: HandlerContext,
+  send: (msg: ContainerEventResponse) => Promise<void>,
+) => Promise<void> {
   return async (
     _req: GetEventsRequest,
     ctx: HandlerContext,
@@ -19,7 +25,9 @@ export function getContainerEvents(rt: Runtime) {
       for await (const e of sub) await send(e);
     } finally {
       sub.close();
-      if (sub.dropped) ctx.logger.warn("events dropped for a slow subscriber", { dropped: sub.dropped });
+      if (sub.dropped) {
+        ctx.logger.warn("events dropped for a slow subscriber", { dropped: sub.dropped });
+      }
     }
   };
 }

@@ -10,7 +10,9 @@ import { id, inRange, noNul } from "../validate.ts";
 import { invalidArgument } from "../../errors/mod.ts";
 
 /** The ExecSync handler. */
-export function execSync(rt: Runtime) {
+export function execSync(
+  rt: Runtime,
+): (req: ExecSyncRequest, ctx: HandlerContext) => Promise<ExecSyncResponse> {
   return async (req: ExecSyncRequest, ctx: HandlerContext): Promise<ExecSyncResponse> => {
     const cid = id(req.containerId, "container_id");
     if (req.cmd.length === 0) throw invalidArgument("cmd is empty");

@@ -15,7 +15,9 @@ import type { Config } from "../../config/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 
 /** The RuntimeConfig handler. */
-export function runtimeConfig(config: Config) {
+export function runtimeConfig(
+  config: Config,
+): (_req: RuntimeConfigRequest) => Promise<RuntimeConfigResponse> {
   return (_req: RuntimeConfigRequest): Promise<RuntimeConfigResponse> =>
     Promise.resolve({
       linux: {
@@ -27,7 +29,10 @@ export function runtimeConfig(config: Config) {
 }
 
 /** The UpdateRuntimeConfig handler: hands the pod CIDR to networking. */
-export function updateRuntimeConfig(setPodCidr: (cidr: string) => void, log: Logger) {
+export function updateRuntimeConfig(
+  setPodCidr: (cidr: string) => void,
+  log: Logger,
+): (req: UpdateRuntimeConfigRequest) => Promise<UpdateRuntimeConfigResponse> {
   return (req: UpdateRuntimeConfigRequest): Promise<UpdateRuntimeConfigResponse> => {
     const cidr = req.runtimeConfig?.networkConfig?.podCidr ?? "";
     if (cidr) {

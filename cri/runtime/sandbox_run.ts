@@ -6,7 +6,15 @@
 import type { PodSandboxConfig, RunPodSandboxRequest, RunPodSandboxResponse } from "../gen/api.ts";
 import type { Runtime } from "../../runtime/mod.ts";
 import type { HandlerContext } from "../server.ts";
-import { absolutePath, hostname, inRange, noNul, nonEmpty, required, stringMap } from "../validate.ts";
+import {
+  absolutePath,
+  hostname,
+  inRange,
+  nonEmpty,
+  noNul,
+  required,
+  stringMap,
+} from "../validate.ts";
 
 /** Validates every field of a pod config that sauropod acts on. */
 export function validatePodConfig(config: PodSandboxConfig, f = "config"): void {
@@ -37,7 +45,9 @@ export function validatePodConfig(config: PodSandboxConfig, f = "config"): void 
 }
 
 /** The RunPodSandbox handler. */
-export function runPodSandbox(rt: Runtime) {
+export function runPodSandbox(
+  rt: Runtime,
+): (req: RunPodSandboxRequest, ctx: HandlerContext) => Promise<RunPodSandboxResponse> {
   return async (req: RunPodSandboxRequest, ctx: HandlerContext): Promise<RunPodSandboxResponse> => {
     const config = required(req.config, "config");
     validatePodConfig(config);

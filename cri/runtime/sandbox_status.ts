@@ -13,7 +13,9 @@ import type { Runtime } from "../../runtime/mod.ts";
 import { id } from "../validate.ts";
 
 /** The PodSandboxStatus handler. */
-export function podSandboxStatus(rt: Runtime) {
+export function podSandboxStatus(
+  rt: Runtime,
+): (req: PodSandboxStatusRequest) => Promise<PodSandboxStatusResponse> {
   return (req: PodSandboxStatusRequest): Promise<PodSandboxStatusResponse> => {
     const r = rt.podSandboxStatus(id(req.podSandboxId, "pod_sandbox_id"), req.verbose);
     return Promise.resolve({
@@ -26,7 +28,9 @@ export function podSandboxStatus(rt: Runtime) {
 }
 
 /** The ListPodSandbox handler. */
-export function listPodSandbox(rt: Runtime) {
+export function listPodSandbox(
+  rt: Runtime,
+): (req: ListPodSandboxRequest) => Promise<ListPodSandboxResponse> {
   return (req: ListPodSandboxRequest): Promise<ListPodSandboxResponse> =>
     Promise.resolve({ items: rt.listPodSandbox(req.filter) });
 }

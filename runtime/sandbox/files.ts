@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DNSConfig } from "../../cri/gen/api.ts";
+import type { DNSConfig, PodSandboxConfig } from "../../cri/gen/api.ts";
 
 /** /etc/hosts of a pod with its own network namespace. */
 export function podHosts(): string {
@@ -53,4 +53,11 @@ export async function writeFileAtomic(path: string, text: string | Uint8Array): 
     await Deno.remove(tmp).catch(() => {});
     throw err;
   }
+}
+
+/** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
+export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
+  if (config.hostname) return config.hostname;
+  if (hostNetwork) return Deno.hostname();
+  return (config.metadata?.name ?? "pod").slice(0, 63);
 }

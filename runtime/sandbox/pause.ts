@@ -37,7 +37,7 @@ export async function startPause(
   await core.deps.images.mountRootfs(id, image, rootfs, { readonly: true });
   undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
 
-  const spec = sandboxSpec(core, s, image, rootfs);
+  const spec = await sandboxSpec(core, s, image, rootfs);
   await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
   const shim = await core.deps.shims.create({
     id,
@@ -59,7 +59,8 @@ export async function startPause(
 export async function stopPause(core: RuntimeCore, s: Sandbox, log: Logger): Promise<void> {
   const pause = s.doc.pause;
   if (!pause) return;
-  const shim = s.pauseShim ?? await core.deps.shims.reconnect(pause.containerId).catch(() => undefined);
+  const shim = s.pauseShim ??
+    await core.deps.shims.reconnect(pause.containerId).catch(() => undefined);
   if (!shim) return;
   s.pauseShim = shim;
   try {

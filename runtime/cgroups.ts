@@ -1,0 +1,36 @@
+/**
+ * The runtime's view of the cgroup driver ({@link CgroupPort}), adapted from `cgroups/`.
+ *
+ * @module
+ */
+import {
+  type CgroupDriver,
+  type CgroupLayout,
+  createPodCgroup,
+  type OwnedCgroup,
+  removePodCgroup,
+} from "../cgroups/mod.ts";
+import type { CgroupPort } from "./core.ts";
+import { invalidArgument, messageOf } from "../errors/mod.ts";
+
+/** The port over `driver` on `layout`. */
+export function cgroupPort(layout: CgroupLayout, driver: CgroupDriver): CgroupPort {
+  return {
+    driver: driver.name,
+    validateParent(parent, field) {
+      try {
+        driver.podCgroupPath(parent);
+      } catch (err) {
+        throw invalidArgument(`${field}: ${messageOf(err)}`, { cause: err });
+      }
+    },
+    cgroupsPath: (parent, id) => driver.runtimeCgroupsPath(parent, id),
+    ensureParent(parent): OwnedCgroup | undefined {
+      // Slices belong to systemd (and the kubelet); only cgroupfs pods get a cgroup made here.
+      if (driver.name !== "cgroupfs") return undefined;
+      const owned = createPodCgroup(layout, driver.podCgroupPath(parent));
+      return owned.created.length ? owned : undefined;
+    },
+    removeParent: (owned) => removePodCgroup(owned),
+  };
+}

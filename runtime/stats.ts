@@ -1,0 +1,262 @@
+/**
+ * ContainerStats, ListContainerStats, PodSandboxStats and ListPodSandboxStats: cgroup
+ * readings (through the caching collector of `cgroups/`) mapped onto the CRI messages.
+ * Filters are applied on the in-memory records first, so a list reads only the cgroups of
+ * what it returns; containers whose cgroup is gone (exited and deleted) are skipped.
+ *
+ * @module
+ */
+import type {
+  ContainerStats,
+  ContainerStatsFilter,
+  CpuUsage,
+  FilesystemUsage,
+  MemoryUsage,
+  NetworkInterfaceUsage,
+  PodSandboxStats,
+  PodSandboxStatsFilter,
+  PsiStats as CriPsi,
+  SwapUsage,
+  UInt64Value,
+} from "../cri/gen/api.ts";
+import {
+  type CgroupDriver,
+  type CgroupLayout,
+  type CgroupStats,
+  type ContainerStatsSample,
+  type ContainerStatsTarget,
+  locateCgroup,
+  type NetworkStats,
+  type PsiStats,
+  StatsCollector,
+} from "../cgroups/mod.ts";
+import { readInterfaceStats } from "./network/mod.ts";
+import type { RuntimeCore } from "./core.ts";
+import type { Container, Sandbox } from "./records.ts";
+import { resolvePrefix } from "./ids.ts";
+
+const u64 = (v: bigint | undefined): UInt64Value | undefined =>
+  v === undefined ? undefined : { value: v };
+
+function psi(p: PsiStats | undefined): CriPsi | undefined {
+  if (!p) return undefined;
+  const d = (x: PsiStats["some"] | undefined) =>
+    x ? { Total: x.total, Avg10: x.avg10, Avg60: x.avg60, Avg300: x.avg300 } : undefined;
+  return { Some: d(p.some), Full: d(p.full) };
+}
+
+function cpu(s: CgroupStats): CpuUsage | undefined {
+  if (!s.cpu) return undefined;
+  return {
+    timestamp: s.cpu.timestamp,
+    usageCoreNanoSeconds: u64(s.cpu.usageCoreNanoSeconds),
+    usageNanoCores: u64(s.cpu.usageNanoCores),
+    psi: psi(s.cpu.psi),
+  };
+}
+
+function memory(s: CgroupStats): MemoryUsage | undefined {
+  const m = s.memory;
+  if (!m) return undefined;
+  return {
+    timestamp: m.timestamp,
+    workingSetBytes: u64(m.workingSetBytes),
+    availableBytes: u64(m.availableBytes),
+    usageBytes: u64(m.usageBytes),
+    rssBytes: u64(m.rssBytes),
+    pageFaults: u64(m.pageFaults),
+    majorPageFaults: u64(m.majorPageFaults),
+    psi: psi(m.psi),
+  };
+}
+
+function swap(s: CgroupStats): SwapUsage | undefined {
+  if (!s.swap) return undefined;
+  return {
+    timestamp: s.swap.timestamp,
+    swapUsageBytes: u64(s.swap.swapUsageBytes),
+    swapAvailableBytes: u64(s.swap.swapAvailableBytes),
+  };
+}
+
+function writable(s: ContainerStatsSample): FilesystemUsage | undefined {
+  const w = s.writableLayer;
+  if (!w) return undefined;
+  return {
+    timestamp: w.timestamp,
+    fsId: { mountpoint: w.mountpoint ?? "" },
+    usedBytes: u64(w.usedBytes),
+    inodesUsed: u64(w.inodesUsed),
+  };
+}
+
+function iface(i: NetworkStats["interfaces"][number]): NetworkInterfaceUsage {
+  return {
+    name: i.name,
+    rxBytes: u64(i.rxBytes),
+    rxErrors: u64(i.rxErrors),
+    txBytes: u64(i.txBytes),
+    txErrors: u64(i.txErrors),
+  };
+}
+
+/** The stats service of the runtime. */
+export class StatsService {
+  readonly #core: RuntimeCore;
+  readonly #layout: CgroupLayout;
+  readonly #driver: CgroupDriver;
+  readonly #collector: StatsCollector;
+
+  constructor(
+    core: RuntimeCore,
+    layout: CgroupLayout,
+    driver: CgroupDriver,
+    collector?: StatsCollector,
+  ) {
+    this.#core = core;
+    this.#layout = layout;
+    this.#driver = driver;
+    this.#collector = collector ?? new StatsCollector({ logger: core.log });
+  }
+
+  #target(c: Container, s: Sandbox): ContainerStatsTarget {
+    const upper = c.doc.upperDir;
+    return {
+      id: c.doc.id,
+      cgroup: locateCgroup(
+        this.#layout,
+        this.#driver.containerCgroupPath(s.doc.cgroupParent, c.doc.id),
+      ),
+      ...(upper ? { writableLayer: { dir: upper, mountpoint: this.#core.config.root } } : {}),
+    };
+  }
+
+  #criContainer(c: Container, sample: ContainerStatsSample): ContainerStats {
+    return {
+      attributes: {
+        id: c.doc.id,
+        metadata: c.config.metadata,
+        labels: c.config.labels,
+        annotations: c.config.annotations,
+      },
+      cpu: cpu(sample),
+      memory: memory(sample),
+      writableLayer: writable(sample),
+      swap: swap(sample),
+      io: sample.io ? { timestamp: sample.io.timestamp, psi: psi(sample.io.psi) } : undefined,
+    };
+  }
+
+  /** Containers whose cgroup may exist (created or running), with their pods. */
+  #live(containers: Iterable<Container>): [Container, Sandbox][] {
+    const out: [Container, Sandbox][] = [];
+    for (const c of containers) {
+      if (c.doc.phase !== "ready" || (c.doc.state !== "running" && c.doc.state !== "created")) {
+        continue;
+      }
+      const s = this.#core.sandboxes.get(c.doc.sandboxId);
+      if (s) out.push([c, s]);
+    }
+    return out;
+  }
+
+  /** ContainerStats of one container. */
+  async containerStats(id: string): Promise<ContainerStats> {
+    const c = this.#core.container(id);
+    const [pair] = this.#live([c]);
+    if (!pair) {
+      return {
+        attributes: {
+          id: c.doc.id,
+          metadata: c.config.metadata,
+          labels: c.config.labels,
+          annotations: c.config.annotations,
+        },
+      } as ContainerStats;
+    }
+    const sample = await this.#collector.container(this.#target(...pair));
+    return this.#criContainer(c, sample);
+  }
+
+  /** ListContainerStats with its filter applied on the records first. */
+  async listContainerStats(filter?: ContainerStatsFilter): Promise<ContainerStats[]> {
+    let items = [...this.#core.containers.values()];
+    if (filter?.id) {
+      const id = resolvePrefix(filter.id, items.map((c) => c.doc.id));
+      items = id && id !== "ambiguous" ? items.filter((c) => c.doc.id === id) : [];
+    }
+    if (filter?.podSandboxId) {
+      const pod = resolvePrefix(filter.podSandboxId, this.#core.sandboxes.keys());
+      items = pod && pod !== "ambiguous" ? items.filter((c) => c.doc.sandboxId === pod) : [];
+    }
+    const sel = Object.entries(filter?.labelSelector ?? {});
+    if (sel.length) items = items.filter((c) => sel.every(([k, v]) => c.config.labels[k] === v));
+    const pairs = this.#live(items);
+    const byId = new Map(pairs.map(([c]) => [c.doc.id, c]));
+    const samples = await this.#collector.containers(pairs.map((p) => this.#target(...p)));
+    return samples.map((s) => this.#criContainer(byId.get(s.id)!, s));
+  }
+
+  async #pod(s: Sandbox): Promise<PodSandboxStats> {
+    const containers = this.#live(this.#core.containersOf(s.doc.id));
+    const byId = new Map(containers.map(([c]) => [c.doc.id, c]));
+    const sample = await this.#collector.pod({
+      id: s.doc.id,
+      cgroup: locateCgroup(this.#layout, this.#driver.podCgroupPath(s.doc.cgroupParent)),
+      containers: containers.map((p) => this.#target(...p)),
+    });
+    let network: NetworkStats | undefined;
+    if (s.doc.ns.net && s.doc.state === "ready") {
+      network = await readInterfaceStats(s.doc.ns.net).catch(() => undefined);
+    }
+    return {
+      attributes: {
+        id: s.doc.id,
+        metadata: s.config.metadata,
+        labels: s.config.labels,
+        annotations: s.config.annotations,
+      },
+      linux: {
+        cpu: cpu(sample),
+        memory: memory(sample),
+        network: network
+          ? {
+            timestamp: network.timestampNs,
+            defaultInterface: network.defaultInterface
+              ? iface(network.defaultInterface)
+              : undefined,
+            interfaces: network.interfaces.map(iface),
+          }
+          : undefined,
+        process: sample.process
+          ? { timestamp: sample.process.timestamp, processCount: u64(sample.process.processCount) }
+          : undefined,
+        containers: sample.containers.map((c) => this.#criContainer(byId.get(c.id)!, c)),
+        io: sample.io ? { timestamp: sample.io.timestamp, psi: psi(sample.io.psi) } : undefined,
+      },
+      windows: undefined,
+    };
+  }
+
+  /** PodSandboxStats of one pod. */
+  podSandboxStats(id: string): Promise<PodSandboxStats> {
+    return this.#pod(this.#core.sandbox(id));
+  }
+
+  /** ListPodSandboxStats with its filter applied on the records first. */
+  async listPodSandboxStats(filter?: PodSandboxStatsFilter): Promise<PodSandboxStats[]> {
+    let items = [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready");
+    if (filter?.id) {
+      const id = resolvePrefix(filter.id, items.map((s) => s.doc.id));
+      items = id && id !== "ambiguous" ? items.filter((s) => s.doc.id === id) : [];
+    }
+    const sel = Object.entries(filter?.labelSelector ?? {});
+    if (sel.length) items = items.filter((s) => sel.every(([k, v]) => s.config.labels[k] === v));
+    return await Promise.all(items.map((s) => this.#pod(s)));
+  }
+
+  /** Drops cached samples of removed containers. */
+  forget(id: string): void {
+    this.#collector.forget(id);
+  }
+}

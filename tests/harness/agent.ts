@@ -1,0 +1,272 @@
+/**
+ * Starts a real sauropod agent for end-to-end tests, in a private temp directory (socket,
+ * root, state, runc root, CNI conf dir), the way an operator would: `deno run -P=agent
+ * main.ts serve --config …`. Disposing it removes every pod it still has, stops it, and
+ * removes whatever is left (runc containers, mounts, files) so a failing test leaks nothing.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const decoder = new TextDecoder();
+
+/** How to start a test agent. */
+export interface TestAgentOptions {
+  /** Extra TOML appended to the generated config (sections must not repeat generated ones). */
+  config?: string;
+  /** Replaces the generated [cni] section (e.g. a real network config dir). */
+  cni?: { confDir: string; binDirs?: string[] };
+  /** Replaces the generated [image] section. */
+  image?: string;
+  /** Extra flags for `serve`. */
+  flags?: string[];
+  /** Reuse a directory (restart tests); default: a new temp dir. */
+  dir?: string;
+  /** Log level (default debug). */
+  logLevel?: "debug" | "info" | "warn" | "error";
+  /** Environment variables for the agent. */
+  env?: Record<string, string>;
+}
+
+/** A running agent. */
+export class TestAgent implements AsyncDisposable {
+  readonly dir: string;
+  readonly socket: string;
+  readonly root: string;
+  readonly state: string;
+  readonly runcRoot: string;
+  readonly configPath: string;
+  /** Every line the agent wrote to stderr, across restarts. */
+  readonly logs: string[] = [];
+  #child: Deno.ChildProcess | undefined;
+  #status: Promise<Deno.CommandStatus> | undefined;
+  #opts: TestAgentOptions;
+  #ownsDir: boolean;
+
+  private constructor(dir: string, ownsDir: boolean, opts: TestAgentOptions) {
+    this.dir = dir;
+    this.socket = `${dir}/sauropod.sock`;
+    this.root = `${dir}/root`;
+    this.state = `${dir}/state`;
+    this.runcRoot = `${dir}/state/runc`;
+    this.configPath = `${dir}/config.toml`;
+    this.#opts = opts;
+    this.#ownsDir = ownsDir;
+  }
+
+  /** Starts an agent and waits until its socket answers. */
+  static async start(opts: TestAgentOptions = {}): Promise<TestAgent> {
+    const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "sauropod-e2e-" });
+    await Deno.chmod(dir, 0o755);
+    const agent = new TestAgent(dir, opts.dir === undefined, opts);
+    await agent.#writeConfig();
+    try {
+      await agent.launch();
+    } catch (err) {
+      await agent[Symbol.asyncDispose]();
+      throw err;
+    }
+    return agent;
+  }
+
+  async #writeConfig(): Promise<void> {
+    const o = this.#opts;
+    const cniDir = o.cni?.confDir ?? `${this.dir}/cni`;
+    await Deno.mkdir(cniDir, { recursive: true });
+    const toml = [
+      `socket = "${this.socket}"`,
+      `root = "${this.root}"`,
+      `state = "${this.state}"`,
+      `shutdown_grace_seconds = 5`,
+      `[log]`,
+      `level = "${o.logLevel ?? "debug"}"`,
+      `[cni]`,
+      `conf_dir = "${cniDir}"`,
+      `bin_dirs = ${JSON.stringify(o.cni?.binDirs ?? ["/usr/lib/cni", "/opt/cni/bin"])}`,
+      o.image ?? "",
+      o.config ?? "",
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(this.configPath, toml);
+  }
+
+  /** Starts the agent process (again, after a stop or kill) and waits for its socket. */
+  async launch(): Promise<void> {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-P=agent",
+        "--quiet",
+        `${ROOT}/main.ts`,
+        "serve",
+        "--config",
+        this.configPath,
+        ...(this.#opts.flags ?? []),
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...(this.#opts.env ?? {}) },
+    });
+    const child = cmd.spawn();
+    this.#child = child;
+    this.#status = child.status;
+    void this.#collect(child.stderr);
+    void this.#collect(child.stdout);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const done = await Promise.race([
+        this.#status.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 50)),
+      ]);
+      if (done) {
+        throw new Error(`agent exited during startup:\n${this.tail(40)}`);
+      }
+      if (this.logs.some((l) => l.includes("serving the CRI"))) return;
+    }
+    throw new Error(`agent did not start within 60 s:\n${this.tail(40)}`);
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let buf = "";
+    try {
+      for await (const chunk of stream) {
+        buf += decoder.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          this.logs.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      }
+    } catch {
+      // the process went away
+    }
+    if (buf) this.logs.push(buf);
+  }
+
+  /** The agent's pid (while running). */
+  get pid(): number {
+    if (!this.#child) throw new Error("agent not running");
+    return this.#child.pid;
+  }
+
+  /** Whether the agent process is running. */
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  /** The last `n` log lines, for failure messages. */
+  tail(n = 30): string {
+    return this.logs.slice(-n).join("\n");
+  }
+
+  /** Sends `signal` and waits for the exit; returns the status. */
+  async stop(signal: Deno.Signal = "SIGTERM", timeoutMs = 30_000): Promise<Deno.CommandStatus> {
+    const child = this.#child;
+    if (!child || !this.#status) throw new Error("agent not running");
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      this.#status,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`agent did not exit after ${signal}`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    this.#child = undefined;
+    this.#status = undefined;
+    return status;
+  }
+
+  /** Disposes: removes leftover pods through the agent, stops it, and wipes its directory. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#child) {
+      try {
+        await this.#removeAllPods();
+      } catch {
+        // best effort: the machine-level cleanup below still runs
+      }
+      try {
+        await this.stop("SIGTERM", 15_000);
+      } catch {
+        try {
+          await this.stop("SIGKILL", 5_000);
+        } catch {
+          // gone
+        }
+      }
+    }
+    await cleanupMachine(this);
+    if (this.#ownsDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  async #removeAllPods(): Promise<void> {
+    const { CriClient } = await import("./cri_client.ts");
+    const client = new CriClient(this.socket);
+    try {
+      const pods = await client.runtime.listPodSandbox({}, { timeoutMs: 10_000 });
+      for (const p of pods.items) {
+        await client.runtime.removePodSandbox({ podSandboxId: p.id }, { timeoutMs: 60_000 });
+      }
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/**
+ * Removes what a dead or misbehaving agent may have left: shims (by their pid files), runc
+ * containers under its runc root, and mounts under its directory.
+ */
+export async function cleanupMachine(
+  agent: { dir: string; runcRoot: string; state: string },
+): Promise<void> {
+  // Shims of this agent: their pid files live under <state>/shims/<id>/.
+  for await (const e of readDirSafe(`${agent.state}/shims`)) {
+    for (const f of ["shim.pid", "init.pid"]) {
+      const pid = Number(
+        (await Deno.readTextFile(`${agent.state}/shims/${e}/${f}`).catch(() => "")).trim(),
+      );
+      if (pid > 1) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+  const list = await new Deno.Command("runc", {
+    args: ["--root", agent.runcRoot, "list", "-q"],
+    stderr: "null",
+  }).output().catch(() => undefined);
+  for (const id of decoder.decode(list?.stdout ?? new Uint8Array()).split("\n").filter(Boolean)) {
+    await new Deno.Command("runc", {
+      args: ["--root", agent.runcRoot, "delete", "--force", id],
+      stderr: "null",
+    })
+      .output().catch(() => {});
+  }
+  const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .map((l) => (l.split(" ")[4] ?? "").replace(/\\040/g, " "))
+    .filter((mp) => mp.startsWith(`${agent.dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const mp of mounts) {
+    await new Deno.Command("umount", { args: ["-l", mp], stderr: "null" }).output().catch(() => {});
+  }
+}
+
+async function* readDirSafe(dir: string): AsyncGenerator<string> {
+  try {
+    for await (const e of Deno.readDir(dir)) yield e.name;
+  } catch {
+    // missing
+  }
+}
