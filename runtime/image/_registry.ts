@@ -289,7 +289,11 @@ export class RegistryClient {
   }
 
   /** Resolves `ref` (tag or digest) to its manifest or index, verifying a pinned digest. */
-  async resolve(ref: Reference, pull: PullCredentials | undefined, signal: AbortSignal) {
+  async resolve(
+    ref: Reference,
+    pull: PullCredentials | undefined,
+    signal: AbortSignal,
+  ): Promise<Resolved> {
     const eps = this.endpoints(ref.domain);
     const want = ref.digest ?? ref.tag!;
     return await this.#onEndpoints(

@@ -241,7 +241,12 @@ export class ImageDb {
   }
 
   /** Reserves a snapshot directory number for `key` (which must not exist yet). */
-  addSnapshot(key: string, kind: "layer" | "container", state: SnapshotState, lowers: string[]) {
+  addSnapshot(
+    key: string,
+    kind: "layer" | "container",
+    state: SnapshotState,
+    lowers: string[],
+  ): number {
     const r = this.#db.prepare(
       "INSERT INTO snapshots (key, kind, state, lowers) VALUES (?, ?, ?, ?) RETURNING id",
     ).get(key, kind, state, JSON.stringify(lowers)) as { id: number };

@@ -24,6 +24,7 @@ import type { Compression } from "./_manifest.ts";
 import { type Action, LayerPlan } from "./_layerplan.ts";
 import { type TarEntry, TarReader } from "./_tar.ts";
 
+const DONE: Promise<void> = Promise.resolve();
 /** Files up to this size are gathered in memory and written with one call. */
 const SMALL_FILE = 1 << 20;
 const OPAQUE_XATTR = "trusted.overlay.opaque";
@@ -46,8 +47,14 @@ export interface UnpackOptions {
   compression: Compression;
   /** The empty snapshot directory to fill. */
   dest: string;
-  /** The snapshot directories of the layers below, top first (for implicit parents). */
-  lowers: string[];
+  /**
+   * The snapshot directories of the layers below, top first, for the attributes of parent
+   * directories the layer does not list. Asked for only after `lowersReady`, so layers can
+   * unpack concurrently and still copy from complete lower layers.
+   */
+  lowers: () => string[];
+  /** Settles when every lower layer is unpacked; rejects when one failed. */
+  lowersReady?: Promise<void>;
   /** The diff id the image config promises for this layer. */
   diffId: string;
   signal?: AbortSignal;
@@ -88,7 +95,7 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   }
   const hash = createHash("sha256");
   const counter = { bytes: 0 };
-  const applier = new Applier(o.dest, o.lowers, o.logger);
+  const applier = new Applier(o.dest, o.lowers, o.lowersReady ?? DONE, o.logger);
   try {
     const reader = new TarReader(hashed(stream, hash, counter, o.signal));
     const plan = new LayerPlan();
@@ -128,7 +135,6 @@ interface DirTimes {
 
 /** File-system operations of different members run concurrently, up to this many. */
 const IN_FLIGHT = 32;
-const DONE: Promise<void> = Promise.resolve();
 
 /**
  * Executes plan actions against the snapshot directory.
@@ -142,7 +148,8 @@ const DONE: Promise<void> = Promise.resolve();
  */
 class Applier {
   readonly #root: string;
-  readonly #lowers: string[];
+  readonly #lowers: () => string[];
+  readonly #lowersReady: Promise<void>;
   readonly #log: Logger;
   readonly #dirTimes: DirTimes[] = [];
   /** Completion (never rejecting) of the last task that created or changed each path. */
@@ -151,9 +158,10 @@ class Applier {
   #error: unknown;
   entries = 0;
 
-  constructor(root: string, lowers: string[], log: Logger) {
+  constructor(root: string, lowers: () => string[], lowersReady: Promise<void>, log: Logger) {
     this.#root = root;
     this.#lowers = lowers;
+    this.#lowersReady = lowersReady;
     this.#log = log;
   }
 
@@ -328,7 +336,8 @@ class Applier {
   async #implicitDir(path: string): Promise<void> {
     const abs = this.#abs(path);
     let src: Deno.FileInfo | undefined;
-    for (const lower of this.#lowers) {
+    await this.#lowersReady;
+    for (const lower of this.#lowers()) {
       try {
         const st = await Deno.lstat(`${lower}/${path}`);
         if (st.isDirectory) src = st;
