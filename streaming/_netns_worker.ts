@@ -111,11 +111,10 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
         enterNetworkNamespace(m.path);
         post({ t: "ready", netns: currentNetworkNamespace() });
       } catch (err) {
-        const notFound = err instanceof SyscallError && err.errno === Errno.ENOENT;
         post({
           t: "init-error",
           message: err instanceof Error ? err.message : String(err),
-          notFound,
+          errno: err instanceof SyscallError ? err.errno : 0,
         });
       }
       return;
