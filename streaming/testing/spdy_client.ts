@@ -8,6 +8,7 @@
  */
 import { BufferedReader, connTransport, type Transport } from "../io/mod.ts";
 import { SpdySession, type SpdyStream } from "../spdy/mod.ts";
+import { acceptKey, encodeWsFrame, Opcode, readWsFrame } from "../websocket/mod.ts";
 
 /** An HTTP response head (and body, when it was not an upgrade). */
 export interface HttpResponse {
@@ -365,42 +366,61 @@ export class SpdyPortForwarder {
   }
 }
 
-/** A browser-style WebSocket (Deno's) as a byte transport, for SPDY tunnelled over it. */
+/**
+ * A WebSocket client as a byte transport, for SPDY tunnelled over it. Written with our own
+ * framing because `SPDY/3.1+portforward.k8s.io` is not a valid subprotocol token for
+ * browsers (a "/" is a separator), so Deno's WebSocket refuses to offer it; gorilla, which
+ * client-go uses, does not check.
+ */
 export async function webSocketTransport(url: string, protocol: string): Promise<Transport> {
-  const ws = new WebSocket(url.replace(/^http/, "ws"), [protocol]);
-  ws.binaryType = "arraybuffer";
-  const queue: (Uint8Array | null)[] = [];
-  let wake: (() => void) | undefined;
-  const push = (c: Uint8Array | null) => {
-    queue.push(c);
-    wake?.();
-    wake = undefined;
-  };
-  ws.onmessage = (e) => push(new Uint8Array(e.data as ArrayBuffer));
-  ws.onclose = () => push(null);
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = (e) => reject(new Error(`WebSocket failed: ${(e as ErrorEvent).message}`));
+  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  const { response, reader, transport } = await httpRequest(url, {
+    method: "GET",
+    headers: [
+      ["Connection", "Upgrade"],
+      ["Upgrade", "websocket"],
+      ["Sec-WebSocket-Version", "13"],
+      ["Sec-WebSocket-Key", key],
+      ["Sec-WebSocket-Protocol", protocol],
+    ],
   });
-  if (ws.protocol !== protocol) throw new Error(`server chose "${ws.protocol}"`);
+  if (response.status !== 101) throw new UpgradeRefused(response);
+  if (response.headers.get("sec-websocket-accept") !== await acceptKey(key)) {
+    transport.close();
+    throw new Error("bad Sec-WebSocket-Accept");
+  }
+  let closing = false;
+  const mask = () => crypto.getRandomValues(new Uint8Array(4));
   return {
     async read() {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      return queue.shift()!;
-    },
-    write(data) {
-      if (ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error("WebSocket closed"));
-      ws.send(data);
-      return Promise.resolve();
-    },
-    closeWrite() {
-      ws.close(1000);
-      return Promise.resolve();
-    },
-    close() {
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
-        ws.close(1000);
+      for (;;) {
+        const f = await readWsFrame(reader, 1 << 24);
+        if (f === null) return null;
+        if (f.opcode === Opcode.Binary || f.opcode === Opcode.Continuation) {
+          if (f.payload.byteLength > 0) return f.payload;
+        } else if (f.opcode === Opcode.Close) {
+          if (!closing) {
+            closing = true;
+            await transport.write(
+              encodeWsFrame(Opcode.Close, f.payload.subarray(0, 2), { mask: mask() }),
+            )
+              .catch(() => {});
+          }
+          return null;
+        } else if (f.opcode === Opcode.Ping) {
+          await transport.write(encodeWsFrame(Opcode.Pong, f.payload, { mask: mask() }));
+        }
       }
     },
+    write: (data) => transport.write(encodeWsFrame(Opcode.Binary, data, { mask: mask() })),
+    async closeWrite() {
+      if (closing) return;
+      closing = true;
+      await transport.write(
+        encodeWsFrame(Opcode.Close, new Uint8Array([0x03, 0xe8]), { mask: mask() }),
+      )
+        .catch(() => {});
+    },
+    close: () => transport.close(),
   };
 }
