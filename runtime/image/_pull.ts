@@ -177,20 +177,18 @@ export async function pull<T>(
       throw invalidArgument(`image config of ${name} is ${cfgDesc.size} bytes, too large`);
     }
     lease([cfgDesc.digest]);
-    let cfgBytes: Uint8Array;
-    if (await d.content.has(cfgDesc.digest, cfgDesc.size)) {
-      cfgBytes = await d.content.read(cfgDesc.digest);
-    } else {
-      cfgBytes = await d.registry.smallBlob(
-        ref,
-        cfgDesc.digest,
-        MAX_CONFIG_BYTES,
-        endpoint,
-        auth,
-        signal,
-      );
-      await d.content.put(cfgDesc.digest, cfgBytes);
-    }
+    const eps = [
+      endpoint,
+      ...d.registry.endpoints(ref.domain).filter((e) => e.base !== endpoint.base),
+    ];
+    // Through the content store, so concurrent pulls of one image fetch it once.
+    await d.content.ingest(
+      cfgDesc.digest,
+      cfgDesc.size,
+      (offset) => d.registry.openBlob(ref, cfgDesc.digest, offset, eps, auth, signal),
+      {},
+    );
+    const cfgBytes = await d.content.read(cfgDesc.digest);
     const config = parseImageConfig(cfgBytes, manifest.layers.length);
     const want = hostPlatform();
     if (config.os && (config.os !== want.os || config.architecture !== want.architecture)) {
@@ -207,10 +205,6 @@ export async function pull<T>(
     size += manifest.layers.reduce((n, l) => n + l.size, 0);
 
     // 3. Layers: download what is missing, unpack as each arrives.
-    const eps = [
-      endpoint,
-      ...d.registry.endpoints(ref.domain).filter((e) => e.base !== endpoint.base),
-    ];
     const layerDone: Promise<void>[] = [];
     const abort = new AbortController();
     const inner = AbortSignal.any([signal, abort.signal]);

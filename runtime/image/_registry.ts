@@ -180,6 +180,7 @@ export class RegistryClient {
     headers: Record<string, string>,
     creds: Credentials | undefined,
     signal: AbortSignal,
+    attempts: number,
   ): Promise<{ res: Response; abort: AbortController }> {
     const url = `${ep.base}/${ref.path}/${suffix}`;
     const scope = `repository:${ref.path}:pull`;
@@ -205,7 +206,7 @@ export class RegistryClient {
       } catch (err) {
         if (signal.aborted) throw canceled(`request to ${ep.host} canceled`, { cause: err });
         const timedOut = abort.signal.aborted;
-        if (attempt < ATTEMPTS) {
+        if (attempt < attempts) {
           this.#o.logger.debug("registry request failed, retrying", {
             url,
             attempt,
@@ -241,7 +242,7 @@ export class RegistryClient {
             `for ${ref.path} (HTTP ${res.status})`,
         );
       }
-      if (retryable(res.status) && attempt < ATTEMPTS) {
+      if (retryable(res.status) && attempt < attempts) {
         await res.body?.cancel();
         const after = Number(res.headers.get("retry-after"));
         const wait = Number.isFinite(after) && after > 0
@@ -262,13 +263,15 @@ export class RegistryClient {
     ref: Reference,
     eps: Endpoint[],
     what: string,
-    fn: (ep: Endpoint) => Promise<T>,
+    fn: (ep: Endpoint, attempts: number) => Promise<T>,
     signal: AbortSignal,
   ): Promise<T> {
     const failures: Failure[] = [];
-    for (const ep of eps) {
+    for (const [i, ep] of eps.entries()) {
       try {
-        return await fn(ep);
+        // Only the last endpoint is worth retrying in place: before it, failing over to
+        // the next one is the faster recovery (a dead mirror must not delay every pull).
+        return await fn(ep, i === eps.length - 1 ? ATTEMPTS : 1);
       } catch (err) {
         if (signal.aborted) throw canceled(`${what} canceled`, { cause: err });
         const e = err instanceof SauropodError
@@ -300,7 +303,7 @@ export class RegistryClient {
       ref,
       eps,
       `manifest ${want}`,
-      (ep) => this.#manifestFrom(ep, ref, want, pull, signal),
+      (ep, attempts) => this.#manifestFrom(ep, ref, want, pull, signal, attempts),
       signal,
     );
   }
@@ -318,7 +321,7 @@ export class RegistryClient {
       ref,
       eps,
       `manifest ${digest}`,
-      (ep) => this.#manifestFrom(ep, ref, digest, pull, signal),
+      (ep, attempts) => this.#manifestFrom(ep, ref, digest, pull, signal, attempts),
       signal,
     );
   }
@@ -329,6 +332,7 @@ export class RegistryClient {
     tagOrDigest: string,
     pull: PullCredentials | undefined,
     signal: AbortSignal,
+    attempts: number,
   ): Promise<Resolved> {
     const creds = this.#creds(ep.host, ref.domain, pull);
     const { res } = await this.#get(
@@ -338,6 +342,7 @@ export class RegistryClient {
       { accept: MANIFEST_ACCEPT },
       creds,
       signal,
+      attempts,
     );
     if (res.status === 404) {
       await res.body?.cancel();
@@ -375,42 +380,6 @@ export class RegistryClient {
     };
   }
 
-  /** Fetches a small blob (an image config) whole, verified. */
-  async smallBlob(
-    ref: Reference,
-    digest: string,
-    max: number,
-    first: Endpoint,
-    pull: PullCredentials | undefined,
-    signal: AbortSignal,
-  ): Promise<Uint8Array> {
-    const eps = [first, ...this.endpoints(ref.domain).filter((e) => e.base !== first.base)];
-    return await this.#onEndpoints(ref, eps, `blob ${digest}`, async (ep) => {
-      const { res } = await this.#get(
-        ep,
-        ref,
-        `blobs/${digest}`,
-        {},
-        this.#creds(ep.host, ref.domain, pull),
-        signal,
-      );
-      if (res.status === 404) {
-        await res.body?.cancel();
-        throw notFound(`${ep.host} has no blob ${digest} for ${ref.path}`);
-      }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw unavailable(`registry ${ep.host} answered HTTP ${res.status} for blob ${digest}`);
-      }
-      const bytes = await readCapped(res, max, `blob ${digest}`);
-      const got = sha256(bytes);
-      if (got !== digest) {
-        throw invalidArgument(`blob ${digest} from ${ep.host} has digest ${got}`);
-      }
-      return bytes;
-    }, signal);
-  }
-
   /**
    * Opens a blob for streaming from byte `offset` (a `Range` request when > 0). Returns the
    * offset the body really starts at (0 when the server ignored the range) and the body,
@@ -424,7 +393,7 @@ export class RegistryClient {
     pull: PullCredentials | undefined,
     signal: AbortSignal,
   ): Promise<{ offset: number; body: AsyncIterable<Uint8Array>; endpoint: Endpoint }> {
-    return await this.#onEndpoints(ref, eps, `blob ${digest}`, async (ep) => {
+    return await this.#onEndpoints(ref, eps, `blob ${digest}`, async (ep, attempts) => {
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
       const { res, abort } = await this.#get(
         ep,
@@ -433,6 +402,7 @@ export class RegistryClient {
         headers,
         this.#creds(ep.host, ref.domain, pull),
         signal,
+        attempts,
       );
       if (res.status === 404) {
         await res.body?.cancel();
