@@ -118,7 +118,7 @@ export class BufferedReader {
     for (;;) {
       const flat = this.#flatten();
       const end = indexOfCrlfCrlf(flat, Math.max(0, scanned - 3));
-      if (end >= 0) return this.#take(end + 4);
+      if (end >= 0 && end + 4 <= max) return this.#take(end + 4);
       scanned = flat.byteLength;
       if (scanned >= max) throw new RangeError(`request head exceeds ${max} bytes`);
       if (!(await this.#fill(scanned + 1))) {
