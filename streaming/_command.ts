@@ -102,6 +102,7 @@ export async function runCommand(
     for (const o of outputs) o.cancel();
     if (spec.kind === "exec") await raceTimeout(exit, VANISH_GRACE_MS);
     session.close();
+    resizes.stop();
     await Promise.allSettled([resizing, stdin.done, ...outputs.map((o) => o.done)]);
     return;
   }
@@ -127,6 +128,7 @@ export async function runCommand(
   await ch.writeStatus(status).catch(() => {});
   await ch.finish();
   session.close();
+  resizes.stop();
   await Promise.allSettled([resizing, stdin.done]);
 }
 
@@ -144,6 +146,7 @@ class ResizeQueue {
   readonly #session: StdioSession;
   readonly #log: Logger;
   #chain: Promise<void> = Promise.resolve();
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   constructor(session: StdioSession, log: Logger) {
     this.#session = session;
@@ -162,11 +165,27 @@ class ResizeQueue {
   }
 
   async pump(source: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = source.getReader();
+    this.#reader = reader;
+    const chunks = {
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          yield value;
+        }
+      },
+    };
     try {
-      for await (const size of terminalSizes(source)) this.push(size);
+      for await (const size of terminalSizes(chunks)) this.push(size);
     } catch {
       // The client's resize stream broke off: no more resizes.
     }
+  }
+
+  /** Stops reading resizes (the session is over). */
+  stop(): void {
+    this.#reader?.cancel().catch(() => {});
   }
 }
 

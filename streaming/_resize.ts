@@ -18,7 +18,7 @@ export interface TerminalSize {
  * objects are skipped, an endless object (over `maxObject` bytes) ends the stream.
  */
 export async function* terminalSizes(
-  source: ReadableStream<Uint8Array>,
+  source: AsyncIterable<Uint8Array>,
   maxObject = 4096,
 ): AsyncGenerator<TerminalSize> {
   const dec = new TextDecoder();
