@@ -83,7 +83,6 @@ export class HeaderInflater {
   #pending: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void } | undefined;
   #failed: Error | undefined;
   #closed = false;
-  #settleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** `maxBlock` caps the decompressed size of one header block (a zlib bomb is an error). */
   constructor(maxBlock = 256 * 1024) {
@@ -106,7 +105,6 @@ export class HeaderInflater {
 
   #fail(err: Error): void {
     this.#failed ??= err;
-    clearTimeout(this.#settleTimer);
     const p = this.#pending;
     this.#pending = undefined;
     p?.reject(this.#failed);
@@ -122,11 +120,9 @@ export class HeaderInflater {
       this.#out = [];
       this.#size = 0;
       this.#z.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-      // The flush callback runs before zlib's "error" event for the same input; settle
-      // one macrotask later so a corrupt block rejects instead of resolving empty.
-      this.#z.flush(constants.Z_SYNC_FLUSH, () => {
-        if (this.#pending) this.#settleTimer = setTimeout(() => this.#settle(), 0);
-      });
+      // The flush callback runs just before zlib's "error" event for the same input (in the
+      // same turn); settle in a microtask so a corrupt block rejects instead of resolving.
+      this.#z.flush(constants.Z_SYNC_FLUSH, () => queueMicrotask(() => this.#settle()));
     });
   }
 

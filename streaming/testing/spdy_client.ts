@@ -42,6 +42,7 @@ export async function httpRequest(
     hostname: u.hostname.replace(/^\[|\]$/g, ""),
     port: Number(u.port),
   });
+  conn.setNoDelay(true);
   const transport = connTransport(conn);
   try {
     let head = `${init.method ?? "POST"} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n`;
