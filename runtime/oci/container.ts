@@ -64,10 +64,15 @@ export interface ContainerNamespaces {
 
 /** Everything CreateContainer's spec is built from. */
 export interface ContainerSpecInputs {
+  /** The container's id (for messages; the cgroup path is built by the caller). */
   containerId: string;
+  /** The pod sandbox's id, for the `io.kubernetes.cri.sandbox-id` annotation. */
   sandboxId: string;
+  /** CreateContainerRequest.config. */
   config: ContainerConfig;
+  /** CreateContainerRequest.sandbox_config (the pod's config). */
   sandboxConfig: PodSandboxConfig;
+  /** The image's config: user, env, entrypoint, cmd, working dir. */
   image: ImageConfigFacts;
   /**
    * The image name for the `io.kubernetes.cri.image-name` annotation; defaults to the
@@ -76,6 +81,7 @@ export interface ContainerSpecInputs {
   imageName?: string;
   /** The mounted root filesystem (absolute). */
   rootfsPath: string;
+  /** The namespaces to join, resolved from the pod. */
   namespaces: ContainerNamespaces;
   /** Already built by the cgroups driver (cgroupfs path or systemd `slice:prefix:name`). */
   cgroupsPath: string;
@@ -83,11 +89,13 @@ export interface ContainerSpecInputs {
   podMounts: PodMounts;
   /** Facts about every host path the config names (mounts, devices). */
   hostPaths: HostPaths;
-  /** The container's `/etc/passwd` and `/etc/group`, when present in the rootfs. */
+  /** The rootfs's `/etc/passwd`, when present. */
   passwd?: string | undefined;
+  /** The rootfs's `/etc/group`, when present. */
   group?: string | undefined;
   /** The host's device nodes, for privileged containers. */
   hostDevices?: readonly HostDevice[] | undefined;
+  /** Whether and how oom_score_adj is clamped. */
   oomScoreAdj: OomScoreAdjPolicy;
   /** The pod's hostname, for the `HOSTNAME` variable (the node's when the pod has none). */
   hostname: string;
@@ -98,6 +106,7 @@ export interface ContainerSpecInputs {
    * cannot hand out a capability it lacks. Defaults to every capability.
    */
   agentCapabilities?: readonly string[] | undefined;
+  /** Facts about the node (cgroup version, swap, hugetlb, architecture). */
   node?: NodeFacts | undefined;
 }
 

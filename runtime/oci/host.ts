@@ -11,16 +11,21 @@
 export interface DeviceFacts {
   /** `c` for character, `b` for block devices. */
   type: "c" | "b";
+  /** Major device number. */
   major: number;
+  /** Minor device number. */
   minor: number;
   /** Permission bits (`st_mode & 07777`). */
   fileMode: number;
+  /** Owner. */
   uid: number;
+  /** Group. */
   gid: number;
 }
 
 /** What one host path of a container config is. */
 export interface HostPathFacts {
+  /** What `stat(2)` of the resolved path says it is. */
   kind: "file" | "directory" | "device" | "other";
   /** The path with every symlink resolved: what is bind-mounted or created. */
   realPath: string;

@@ -42,7 +42,9 @@ export {
   localhostSeccompProfilePath,
   parseSeccompProfile,
 } from "./seccomp.ts";
+export type { SeccompSource } from "./seccomp.ts";
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./_security.ts";
 export { checkSysctls, sysctlNamespace } from "./sysctls.ts";
+export type { SysctlNamespace } from "./sysctls.ts";
 export { MAX_ID, parseGroup, parsePasswd, resolveUser } from "./user.ts";
 export type { GroupEntry, PasswdEntry, ResolvedUser, ResolveUserInput } from "./user.ts";

@@ -39,14 +39,16 @@ import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
 import { resolveUser } from "./user.ts";
 
 /** The oom_score_adj the kubelet gives sandboxes (containerd's defaultSandboxOOMAdj). */
-export const SANDBOX_OOM_SCORE_ADJ = -998;
+export const SANDBOX_OOM_SCORE_ADJ: number = -998;
 
 /** containerd's DefaultSandboxCPUshares: the pause process needs next to no CPU. */
-export const SANDBOX_CPU_SHARES_DEFAULT = 2;
+export const SANDBOX_CPU_SHARES_DEFAULT: number = 2;
 
 /** Everything the sandbox container's spec is built from. */
 export interface SandboxSpecInputs {
+  /** The pod sandbox's id. */
   sandboxId: string;
+  /** RunPodSandboxRequest.config. */
   config: PodSandboxConfig;
   /** The sandbox image's config (catatonit or pause). */
   image: ImageConfigFacts;
@@ -60,12 +62,15 @@ export interface SandboxSpecInputs {
   cgroupsPath: string;
   /** The pod's `/dev/shm` and `/etc/resolv.conf` on the host, when prepared. */
   podMounts: { shm?: string | undefined; resolvConf?: string | undefined };
-  /** The image's `/etc/passwd` and `/etc/group`, for a `USER` by name. */
+  /** The image's `/etc/passwd`, when present (for a `USER` given by name). */
   passwd?: string | undefined;
+  /** The image's `/etc/group`, when present. */
   group?: string | undefined;
+  /** Whether and how oom_score_adj is clamped. */
   oomScoreAdj: OomScoreAdjPolicy;
   /** Text of the Localhost seccomp profile file, when the pod's security context names one. */
   localhostSeccompProfile?: string | undefined;
+  /** Facts about the node. */
   node?: NodeFacts | undefined;
 }
 

@@ -46,7 +46,9 @@ export function profileFromPath(path: string, field: string): SecurityProfile | 
 
 /** A security context's seccomp request: the message, or its deprecated path field. */
 export interface SeccompSource {
+  /** The structured profile; wins over the path. */
   seccomp?: SecurityProfile | undefined;
+  /** Deprecated `seccomp_profile_path` (`runtime/default`, `localhost/<path>`…). */
   seccompProfilePath: string;
 }
 

@@ -18,12 +18,19 @@ export const OCI_VERSION = "1.0.2";
 
 /** The whole `config.json` of a bundle. */
 export interface Spec {
+  /** Version of the runtime spec the document follows. */
   ociVersion: string;
+  /** The container's init process. */
   process?: Process;
+  /** The root filesystem. */
   root?: Root;
+  /** Hostname set in the container's UTS namespace. */
   hostname?: string;
+  /** Mounts, performed in this order. */
   mounts?: Mount[];
+  /** Free-form metadata for the runtime and tools reading the bundle. */
   annotations?: Record<string, string>;
+  /** Linux-specific configuration. */
   linux?: Linux;
 }
 
@@ -31,59 +38,93 @@ export interface Spec {
 export interface Root {
   /** Absolute path, or relative to the bundle. */
   path: string;
+  /** Mount the root filesystem read-only (after the mounts are made). */
   readonly?: boolean;
 }
 
 /** One mount, in the order runc performs them. */
 export interface Mount {
+  /** Absolute path in the container. */
   destination: string;
+  /** Filesystem type (`bind`, `proc`, `tmpfs`…). */
   type?: string;
+  /** Device, host path or filesystem name. */
   source?: string;
+  /** mount(8) options, including runc's `rbind`, `rprivate`, `rro`… */
   options?: string[];
 }
 
 /** The container's init process. */
 export interface Process {
+  /** Attach a pseudo-terminal (from runc's console socket). */
   terminal?: boolean;
+  /** Identity of the process. */
   user: User;
+  /** argv; `args[0]` is looked up in the container's PATH. */
   args: string[];
+  /** `KEY=value` environment. */
   env?: string[];
+  /** Absolute working directory. */
   cwd: string;
+  /** Capability sets. */
   capabilities?: LinuxCapabilities;
+  /** Set `PR_SET_NO_NEW_PRIVS`: setuid binaries and file capabilities grant nothing. */
   noNewPrivileges?: boolean;
+  /** AppArmor profile to apply. */
   apparmorProfile?: string;
+  /** Written to `/proc/<pid>/oom_score_adj`. */
   oomScoreAdj?: number;
+  /** SELinux process label. */
   selinuxLabel?: string;
 }
 
 /** Who the process runs as. */
 export interface User {
+  /** User id in the container. */
   uid: number;
+  /** Primary group id. */
   gid: number;
+  /** File mode creation mask. */
   umask?: number;
+  /** Supplementary groups (setgroups). */
   additionalGids?: number[];
 }
 
 /** Capability sets by name (`CAP_CHOWN`…). */
 export interface LinuxCapabilities {
+  /** Bounding set: the most the process can ever have. */
   bounding?: string[];
+  /** Effective set: what is checked now. */
   effective?: string[];
+  /** Inheritable set: what execve may pass on. */
   inheritable?: string[];
+  /** Permitted set: what may be made effective. */
   permitted?: string[];
+  /** Ambient set: kept across execve by unprivileged users. */
   ambient?: string[];
 }
 
 /** The Linux section. */
 export interface Linux {
+  /** Namespaced kernel parameters to write. */
   sysctl?: Record<string, string>;
+  /** cgroup limits. */
   resources?: LinuxResources;
+  /** cgroup path (cgroupfs) or `slice:prefix:name` (systemd driver). */
   cgroupsPath?: string;
+  /** Namespaces to create or join. */
   namespaces?: LinuxNamespace[];
+  /** Device nodes to create in `/dev`. */
   devices?: LinuxDevice[];
+  /** Seccomp filter. */
   seccomp?: LinuxSeccomp;
+  /** Propagation of the root mount (`rslave`, `rshared`…). */
   rootfsPropagation?: string;
+  /** Paths covered so the container cannot read them. */
   maskedPaths?: string[];
+  /** Paths remounted read-only. */
   readonlyPaths?: string[];
+  /** SELinux label of the mounts. */
   mountLabel?: string;
 }
 
@@ -100,28 +141,39 @@ export type LinuxNamespaceType =
 
 /** A namespace to create (no path) or join (path). */
 export interface LinuxNamespace {
+  /** Which namespace. */
   type: LinuxNamespaceType;
+  /** Namespace file to join (`/proc/<pid>/ns/net`, a pinned bind mount). */
   path?: string;
 }
 
 /** A device node the runtime creates in the container's `/dev`. */
 export interface LinuxDevice {
+  /** Path in the container. */
   path: string;
   /** `c`, `b`, `u` or `p`. */
   type: string;
+  /** Major device number. */
   major: number;
+  /** Minor device number. */
   minor: number;
+  /** Permission bits of the node. */
   fileMode?: number;
+  /** Owner of the node. */
   uid?: number;
+  /** Group of the node. */
   gid?: number;
 }
 
 /** One rule of the device cgroup (allow or deny). */
 export interface LinuxDeviceCgroup {
+  /** Allow (true) or deny (false). */
   allow: boolean;
   /** `a`, `c` or `b`; absent means all. */
   type?: string;
+  /** Major number; absent means any. */
   major?: number;
+  /** Minor number; absent means any. */
   minor?: number;
   /** Some of `r`, `w`, `m`. */
   access?: string;
@@ -129,38 +181,55 @@ export interface LinuxDeviceCgroup {
 
 /** cgroup limits. */
 export interface LinuxResources {
+  /** Device cgroup rules, applied in order. */
   devices?: LinuxDeviceCgroup[];
+  /** Memory limits. */
   memory?: LinuxMemory;
+  /** CPU limits. */
   cpu?: LinuxCPU;
+  /** Task limit. */
   pids?: LinuxPids;
+  /** Huge page limits. */
   hugepageLimits?: LinuxHugepageLimit[];
+  /** cgroup v2 files to write, by name (`memory.high`). */
   unified?: Record<string, string>;
 }
 
 /** Memory limits in bytes; `swap` is memory+swap (cgroup v1 semantics, as the spec says). */
 export interface LinuxMemory {
+  /** Memory limit in bytes. */
   limit?: number;
+  /** Soft limit in bytes. */
   reservation?: number;
+  /** Memory+swap limit in bytes. */
   swap?: number;
 }
 
 /** CPU limits. */
 export interface LinuxCPU {
+  /** Relative weight (cgroup v1 `cpu.shares`; converted to `cpu.weight` on v2). */
   shares?: number;
+  /** CPU time per period in microseconds; -1 is unlimited. */
   quota?: number;
+  /** CFS period in microseconds. */
   period?: number;
+  /** CPUs the container may run on (`0-3,8`). */
   cpus?: string;
+  /** Memory nodes the container may use. */
   mems?: string;
 }
 
 /** Task limit. */
 export interface LinuxPids {
+  /** Maximum number of tasks. */
   limit: number;
 }
 
 /** Huge page limit per page size (`2MB`, `1GB`). */
 export interface LinuxHugepageLimit {
+  /** Page size, like `2MB`. */
   pageSize: string;
+  /** Limit in bytes. */
   limit: number;
 }
 
@@ -188,27 +257,42 @@ export type LinuxSeccompOperator =
 
 /** A seccomp filter. */
 export interface LinuxSeccomp {
+  /** Action for syscalls no rule matches. */
   defaultAction: LinuxSeccompAction;
+  /** errno returned by a default SCMP_ACT_ERRNO (EPERM when absent). */
   defaultErrnoRet?: number;
+  /** Architectures the filter covers (`SCMP_ARCH_X86_64`…). */
   architectures?: string[];
+  /** seccomp(2) flags (`SECCOMP_FILTER_FLAG_LOG`…). */
   flags?: string[];
+  /** Unix socket receiving the notify fd, for SCMP_ACT_NOTIFY. */
   listenerPath?: string;
+  /** Opaque data sent to the listener. */
   listenerMetadata?: string;
+  /** Rules, first match wins per syscall and arguments. */
   syscalls?: LinuxSyscall[];
 }
 
 /** A rule for a group of syscalls. */
 export interface LinuxSyscall {
+  /** Syscall names. */
   names: string[];
+  /** What to do when the rule matches. */
   action: LinuxSeccompAction;
+  /** errno for SCMP_ACT_ERRNO (EPERM when absent). */
   errnoRet?: number;
+  /** Conditions on arguments, all of which must hold. */
   args?: LinuxSeccompArg[];
 }
 
 /** A condition on one syscall argument. */
 export interface LinuxSeccompArg {
+  /** Argument index, 0..5. */
   index: number;
+  /** Value compared against. */
   value: number;
+  /** Second value (the expected result for SCMP_CMP_MASKED_EQ). */
   valueTwo?: number;
+  /** Comparison. */
   op: LinuxSeccompOperator;
 }

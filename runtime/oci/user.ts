@@ -11,16 +11,23 @@ import { invalidArgument } from "../../errors/mod.ts";
 
 /** One line of `/etc/passwd`. */
 export interface PasswdEntry {
+  /** Login name. */
   name: string;
+  /** User id. */
   uid: number;
+  /** Primary group id. */
   gid: number;
+  /** Home directory. */
   home: string;
 }
 
 /** One line of `/etc/group`. */
 export interface GroupEntry {
+  /** Group name. */
   name: string;
+  /** Group id. */
   gid: number;
+  /** Login names listed as members. */
   members: string[];
 }
 
@@ -95,7 +102,9 @@ export interface ResolveUserInput {
 
 /** The resolved identity. */
 export interface ResolvedUser {
+  /** User id to run as. */
   uid: number;
+  /** Primary group id to run as. */
   gid: number;
   /**
    * Sorted, without duplicates, and including `gid`: containerd puts the primary group in
