@@ -248,6 +248,14 @@ export class TestWorld {
    * directory. Throws (after cleaning up) when containers were left behind.
    */
   async dispose(): Promise<void> {
+    const shims = processesMentioning(this.dir);
+    for (const pid of shims) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     let leaked: string[] = [];
     try {
       leaked = await this.runcContainers();
@@ -260,6 +268,7 @@ export class TestWorld {
     await removeCgroupTree(this.cgroupParent);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     if (leaked.length > 0) throw new Error(`runc containers leaked: ${leaked.join(", ")}`);
+    if (shims.length > 0) throw new Error(`shim processes leaked: ${shims.join(", ")}`);
   }
 }
 
@@ -281,4 +290,38 @@ export async function removeCgroupTree(name: string): Promise<void> {
     for (const c of children) await Deno.remove(c).catch(() => {});
     await Deno.remove(dir).catch(() => {});
   }
+}
+
+/** Pids of live (non-zombie) processes whose command line mentions `text`. */
+export function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(text)) out.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Pids of zombie children of `ppid`. */
+export function zombieChildren(ppid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (rest[0] === "Z" && Number(rest[1]) === ppid) out.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }

@@ -1,0 +1,385 @@
+/**
+ * Starting, finding and cleaning up shims: one state directory per container under
+ * `<state>/shims/<id>/`, holding the shim's socket, pid file, exit record, logs, and
+ * `bootstrap.json` (the bundle and runtime settings, for cleanup after an agent restart).
+ *
+ * Recovery's assumptions: a state dir without a live shim is garbage once its exit record
+ * (if any) has been read; a live shim is identified by pid *and* command line, so a reused
+ * pid is never taken for a shim.
+ *
+ * @module
+ */
+import {
+  alreadyExists,
+  deadlineExceeded,
+  internal,
+  invalidArgument,
+  isNotFound,
+  isUnavailable,
+  notFound,
+  SauropodError,
+  unavailable,
+  wrap,
+} from "../../errors/mod.ts";
+import type { Logger } from "../../log/mod.ts";
+import { sendSignal, Signal } from "../../ffi/process.ts";
+import {
+  EXIT_FILE,
+  parseExitInfo,
+  type RuntimeSpec,
+  SHIM_LOG_FILE,
+  SOCKET_FILE,
+} from "../../shim/protocol.ts";
+import { shimArgv } from "./_argv.ts";
+import { ControlClient } from "./_conn.ts";
+import { type HandleHost, ShimClient, toExitRecord } from "./_handle.ts";
+import { readShimPid, shimAlive, waitShimGone } from "./_proc.ts";
+import type { ExitRecord, ShimCreateOptions, ShimHandle, ShimRuntime } from "./_types.ts";
+
+/** Container ids a shim accepts (the CRI's are 64 hex digits). */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const BOOTSTRAP_FILE = "bootstrap.json";
+/** A new shim must answer on its socket within this long (Deno's start-up included). */
+const MIN_START_TIMEOUT_MS = 20_000;
+
+/** What {@link ShimManager} is built from. */
+export interface ShimManagerOptions {
+  /** Where state dirs go: `<state>/shims`. */
+  stateRoot: string;
+  /** Absolute path of `main.ts`. */
+  entry: string;
+  logger: Logger;
+  /** The shims' log level (default info). */
+  shimLogLevel?: string;
+  /** The deno binary (default: the agent's own). */
+  denoPath?: string;
+  /** V8 flags of the shims (default: the measured set in `_argv.ts`). */
+  v8Flags?: string[];
+  /** A shim never asked to create exits after this long (default 60 s). */
+  bootstrapTimeoutMs?: number;
+}
+
+interface Bootstrap {
+  id: string;
+  bundle: string;
+  runtime: RuntimeSpec;
+}
+
+/** Resolves a runtime binary name to an absolute path (PATH lookup, like exec does). */
+export function resolveBinary(name: string, path?: string): string {
+  if (name.startsWith("/")) return name;
+  if (name.includes("/")) {
+    throw invalidArgument(`runtime binary "${name}" must be a name or absolute`);
+  }
+  let dirs = path;
+  if (dirs === undefined) {
+    try {
+      dirs = Deno.env.get("PATH");
+    } catch {
+      dirs = undefined;
+    }
+  }
+  for (
+    const dir of (dirs ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")
+  ) {
+    if (!dir.startsWith("/")) continue;
+    try {
+      const st = Deno.statSync(`${dir}/${name}`);
+      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
+    } catch {
+      // not here
+    }
+  }
+  throw notFound(`runtime binary "${name}" not found on PATH`);
+}
+
+function shimEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+  };
+  // Deno finds its transpile cache through these; without them every shim recompiles.
+  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    try {
+      const v = Deno.env.get(k);
+      if (v) env[k] = v;
+    } catch {
+      // no env permission: defaults
+    }
+  }
+  return env;
+}
+
+async function tail(path: string, bytes = 2048): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    return text.slice(-bytes).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Starts shims and finds them again. */
+export class ShimManager implements HandleHost {
+  readonly logger: Logger;
+  readonly #o: ShimManagerOptions;
+  /** Exit statuses of the shims this agent process spawned (Deno reaps them). */
+  readonly #children = new Map<string, Promise<unknown>>();
+
+  /** A manager for shims under `opts.stateRoot`. */
+  constructor(opts: ShimManagerOptions) {
+    if (!opts.stateRoot.startsWith("/")) throw invalidArgument("shim stateRoot must be absolute");
+    if (!opts.entry.startsWith("/")) throw invalidArgument("shim entry must be absolute");
+    this.#o = opts;
+    this.logger = opts.logger;
+  }
+
+  #dir(id: string): string {
+    if (!ID_RE.test(id)) throw invalidArgument(`container id "${id}" is not valid for a shim`);
+    return `${this.#o.stateRoot}/${id}`;
+  }
+
+  /**
+   * Spawns the shim of `o.id` and has it `runc create` the container. On failure nothing is
+   * left: no shim, no runc container, no state dir.
+   */
+  async create(o: ShimCreateOptions): Promise<ShimHandle> {
+    const stateDir = this.#dir(o.id);
+    if (!o.bundle.startsWith("/")) throw invalidArgument(`bundle "${o.bundle}" must be absolute`);
+    if (o.logPath !== undefined && !o.logPath.startsWith("/")) {
+      throw invalidArgument(`log path "${o.logPath}" must be absolute`);
+    }
+    const runtime: RuntimeSpec = { ...o.runtime, binary: resolveBinary(o.runtime.binary) };
+    const log = this.logger.with({ containerId: o.id });
+    await Deno.mkdir(this.#o.stateRoot, { recursive: true, mode: 0o711 });
+    try {
+      await Deno.mkdir(stateDir, { mode: 0o700 });
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) {
+        throw alreadyExists(`a shim state directory for container "${o.id}" already exists`);
+      }
+      throw wrap(err, `cannot create shim state directory ${stateDir}`);
+    }
+    await using undo = new AsyncDisposableStack();
+    undo.defer(() => this.removeStateDir(o.id));
+    const bootstrap: Bootstrap = { id: o.id, bundle: o.bundle, runtime };
+    await Deno.writeTextFile(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n");
+
+    const child = new Deno.Command(this.#o.denoPath ?? Deno.execPath(), {
+      args: shimArgv({
+        entry: this.#o.entry,
+        id: o.id,
+        stateDir,
+        ...(this.#o.shimLogLevel ? { logLevel: this.#o.shimLogLevel } : {}),
+        ...(this.#o.v8Flags ? { v8Flags: this.#o.v8Flags } : {}),
+        ...(this.#o.bootstrapTimeoutMs ? { bootstrapTimeoutMs: this.#o.bootstrapTimeoutMs } : {}),
+      }),
+      cwd: "/",
+      clearEnv: true,
+      env: shimEnv(),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      // Its own session: the shim outlives the agent, whatever kills the agent.
+      detached: true,
+    }).spawn();
+    child.unref();
+    const shimPid = child.pid;
+    let exited = false;
+    const status = child.status.then(() => {
+      exited = true;
+    }).catch(() => {}).finally(() => {
+      if (this.#children.get(o.id) === status) this.#children.delete(o.id);
+    });
+    this.#children.set(o.id, status);
+    undo.defer(async () => {
+      // Whatever failed, the runc container goes first (the shim may have half-made it),
+      // then the shim.
+      if (!exited) sendSignal(shimPid, Signal.SIGKILL);
+      await child.status.catch(() => {});
+      await this.#runcDelete(o.id, runtime).catch((err) =>
+        log.warn("cannot delete the runc container after a failed create", { err })
+      );
+    });
+
+    const startBy = Date.now() + Math.max(MIN_START_TIMEOUT_MS, runtime.callTimeoutMs);
+    let control: ControlClient | undefined;
+    for (let delay = 5; !control; delay = Math.min(delay * 2, 100)) {
+      if (exited) {
+        const why = await tail(`${stateDir}/${SHIM_LOG_FILE}`);
+        throw unavailable(
+          `the shim of container "${o.id}" exited while starting${why ? `: ${why}` : ""}`,
+        );
+      }
+      try {
+        control = await ControlClient.open(`${stateDir}/${SOCKET_FILE}`, o.id);
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        if (Date.now() > startBy) {
+          throw deadlineExceeded(`the shim of container "${o.id}" did not start listening`, {
+            cause: err,
+          });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    undo.defer(() => control!.close());
+    const created = await control.call(
+      "create",
+      {
+        bundle: o.bundle,
+        runtime,
+        ...(o.logPath ? { logPath: o.logPath } : {}),
+        tty: o.tty,
+        stdin: o.stdin,
+        stdinOnce: o.stdinOnce,
+      },
+      runtime.callTimeoutMs + 5_000,
+    );
+    const handle = new ShimClient({
+      id: o.id,
+      stateDir,
+      initPid: created.pid,
+      control,
+      callTimeoutMs: runtime.callTimeoutMs,
+      host: this,
+    });
+    undo.move();
+    log.debug("shim created", { shimPid, initPid: created.pid });
+    return handle;
+  }
+
+  /**
+   * Reconnects to the live shim of `id` (after an agent restart). `undefined` when none
+   * runs; then {@link lastExit} tells how the container ended.
+   */
+  async reconnect(id: string): Promise<ShimHandle | undefined> {
+    const stateDir = this.#dir(id);
+    const pid = readShimPid(stateDir);
+    if (pid === undefined || !shimAlive(pid, id)) return undefined;
+    const control = await ControlClient.open(`${stateDir}/${SOCKET_FILE}`, id);
+    try {
+      const state = await control.call("state", {}, 10_000);
+      const runtime = await this.bootstrapRuntime(id);
+      return new ShimClient({
+        id,
+        stateDir,
+        initPid: state.pid,
+        control,
+        callTimeoutMs: runtime?.callTimeoutMs ?? 60_000,
+        host: this,
+      });
+    } catch (err) {
+      control.close();
+      throw err;
+    }
+  }
+
+  /** Ids of the state dirs present (live shims or their leftovers). */
+  async ids(): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#o.stateRoot)) {
+        if (e.isDirectory && ID_RE.test(e.name)) out.push(e.name);
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw wrap(err, `cannot list ${this.#o.stateRoot}`);
+    }
+    return out.sort();
+  }
+
+  /** The exit record the shim of `id` wrote, if any. */
+  async lastExit(id: string): Promise<ExitRecord | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${this.#dir(id)}/${EXIT_FILE}`);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrap(err, `cannot read the exit record of container "${id}"`);
+    }
+    try {
+      return toExitRecord(parseExitInfo(JSON.parse(text)));
+    } catch (err) {
+      throw internal(`exit record of container "${id}" is corrupt`, { cause: err });
+    }
+  }
+
+  /** The runtime settings the shim of `id` was created with. */
+  async bootstrapRuntime(id: string): Promise<ShimRuntime | undefined> {
+    try {
+      const b = JSON.parse(
+        await Deno.readTextFile(`${this.#dir(id)}/${BOOTSTRAP_FILE}`),
+      ) as Partial<Bootstrap>;
+      return b.runtime;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * After a shim died (or to be sure): kills a shim still running, force-deletes the runc
+   * container, removes the state dir. Idempotent.
+   */
+  async cleanup(id: string, runtime: ShimRuntime): Promise<void> {
+    const stateDir = this.#dir(id);
+    const pid = readShimPid(stateDir);
+    if (pid !== undefined && shimAlive(pid, id)) {
+      sendSignal(pid, Signal.SIGKILL);
+      if (!(await waitShimGone(pid, id, 10_000))) {
+        throw unavailable(`the shim of container "${id}" (pid ${pid}) survived SIGKILL`);
+      }
+    }
+    await this.reaped(id);
+    await this.#runcDelete(id, { ...runtime, binary: resolveBinary(runtime.binary) });
+    await this.removeStateDir(id);
+  }
+
+  /**
+   * Resolves once a shim of `id` spawned by this process has been reaped (at most 5 s), so
+   * no exit status is left pending.
+   */
+  async reaped(id: string): Promise<void> {
+    const status = this.#children.get(id);
+    if (!status) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([status, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+    clearTimeout(timer);
+  }
+
+  /** Removes the state dir of `id`. */
+  async removeStateDir(id: string): Promise<void> {
+    try {
+      await Deno.remove(this.#dir(id), { recursive: true });
+    } catch (err) {
+      if (!isNotFound(err)) throw wrap(err, `cannot remove the shim state of container "${id}"`);
+    }
+  }
+
+  /** `runc delete --force`; a container runc does not know is already deleted. */
+  async #runcDelete(id: string, runtime: RuntimeSpec): Promise<void> {
+    const args = ["--root", runtime.root];
+    if (runtime.systemdCgroup) args.push("--systemd-cgroup");
+    args.push("delete", "--force", id);
+    const cmd = new Deno.Command(runtime.binary, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(runtime.callTimeoutMs),
+    });
+    let out: Deno.CommandOutput;
+    try {
+      out = await cmd.output();
+    } catch (err) {
+      throw wrap(err, `runtime call "delete" for container "${id}" failed`);
+    }
+    if (out.success) return;
+    const msg = new TextDecoder().decode(out.stderr).trim();
+    if (/does not exist|not found/i.test(msg)) return;
+    throw new SauropodError(
+      "internal",
+      `runtime call "delete" for container "${id}" failed: ${msg}`,
+    );
+  }
+}

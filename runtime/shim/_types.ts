@@ -1,0 +1,136 @@
+/**
+ * The public shapes of the shim client.
+ *
+ * @module
+ */
+
+/** How the shim runs the OCI runtime. */
+export interface ShimRuntime {
+  /** The runtime binary: an absolute path, or a name looked up on PATH. */
+  binary: string;
+  /** `runc --root`. */
+  root: string;
+  /** `runc --systemd-cgroup`. */
+  systemdCgroup: boolean;
+  /** Deadline of each runtime call. */
+  callTimeoutMs: number;
+}
+
+/** What a new shim creates. */
+export interface ShimCreateOptions {
+  /** The container id (also the runc id). */
+  id: string;
+  /** The OCI bundle directory. */
+  bundle: string;
+  runtime: ShimRuntime;
+  /** The CRI log file; absent: output is discarded (attach still sees it). */
+  logPath?: string;
+  tty: boolean;
+  stdin: boolean;
+  stdinOnce: boolean;
+}
+
+/** How a container ended. */
+export interface ExitRecord {
+  /** The exit code, or 128 + the signal that killed it (255 when unknown). */
+  exitCode: number;
+  /** When, in nanoseconds since the epoch. */
+  exitedAtNs: bigint;
+  /** The kernel OOM-killed a process of the container's memory cgroup. */
+  oomKilled: boolean;
+  /** The signal that killed the init, when one did. */
+  signal?: number;
+  /** Set when the exit was not observed, e.g. "shim exited unexpectedly". */
+  reason?: string;
+}
+
+/** A terminal size: width in columns, height in rows (CRI's names). */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/** The stdio of an attach or a streaming exec. */
+export interface StdioSession {
+  /** Bytes for the process's stdin; closing it closes (or, on a tty, ^D's) stdin. */
+  stdin?: WritableStream<Uint8Array>;
+  /** The process's stdout (on a tty: all of its output). */
+  stdout?: ReadableStream<Uint8Array>;
+  /** The process's stderr (never on a tty). */
+  stderr?: ReadableStream<Uint8Array>;
+  /** Resizes the terminal (a no-op in effect without one). */
+  resize(size: TerminalSize): Promise<void>;
+  /**
+   * Resolves when the process (exec) or container (attach) exits; rejects when the session
+   * ends first (closed, or the shim went away).
+   */
+  exit: Promise<{ exitCode: number }>;
+  /** Ends the session: an exec'd process is killed, an attached container keeps running. */
+  close(): void;
+}
+
+/** What `execSync` runs. */
+export interface ExecSyncOptions {
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  tty?: boolean;
+  /** Kill the process after this long and report `timedOut`. */
+  timeoutMs?: number;
+  /** Bytes kept of each of stdout and stderr (default 16 MiB); the rest is dropped. */
+  outputLimit?: number;
+  /** Aborting kills the process and rejects with canceled. */
+  signal?: AbortSignal;
+}
+
+/** What `execSync` returns. */
+export interface ExecSyncResult {
+  exitCode: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  timedOut: boolean;
+}
+
+/** A streaming exec's command. */
+export interface ExecOptions {
+  args: string[];
+  tty: boolean;
+  stdin: boolean;
+  env?: string[];
+  cwd?: string;
+}
+
+/** The container's state as its shim reports it. */
+export interface ShimState {
+  status: "created" | "running" | "stopped";
+  pid: number;
+  exit?: ExitRecord;
+}
+
+/** A connection to one container's shim. */
+export interface ShimHandle {
+  readonly id: string;
+  /** The container's init pid. */
+  readonly initPid: number;
+  /** The shim's pid. */
+  readonly shimPid: number;
+  /** `runc start`. */
+  start(): Promise<void>;
+  /** `runc kill`; not-found once the container has exited (unless `all`). */
+  kill(signal: number, all?: boolean): Promise<void>;
+  state(): Promise<ShimState>;
+  /** Resolves when the container exits — or when the shim dies (then `reason` says so). */
+  wait(): Promise<ExitRecord>;
+  execSync(opts: ExecSyncOptions): Promise<ExecSyncResult>;
+  exec(opts: ExecOptions): Promise<StdioSession>;
+  attach(opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<StdioSession>;
+  /** Resizes the container's own tty. */
+  resize(size: TerminalSize): Promise<void>;
+  reopenLog(): Promise<void>;
+  /** `runc update` with OCI LinuxResources. */
+  update(resources: unknown): Promise<void>;
+  /** `runc delete` (force if still running); the shim exits; the state dir is removed. */
+  delete(): Promise<void>;
+  /** Drops the connection; the shim keeps running. */
+  close(): void;
+}

@@ -1,0 +1,23 @@
+/**
+ * The agent's side of the shims: {@link ShimManager} starts one shim per container (a
+ * detached `main.ts shim` process with narrow permissions), finds live shims again after
+ * an agent restart, and cleans up after dead ones; a {@link ShimHandle} drives one shim
+ * over its socket (`shim/protocol.ts`).
+ *
+ * @module
+ */
+export { resolveBinary, ShimManager, type ShimManagerOptions } from "./_manager.ts";
+export { DEFAULT_EXEC_OUTPUT_LIMIT, SHIM_DIED } from "./_handle.ts";
+export { SHIM_V8_FLAGS } from "./_argv.ts";
+export type {
+  ExecOptions,
+  ExecSyncOptions,
+  ExecSyncResult,
+  ExitRecord,
+  ShimCreateOptions,
+  ShimHandle,
+  ShimRuntime,
+  ShimState,
+  StdioSession,
+  TerminalSize,
+} from "./_types.ts";
