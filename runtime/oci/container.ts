@@ -43,7 +43,7 @@ import {
   DEFAULT_READONLY_PATHS,
   lsmAnnotations,
 } from "./_security.ts";
-import { OCI_VERSION, type Spec } from "./spec.ts";
+import { type Linux, OCI_VERSION, type Process, type Spec } from "./spec.ts";
 import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
 import { resolveUser } from "./user.ts";
 
@@ -185,45 +185,22 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
   // every container writes them (the same values each time) into the namespaces it joins.
   const sysctl = checkSysctls(sandboxConfig.linux?.sysctls ?? {}, hostNs, "sandbox.linux.sysctls");
 
-  const spec: Spec = {
-    ociVersion: OCI_VERSION,
-    process: {
-      terminal: config.tty,
-      user,
-      args,
-      env,
-      cwd,
-      capabilities,
-      noNewPrivileges: sc?.noNewPrivs ?? false,
-    },
-    root: { path: inputs.rootfsPath, readonly: readonlyRootfs },
-    mounts: mounts.mounts,
-    annotations: {
-      ...config.annotations,
-      ...lsmAnnotations(sc?.apparmor, sc?.apparmorProfile ?? "", sc?.selinuxOptions, SC),
-      ...podAnnotations(inputs.sandboxId, sandboxConfig, CONTAINER_TYPE_CONTAINER),
-      [CONTAINER_NAME]: name,
-      [IMAGE_NAME]: inputs.imageName ?? (config.image?.userSpecifiedImage ||
-        config.image?.image || ""),
-    },
-    linux: {
-      resources,
-      cgroupsPath: inputs.cgroupsPath,
-      namespaces: [
-        ...namespaceEntry("pid", ns.pid),
-        ...namespaceEntry("ipc", ns.ipc),
-        ...namespaceEntry("uts", ns.uts),
-        { type: "mount" },
-        ...namespaceEntry("network", ns.network),
-        // As containerd: a cgroup namespace hides the host's hierarchy on cgroup v2; on v1
-        // and for privileged containers (which may manage cgroups) none is made
-        // (containers/libpod#4363).
-        ...(node.cgroupVersion === 2 && !privileged ? [{ type: "cgroup" as const }] : []),
-      ],
-      devices: devices.devices,
-    },
+  const linux: Linux = {
+    resources,
+    cgroupsPath: inputs.cgroupsPath,
+    namespaces: [
+      ...namespaceEntry("pid", ns.pid),
+      ...namespaceEntry("ipc", ns.ipc),
+      ...namespaceEntry("uts", ns.uts),
+      { type: "mount" },
+      ...namespaceEntry("network", ns.network),
+      // As containerd: a cgroup namespace hides the host's hierarchy on cgroup v2; on v1
+      // and for privileged containers (which may manage cgroups) none is made
+      // (containers/libpod#4363).
+      ...(node.cgroupVersion === 2 && !privileged ? [{ type: "cgroup" as const }] : []),
+    ],
+    devices: devices.devices,
   };
-  const linux = spec.linux!;
   if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
   if (seccomp) linux.seccomp = seccomp;
   if (mounts.rootfsPropagation) linux.rootfsPropagation = mounts.rootfsPropagation;
@@ -238,15 +215,41 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
       ? checkPathList(sc.readonlyPaths, `${SC}.readonly_paths`)
       : [...DEFAULT_READONLY_PATHS];
   }
-  const resourcesGiven = config.linux?.resources;
-  if (resourcesGiven) {
-    spec.process!.oomScoreAdj = restrictOomScoreAdj(
-      Number(resourcesGiven.oomScoreAdj),
+
+  const process: Process = {
+    terminal: config.tty,
+    user,
+    args,
+    env,
+    cwd,
+    capabilities,
+    noNewPrivileges: sc?.noNewPrivs ?? false,
+  };
+  // As containerd: without resources the process keeps the score it inherits.
+  const requested = config.linux?.resources;
+  if (requested) {
+    process.oomScoreAdj = restrictOomScoreAdj(
+      Number(requested.oomScoreAdj),
       inputs.oomScoreAdj,
       "container.linux.resources.oom_score_adj",
     );
   }
-  return spec;
+
+  return {
+    ociVersion: OCI_VERSION,
+    process,
+    root: { path: inputs.rootfsPath, readonly: readonlyRootfs },
+    mounts: mounts.mounts,
+    annotations: {
+      ...config.annotations,
+      ...lsmAnnotations(sc?.apparmor, sc?.apparmorProfile ?? "", sc?.selinuxOptions, SC),
+      ...podAnnotations(inputs.sandboxId, sandboxConfig, CONTAINER_TYPE_CONTAINER),
+      [CONTAINER_NAME]: name,
+      [IMAGE_NAME]: inputs.imageName ??
+        (config.image?.userSpecifiedImage || config.image?.image || ""),
+    },
+    linux,
+  };
 }
 
 /**

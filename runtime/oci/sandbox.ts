@@ -34,7 +34,7 @@ import { DEFAULT_PATH, type ImageConfigFacts, mergeEnv } from "./process.ts";
 import { linuxResourcesFromCri, type OomScoreAdjPolicy, restrictOomScoreAdj } from "./resources.ts";
 import { seccompFor } from "./seccomp.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, lsmAnnotations } from "./_security.ts";
-import { type Mount, OCI_VERSION, type Spec } from "./spec.ts";
+import { type Linux, type Mount, OCI_VERSION, type Spec } from "./spec.ts";
 import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
 import { resolveUser } from "./user.ts";
 
@@ -183,7 +183,25 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
     annotations[SANDBOX_MEMORY] = String(pod.memoryLimitInBytes);
   }
 
-  const spec: Spec = {
+  const linux: Linux = {
+    resources,
+    cgroupsPath: inputs.cgroupsPath,
+    namespaces: [
+      { type: "pid" },
+      ...namespaceEntry("ipc", ns.ipc),
+      ...namespaceEntry("uts", ns.uts),
+      { type: "mount" },
+      ...namespaceEntry("network", ns.network),
+    ],
+  };
+  if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
+  if (seccomp) linux.seccomp = seccomp;
+  if (!privileged) {
+    linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
+    linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];
+  }
+
+  return {
     ociVersion: OCI_VERSION,
     process: {
       terminal: false,
@@ -202,24 +220,6 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
     root: { path: inputs.rootfsPath, readonly: true },
     mounts,
     annotations,
-    linux: {
-      resources,
-      cgroupsPath: inputs.cgroupsPath,
-      namespaces: [
-        { type: "pid" },
-        ...namespaceEntry("ipc", ns.ipc),
-        ...namespaceEntry("uts", ns.uts),
-        { type: "mount" },
-        ...namespaceEntry("network", ns.network),
-      ],
-    },
+    linux,
   };
-  const linux = spec.linux!;
-  if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
-  if (seccomp) linux.seccomp = seccomp;
-  if (!privileged) {
-    linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
-    linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];
-  }
-  return spec;
 }
