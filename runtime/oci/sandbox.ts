@@ -110,7 +110,7 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
     supplementalGroups: (sc?.supplementalGroups ?? []).map((g, i) =>
       idOf(g, `${SC}.supplemental_groups[${i}]`)
     ),
-    // The pause process has no use for the image's group memberships.
+    // As containerd: only the primary and the pod's supplemental groups, no /etc/group.
     policy: "strict",
     field: asked?.field ?? "sandbox image config User",
   });
