@@ -127,13 +127,20 @@ function criDeviceNodes(d: CriDevice, hostPaths: HostPaths, field: string): Linu
   if (facts.kind !== "directory") {
     throw invalidArgument(`${field}.host_path: "${d.hostPath}" is not a device node`);
   }
-  const dir = cleanPath(d.hostPath);
-  const into = d.containerPath !== "" ? cleanPath(d.containerPath) : dir;
+  // The runtime may key the nodes under the path as written or under the directory it
+  // resolves to (a symlinked /dev/snd): either is accepted.
+  const roots = [...new Set([cleanPath(d.hostPath), cleanPath(facts.realPath)])];
+  const into = d.containerPath !== "" ? cleanPath(d.containerPath) : roots[0]!;
   const out: LinuxDevice[] = [];
+  const seen = new Set<string>();
   for (const [p, f] of Object.entries(hostPaths).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
     const cp = cleanPath(p);
-    if (cp === dir || !isWithin(cp, dir) || f.kind !== "device" || !f.device) continue;
-    out.push(linuxDevice(into + cp.slice(dir.length), f.device));
+    const root = roots.find((r) => cp !== r && isWithin(cp, r));
+    if (root === undefined || f.kind !== "device" || !f.device) continue;
+    const path = into + cp.slice(root.length);
+    if (seen.has(path)) continue;
+    seen.add(path);
+    out.push(linuxDevice(path, f.device));
   }
   if (out.length === 0) {
     throw invalidArgument(`${field}.host_path: directory "${d.hostPath}" holds no device nodes`);

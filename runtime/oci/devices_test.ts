@@ -78,6 +78,16 @@ Deno.test("containerDevices() of a directory brings every node under it", () => 
   assertEquals(r.rules.length, defaultDeviceRules().length + 2);
 });
 
+Deno.test("containerDevices() of a symlinked directory finds nodes keyed under its real path", () => {
+  const r = containerDevices({
+    devices: [Device.fromPartial({ hostPath: "/dev/audio", containerPath: "/dev/snd" })],
+    hostPaths: { ...HOST, "/dev/audio": { kind: "directory", realPath: "/dev/snd" } },
+    privileged: false,
+    field: "container.devices",
+  });
+  assertEquals(r.devices.map((d) => d.path), ["/dev/snd/seq", "/dev/snd/timer"]);
+});
+
 Deno.test("containerDevices() refuses bad permissions, non-devices and relative paths", () => {
   assertFails(
     () => build([{ hostPath: "/dev/fuse", permissions: "rx" }]),
