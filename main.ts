@@ -13,6 +13,6 @@ if (import.meta.main) {
     const { shimMain } = await import("./shim/main.ts");
     Deno.exit(await shimMain(Deno.args.slice(1)));
   }
-  const { runCli } = await import("./cli.ts");
+  const { runCli } = await import("./app/cli.ts");
   Deno.exit(await runCli(Deno.args));
 }

@@ -32,6 +32,9 @@ import {
   podSandboxStats,
 } from "../cri/runtime/stats.ts";
 import { StatsService } from "../runtime/stats.ts";
+import { attach, exec, portForward } from "../cri/runtime/streaming.ts";
+import { streamingBackend } from "../runtime/streaming_backend.ts";
+import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
 import { listImages } from "../cri/image/list_images.ts";
 import { imageStatus } from "../cri/image/image_status.ts";
 import { pullImage } from "../cri/image/pull_image.ts";
@@ -46,6 +49,8 @@ import { cgroupPort } from "../runtime/cgroups.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
 import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
+import { SystemdNotifier, type Watchdog } from "./notify.ts";
+import { criSelfCheck } from "./health.ts";
 
 /** The running agent's parts, as the lifecycle sees them. */
 export interface Services {
@@ -62,6 +67,8 @@ const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 
 /** Builds the services for `config`. */
 export async function buildServices(config: Config, log: Logger): Promise<Services> {
+  // First: systemd's variables must be gone before any child (runc, CNI, shims) starts.
+  const notifier = SystemdNotifier.fromEnv({ logger: log.with({ component: "systemd" }) });
   await Deno.mkdir(config.root, { recursive: true, mode: 0o711 });
   await Deno.mkdir(config.state, { recursive: true, mode: 0o711 });
 
@@ -120,6 +127,17 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   });
   await runtime.recover();
   const stats = new StatsService(runtime.core, layout, driver);
+  const dialer = new NetnsDialer({ logger: log.with({ component: "portforward" }) });
+  const streaming = new StreamingServer({
+    address: config.stream.address,
+    port: config.stream.port,
+    tokenTtlMs: config.stream.tokenTtlSeconds * 1000,
+    idleTimeoutMs: config.stream.idleTimeoutSeconds * 1000,
+    backend: streamingBackend(runtime.core, dialer),
+    logger: log.with({ component: "streaming" }),
+  });
+  await streaming.start();
+  log.info("streaming server listening", { url: streaming.baseUrl });
 
   const runtimeReady = cached(10_000, async (): Promise<Readiness> => {
     const probe = await probeRuntimeBinary(config.runtime.binary);
@@ -147,7 +165,13 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       config,
       runtimeReady,
       networkReady,
-      info: () => ({ cgroupLayout: layout.mode, cgroupDriver: driver.name, oom, node }),
+      info: () => ({
+        cgroupLayout: layout.mode,
+        cgroupDriver: driver.name,
+        oom,
+        node,
+        streamServer: streaming.baseUrl,
+      }),
     }),
     runPodSandbox: runPodSandbox(rt),
     stopPodSandbox: stopPodSandbox(rt),
@@ -164,6 +188,9 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     updateContainerResources: updateContainerResources(rt),
     reopenContainerLog: reopenContainerLog(rt),
     getContainerEvents: getContainerEvents(rt),
+    exec: exec(runtime.core, streaming),
+    attach: attach(runtime.core, streaming),
+    portForward: portForward(runtime.core, streaming),
     containerStats: containerStats(stats),
     listContainerStats: listContainerStats(stats),
     podSandboxStats: podSandboxStats(stats),
@@ -189,14 +216,24 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     image: imageHandlers,
   });
 
+  let watchdog: Watchdog | undefined;
   return {
     server,
-    afterListen: () => Promise.resolve(),
-    beforeShutdown: () => Promise.resolve(),
-    close: () => {
+    afterListen: () => {
+      notifier.ready(`serving the CRI on ${config.socket}`);
+      watchdog = notifier.startWatchdog((budgetMs) => criSelfCheck(config.socket, budgetMs));
+      return Promise.resolve();
+    },
+    beforeShutdown: async () => {
+      // The last keep-alive must come before STOPPING=1, never after.
+      await watchdog?.stop();
+      notifier.stopping("shutting down: draining in-flight calls");
+    },
+    close: async () => {
+      await streaming.close();
+      dialer.close();
       runtime.close();
       images.close();
-      return Promise.resolve();
     },
   };
 }

@@ -168,7 +168,7 @@ Deno.test("foundation: Version, Status, errors and lifecycle over the CRI socket
   await agent.stop("SIGKILL");
   assert((await Deno.lstat(agent.socket)).isSocket);
   await agent.launch();
-  assert(agent.logs.some((l) => l.includes("removing stale socket")));
+  assert(agent.logs.some((l) => l.includes("removing stale socket")), agent.tail());
   const c2 = new CriClient(agent.socket);
   try {
     assertEquals((await c2.runtime.version({})).runtimeName, "sauropod");
@@ -182,6 +182,7 @@ Deno.test("foundation: the agent refuses a world-writable socket directory", asy
   try {
     await Deno.mkdir(`${dir}/sock`);
     await Deno.chmod(`${dir}/sock`, 0o777);
+    await Deno.writeTextFile(`${dir}/none.toml`, "");
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",

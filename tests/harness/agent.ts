@@ -109,6 +109,7 @@ export class TestAgent implements AsyncDisposable {
       stderr: "piped",
       env: { NO_COLOR: "1", ...(this.#opts.env ?? {}) },
     });
+    const from = this.logs.length;
     const child = cmd.spawn();
     this.#child = child;
     this.#status = child.status;
@@ -123,7 +124,7 @@ export class TestAgent implements AsyncDisposable {
       if (done) {
         throw new Error(`agent exited during startup:\n${this.tail(40)}`);
       }
-      if (this.logs.some((l) => l.includes("serving the CRI"))) return;
+      if (this.logs.slice(from).some((l) => l.includes("serving the CRI"))) return;
     }
     throw new Error(`agent did not start within 60 s:\n${this.tail(40)}`);
   }
