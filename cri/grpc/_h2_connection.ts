@@ -76,7 +76,7 @@ const MAX_UNFLUSHED = HIGH_WATER + 1024 * 1024;
 const CLOSE_FLUSH_MS = 2_000;
 /** How long a graceful drain waits for the PING that brackets in-flight streams. */
 const DRAIN_PING_MS = 1_000;
-/** Bytes a header block may take across HEADERS + CONTINUATION frames, per list byte. */
+/** How far an encoded header block (buffered until its last frame) may exceed the list limit. */
 const BLOCK_SLACK = 16_384;
 
 const DRAIN_PING = new Uint8Array([0x73, 0x61, 0x75, 0x72, 0x6f, 0x70, 0x6f, 0x64]); // "sauropod"
@@ -132,11 +132,6 @@ export class H2Connection implements StreamOwner {
     });
     this.#resets = new Budget(opts.maxResetsPerInterval, opts.resetIntervalMs);
     this.#send = new Sender((s) => this.#localEnd(s));
-  }
-
-  /** Streams open or half-closed right now. */
-  get activeStreams(): number {
-    return this.#streams.size;
   }
 
   /** Reads and serves until the connection ends; never rejects. */
