@@ -330,6 +330,18 @@ Deno.test("GrpcServer aborts the handler when the client cancels (RST_STREAM)", 
   });
 });
 
+Deno.test("GrpcServer aborts the handler when the connection is lost", async () => {
+  await withServer(async ({ client, contexts, ended }) => {
+    await client.request(1, "/t.Echo/Hold");
+    await client.message(1, enc("x"));
+    while (contexts.length === 0) await new Promise((r) => setTimeout(r, 1));
+    client.conn.close();
+    while (!contexts[0]!.signal.aborted) await new Promise((r) => setTimeout(r, 1));
+    assertEquals((contexts[0]!.signal.reason as StatusError).code, Status.CANCELLED);
+    assertEquals(ended.map((e) => [e.code, e.message]), [[Status.CANCELLED, "connection closed"]]);
+  });
+});
+
 Deno.test("GrpcServer streams server messages, then trailers", async () => {
   await withServer(async ({ client }) => {
     const res = await unary(client, 1, "/t.Echo/Count", "3");
