@@ -1,0 +1,241 @@
+/**
+ * The two runtimes under test, started side by side from the same inputs: containerd 1.6
+ * (its CRI plugin, runc v2 shims) and the sauropod agent, each under its own directory with
+ * its own CRI socket, runc root, CNI network and log file, driven by the same CRI client.
+ *
+ * ```ts
+ * const rt = new BenchRuntime("containerd", { runDir, registryHost, pauseImage, network, log });
+ * await rt.start();
+ * await rt.cri.runtime.version({});
+ * await rt.close();   // removes its pods and stops the daemon
+ * ```
+ *
+ * @module
+ */
+import { unavailable } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { CriClient } from "../tests/harness/cri_client.ts";
+import { benchConflist, DEFAULT_CONFLIST, type NetworkIdentity } from "./_cni.ts";
+import { containerdConfig, containerdLayout, registryHosts } from "./_containerd.ts";
+import { Daemon } from "./_daemon.ts";
+import { listProcesses, type ProcessInfo } from "./_proc.ts";
+import { sauropodConfig, sauropodLayout } from "./_sauropod.ts";
+import type { RuntimeName } from "./report.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Binaries both runtimes use. */
+export const RUNC = "/usr/sbin/runc";
+/** CNI plugins directory (Debian's containernetworking-plugins). */
+export const CNI_BIN_DIR = "/usr/lib/cni";
+/** The containerd binary (Debian's package). */
+export const CONTAINERD = "/usr/bin/containerd";
+
+/** What both runtimes are set up from. */
+export interface RuntimeSetup {
+  /** The run's directory; each runtime lives in `<runDir>/<name>`. */
+  readonly runDir: string;
+  /** `host:port` of the local registry. */
+  readonly registryHost: string;
+  /** The sandbox (pause) image, in the local registry. */
+  readonly pauseImage: string;
+  /** This runtime's pod network. */
+  readonly network: NetworkIdentity;
+  readonly log: Logger;
+}
+
+interface Flavour {
+  readonly socket: string;
+  readonly runcRoot: string;
+  readonly cniConfDir: string;
+  readonly daemon: Daemon;
+  /** Writes config files before the first start. */
+  prepare(): Promise<void>;
+  /** Whether `p` is one of this runtime's shims. */
+  isShim(p: ProcessInfo): boolean;
+}
+
+/** One runtime under test. */
+export class BenchRuntime {
+  readonly name: RuntimeName;
+  readonly dir: string;
+  readonly socket: string;
+  readonly runcRoot: string;
+  readonly network: NetworkIdentity;
+  readonly #flavour: Flavour;
+  readonly #log: Logger;
+  #cri: CriClient | undefined;
+  #prepared = false;
+
+  /** Describes the runtime; nothing runs until {@link start}. */
+  constructor(name: RuntimeName, setup: RuntimeSetup) {
+    this.name = name;
+    this.dir = `${setup.runDir}/${name}`;
+    this.network = setup.network;
+    this.#log = setup.log.with({ runtime: name });
+    this.#flavour = name === "containerd"
+      ? containerdFlavour(this.dir, setup)
+      : sauropodFlavour(this.dir, setup);
+    this.socket = this.#flavour.socket;
+    this.runcRoot = this.#flavour.runcRoot;
+  }
+
+  /** The CRI client of the running daemon (one connection, like the kubelet's). */
+  get cri(): CriClient {
+    if (!this.#cri) throw unavailable(`${this.name} is not running`);
+    return this.#cri;
+  }
+
+  /** The daemon's pid. */
+  get pid(): number {
+    return this.#flavour.daemon.pid;
+  }
+
+  /** Whether the daemon is up. */
+  get running(): boolean {
+    return this.#cri !== undefined;
+  }
+
+  /** Starts the daemon (writing its config the first time) and connects. */
+  async start(): Promise<void> {
+    if (!this.#prepared) {
+      await Deno.mkdir(this.dir, { recursive: true, mode: 0o755 });
+      await Deno.mkdir(this.#flavour.cniConfDir, { recursive: true });
+      const base = JSON.parse(await Deno.readTextFile(DEFAULT_CONFLIST));
+      await Deno.writeTextFile(
+        `${this.#flavour.cniConfDir}/10-${this.network.name}.conflist`,
+        JSON.stringify(benchConflist(base, this.network), null, 2),
+      );
+      await this.#flavour.prepare();
+      this.#prepared = true;
+    }
+    this.#cri = await this.#flavour.daemon.start();
+    this.#log.debug("daemon up", { pid: this.pid });
+  }
+
+  /** Stops the daemon with SIGTERM; its shims and containers keep running. */
+  async stopDaemon(): Promise<void> {
+    this.#cri?.close();
+    this.#cri = undefined;
+    await this.#flavour.daemon.stop();
+  }
+
+  /** Pids of the runtime's shim processes. */
+  async shimPids(): Promise<number[]> {
+    return (await listProcesses()).filter((p) => this.#flavour.isShim(p)).map((p) => p.pid);
+  }
+
+  /** Stops and removes every pod (RemovePodSandbox also removes its containers). */
+  async removeAllPods(): Promise<void> {
+    const cri = this.cri;
+    const { items } = await cri.runtime.listPodSandbox({});
+    const queue = [...items];
+    const worker = async () => {
+      for (let p = queue.shift(); p; p = queue.shift()) {
+        await cri.runtime.stopPodSandbox({ podSandboxId: p.id });
+        await cri.runtime.removePodSandbox({ podSandboxId: p.id });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+  }
+
+  /** The last lines of the daemon's log. */
+  logTail(lines = 30): Promise<string> {
+    return this.#flavour.daemon.tail(lines);
+  }
+
+  /** Removes every pod (best effort) and stops the daemon. */
+  async close(): Promise<void> {
+    if (this.#cri) {
+      try {
+        await this.removeAllPods();
+      } catch (err) {
+        this.#log.warn("could not remove every pod before stopping", { err });
+      }
+    }
+    await this.stopDaemon();
+  }
+}
+
+function containerdFlavour(dir: string, setup: RuntimeSetup): Flavour {
+  const l = containerdLayout(dir);
+  return {
+    socket: l.socket,
+    runcRoot: l.runcRoot,
+    cniConfDir: l.cniConfDir,
+    daemon: new Daemon({
+      name: "containerd",
+      argv: [CONTAINERD, "--config", l.configPath],
+      socket: l.socket,
+      logPath: l.logPath,
+    }),
+    async prepare() {
+      for (const d of [l.root, l.state, l.tmp, l.certsDir]) {
+        await Deno.mkdir(d, { recursive: true, mode: 0o711 });
+      }
+      await Deno.writeTextFile(
+        l.configPath,
+        containerdConfig({
+          layout: l,
+          sandboxImage: setup.pauseImage,
+          cniBinDir: CNI_BIN_DIR,
+          runcBinary: RUNC,
+        }),
+      );
+      for (const [rel, text] of Object.entries(registryHosts(setup.registryHost))) {
+        const path = `${l.certsDir}/${rel}`;
+        await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+        await Deno.writeTextFile(path, text);
+      }
+    },
+    isShim: (p) => {
+      if (!(p.argv[0] ?? "").endsWith("containerd-shim-runc-v2")) return false;
+      const i = p.argv.indexOf("-address");
+      return i >= 0 && p.argv[i + 1] === l.socket;
+    },
+  };
+}
+
+function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
+  const l = sauropodLayout(dir);
+  return {
+    socket: l.socket,
+    runcRoot: l.runcRoot,
+    cniConfDir: l.cniConfDir,
+    daemon: new Daemon({
+      name: "sauropod",
+      // As an operator runs it: the agent's declared permission set, never -A.
+      argv: [
+        Deno.execPath(),
+        "run",
+        "-P=agent",
+        "--quiet",
+        `${ROOT}/main.ts`,
+        "serve",
+        "--config",
+        l.configPath,
+      ],
+      cwd: ROOT,
+      socket: l.socket,
+      logPath: l.logPath,
+      env: { NO_COLOR: "1" },
+    }),
+    async prepare() {
+      await Deno.writeTextFile(
+        l.configPath,
+        sauropodConfig({
+          layout: l,
+          sandboxImage: setup.pauseImage,
+          cniBinDir: CNI_BIN_DIR,
+          runcBinary: RUNC,
+          registryHost: setup.registryHost,
+        }),
+      );
+    },
+    isShim: (p) => {
+      if (!p.argv.includes("shim")) return false;
+      const i = p.argv.indexOf("--state-dir");
+      return i >= 0 && (p.argv[i + 1] ?? "").startsWith(`${l.shims}/`);
+    },
+  };
+}
