@@ -3,7 +3,7 @@ import { GrpcServer, protoCodec } from "../cri/grpc/mod.ts";
 import { VersionRequest, VersionResponse } from "../cri/gen/api.ts";
 import { version } from "../cri/runtime/version.ts";
 import { nullLogger } from "../log/mod.ts";
-import { isDeadlineExceeded, isUnavailable } from "../errors/mod.ts";
+import { isUnavailable, kindOf } from "../errors/mod.ts";
 import { criSelfCheck } from "./health.ts";
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -15,7 +15,9 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-function versionServer(opts: { maxConcurrentCalls?: number } = {}): GrpcServer {
+function versionServer(
+  opts: { maxConcurrentCalls?: number; gate?: Promise<void> } = {},
+): GrpcServer {
   const server = new GrpcServer({
     maxRecvMessageBytes: 1 << 20,
     maxSendMessageBytes: 1 << 20,
@@ -27,7 +29,10 @@ function versionServer(opts: { maxConcurrentCalls?: number } = {}): GrpcServer {
     "/runtime.v1.RuntimeService/Version",
     protoCodec(VersionRequest),
     protoCodec(VersionResponse),
-    version,
+    async (req) => {
+      await opts.gate;
+      return await version(req);
+    },
   );
   return server;
 }
@@ -45,6 +50,25 @@ Deno.test("criSelfCheck() passes against the real gRPC server answering Version"
   });
 });
 
+Deno.test("criSelfCheck() counts a saturated server's refusal as an answer: busy is not hung", async () => {
+  await withDir(async (dir) => {
+    const gate = Promise.withResolvers<void>();
+    const server = versionServer({ maxConcurrentCalls: 1, gate: gate.promise });
+    await server.listen(`${dir}/s.sock`);
+    try {
+      // The first call takes the only slot and waits at the gate.
+      const holding = criSelfCheck(`${dir}/s.sock`, 30_000);
+      // The second is refused with RESOURCE_EXHAUSTED, which is still an answer.
+      await criSelfCheck(`${dir}/s.sock`, 30_000);
+      gate.resolve();
+      await holding;
+    } finally {
+      gate.resolve();
+      await server.shutdown(1000);
+    }
+  });
+});
+
 Deno.test("criSelfCheck() fails with deadline-exceeded when the socket accepts but never answers", async () => {
   await withDir(async (dir) => {
     // A server whose loop accepts connections and then ignores them: alive to the kernel,
@@ -56,7 +80,7 @@ Deno.test("criSelfCheck() fails with deadline-exceeded when the socket accepts b
     })();
     try {
       const err = await assertRejects(() => criSelfCheck(`${dir}/hung.sock`, 300));
-      if (!isDeadlineExceeded(err)) throw err;
+      if (kindOf(err) !== "deadline-exceeded") throw err;
     } finally {
       listener.close();
       await accepting.catch(() => {});
