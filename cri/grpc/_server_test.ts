@@ -315,6 +315,10 @@ Deno.test("GrpcServer enforces grpc-timeout: DEADLINE_EXCEEDED and the handler's
       status(await unary(client, 3, "/t.Echo/Say", "x", [["grpc-timeout", "1x"]]))[0],
       Status.INTERNAL,
     );
+    // Beyond setTimeout's range (2^31-1 ms) the deadline is kept but never fires early.
+    const far = await unary(client, 5, "/t.Echo/Say", "far", [["grpc-timeout", "99999999H"]]);
+    assertEquals([status(far), far.messages.map(dec)], [[Status.OK, ""], ["far"]]);
+    assert(contexts[1]!.deadline! > Date.now() + 1e14);
   });
 });
 
