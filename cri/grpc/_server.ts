@@ -60,9 +60,7 @@ function defaultToStatus(err: unknown): { code: Status; message: string } {
 const IGNORE: StreamListener = { onData() {}, onEnd() {}, onAbort() {} };
 
 /** A gRPC server on unix sockets, over our own HTTP/2. */
-export class GrpcServer implements CallHost {
-  readonly maxRecvMessageBytes: number;
-  readonly maxSendMessageBytes: number;
+export class GrpcServer {
   readonly #opts: GrpcServerOptions;
   readonly #log: Logger;
   readonly #methods = new Map<string, MethodEntry>();
@@ -71,7 +69,8 @@ export class GrpcServer implements CallHost {
   readonly #accepting = new Set<Promise<void>>();
   readonly #connections = new Set<H2Connection>();
   readonly #calls = new Set<Call>();
-  readonly #toStatus: (err: unknown) => { code: Status; message: string };
+  /** What calls see of the server. */
+  readonly #host: CallHost;
   #nextConnection = 1;
   #shuttingDown: Promise<void> | undefined;
   #idleWaiter: (() => void) | undefined;
@@ -93,9 +92,12 @@ export class GrpcServer implements CallHost {
     }
     this.#opts = opts;
     this.#log = opts.logger;
-    this.maxRecvMessageBytes = opts.maxRecvMessageBytes;
-    this.maxSendMessageBytes = opts.maxSendMessageBytes;
-    this.#toStatus = opts.toStatus ?? defaultToStatus;
+    this.#host = {
+      maxRecvMessageBytes: opts.maxRecvMessageBytes,
+      maxSendMessageBytes: opts.maxSendMessageBytes,
+      toStatus: opts.toStatus ?? defaultToStatus,
+      ended: (call, code, message) => this.#ended(call, code, message),
+    };
   }
 
   /** Registers a unary method at `path` (`/package.Service/Method`). */
@@ -285,7 +287,7 @@ export class GrpcServer implements CallHost {
         ct,
       );
     }
-    const call = new Call(this, stream, method, head, {
+    const call = new Call(this.#host, stream, method, head, {
       contentType: ct,
       gzip: encoding === "gzip",
       timeoutMs,
@@ -295,13 +297,8 @@ export class GrpcServer implements CallHost {
     return call;
   }
 
-  /** @internal maps a handler's error to a status. */
-  toStatus(err: unknown): { code: Status; message: string } {
-    return this.#toStatus(err);
-  }
-
-  /** @internal a call's status is decided. */
-  ended(call: Call, code: Status, message: string): void {
+  /** A call's status is decided. */
+  #ended(call: Call, code: Status, message: string): void {
     this.#calls.delete(call);
     this.#report(call.method, code, performance.now() - call.startedAt, message);
     this.#checkIdle();
