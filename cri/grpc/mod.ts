@@ -23,6 +23,7 @@ import type { Codec } from "./_call.ts";
 
 export type { CallContext, Codec } from "./_call.ts";
 export { GrpcServer, type GrpcServerOptions } from "./_server.ts";
+export type { ByteConn } from "./_h2_connection.ts";
 export { Status, StatusError } from "./_status.ts";
 
 /**
