@@ -21,15 +21,20 @@ export interface SauropodLayout {
   readonly logPath: string;
 }
 
-/** The layout of an agent under `dir`. */
-export function sauropodLayout(dir: string): SauropodLayout {
+/**
+ * The layout of an agent under `dir`, with its volatile state in `stateDir`. The state dir
+ * must be short: a shim's socket is `<state>/shims/<64-hex id>/shim.sock`, 81 characters
+ * past the state dir, and a unix socket path has at most 107 (SUN_LEN), so anything longer
+ * than 26 characters fails every container start. (The default, `/run/sauropod`, is 13.)
+ */
+export function sauropodLayout(dir: string, stateDir: string): SauropodLayout {
   return {
     dir,
     socket: `${dir}/sauropod.sock`,
     root: `${dir}/root`,
-    state: `${dir}/state`,
-    runcRoot: `${dir}/state/runc`,
-    shims: `${dir}/state/shims`,
+    state: stateDir,
+    runcRoot: `${stateDir}/runc`,
+    shims: `${stateDir}/shims`,
     cniConfDir: `${dir}/cni`,
     configPath: `${dir}/config.toml`,
     logPath: `${dir}/sauropod.log`,

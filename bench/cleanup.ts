@@ -42,7 +42,7 @@ export const SHARED_DIRS = [
 ] as const;
 
 const MANIFEST = "manifest.json";
-const RUN_PREFIX = "sauropod-bench-";
+const RUN_PREFIX = "sb-";
 
 /** Which of {@link SHARED_DIRS} exist now. */
 export async function sharedDirsPresent(): Promise<Record<string, boolean>> {

@@ -23,6 +23,7 @@ import { type BenchOptions, parseBenchArgs, USAGE } from "./_args.ts";
 import { pickSubnets, routedSubnets } from "./_cni.ts";
 import { containerdLayout } from "./_containerd.ts";
 import {
+  RUN_DIR_PREFIX,
   type RunManifest,
   sharedDirsPresent,
   sweepRun,
@@ -41,7 +42,7 @@ import {
   writeReport,
 } from "./report.ts";
 import { runWorkload } from "./runner.ts";
-import { BenchRuntime } from "./runtimes.ts";
+import { BenchRuntime, sauropodStateDir } from "./runtimes.ts";
 import { type BenchImages, type Workload, WORKLOADS } from "./workloads/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -51,6 +52,25 @@ const TMP = "/tmp";
 export function selectWorkloads(opts: BenchOptions): Workload[] {
   if (opts.only) return WORKLOADS.filter((w) => opts.only!.includes(w.name));
   return WORKLOADS.filter((w) => !opts.quick || w.quick);
+}
+
+/**
+ * `/tmp/sb-<8 hex>`: short, because sauropod's shim sockets live below it (see
+ * `_sauropod.ts`).
+ */
+async function makeRunDir(): Promise<{ runDir: string; id: string }> {
+  for (;;) {
+    const id = [...crypto.getRandomValues(new Uint8Array(4))]
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const runDir = `${TMP}/${RUN_DIR_PREFIX}${id}`;
+    try {
+      await Deno.mkdir(runDir, { mode: 0o755 });
+      await Deno.chmod(runDir, 0o755);
+      return { runDir, id };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+  }
 }
 
 /** Pulls `refs` into a runtime (the start benchmarks need them pre-pulled). */
@@ -70,13 +90,11 @@ export async function runBench(
   const workloads = selectWorkloads(opts);
   await sweepStaleRuns(TMP, log);
 
-  const runDir = await Deno.makeTempDir({ dir: TMP, prefix: "sauropod-bench-" });
-  await Deno.chmod(runDir, 0o755);
-  const id = runDir.slice(runDir.lastIndexOf("-") + 1);
-  const subnets = pickSubnets(await routedSubnets(), 2, parseInt(id.slice(0, 4), 36) || 0);
+  const { runDir, id } = await makeRunDir();
+  const subnets = pickSubnets(await routedSubnets(), 2, parseInt(id.slice(0, 4), 16));
   const networks = Object.fromEntries(RUNTIMES.map((name, i) => [name, {
     name: `bench-${name}-${id}`,
-    bridge: `sb${name[0]}-${id.slice(0, 8)}`,
+    bridge: `sb${name[0]}-${id}`,
     subnet: subnets[i]!,
     ipamDataDir: `${runDir}/${name}/cni-ipam`,
   }]));
@@ -87,7 +105,7 @@ export async function runBench(
     networks: Object.values(networks).map((n) => ({ name: n.name, bridge: n.bridge })),
     runcRoots: [
       `${runDir}/containerd/state/runc`,
-      `${runDir}/sauropod/state/runc`,
+      `${sauropodStateDir(runDir)}/runc`,
       `${runDir}/floor/runc`,
     ],
     containerdBundles: containerdLayout(`${runDir}/containerd`).bundles,

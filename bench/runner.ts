@@ -84,6 +84,7 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     log,
     runDir: o.runDir,
     cgroups: o.cgroups,
+    cgroupRoot: o.cgroupRoot,
     podCgroupBase: (rt) => `${o.cgroupRoot}/${rt.name}`,
     pick: (full, quick) => o.quick ? quick : full,
     figure(spec: FigureSpec): FigureSink {
@@ -144,7 +145,16 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     }
   } finally {
     for (const rt of o.runtimes) {
-      if (!rt.running) continue;
+      if (!rt.running) {
+        // A restart that failed half-way: bring the daemon back for the pods' removal and
+        // for the next workloads.
+        try {
+          await rt.start();
+        } catch (err) {
+          log.error("runtime is down and does not start again", { runtime: rt.name, err });
+          continue;
+        }
+      }
       try {
         await rt.removeAllPods();
       } catch (err) {

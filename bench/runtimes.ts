@@ -44,6 +44,11 @@ export interface RuntimeSetup {
   readonly log: Logger;
 }
 
+/** sauropod's volatile state: short, because shim socket paths grow from it (see layout). */
+export function sauropodStateDir(runDir: string): string {
+  return `${runDir}/s`;
+}
+
 interface Flavour {
   readonly socket: string;
   readonly runcRoot: string;
@@ -197,7 +202,7 @@ function containerdFlavour(dir: string, setup: RuntimeSetup): Flavour {
 }
 
 function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
-  const l = sauropodLayout(dir);
+  const l = sauropodLayout(dir, sauropodStateDir(setup.runDir));
   return {
     socket: l.socket,
     runcRoot: l.runcRoot,

@@ -279,3 +279,22 @@ export class Pods {
     await Deno.remove(logDir, { recursive: true }).catch(() => {});
   }
 }
+
+/** Starts `count` pods, `parallel` at a time (setup for the workloads that need many). */
+export async function startFleet(
+  pods: Pods,
+  prefix: string,
+  count: number,
+  opts: PodOptions & { parallel?: number } = {},
+): Promise<StartedPod[]> {
+  const out: StartedPod[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      out.push((await pods.start(prefix, opts)).pod);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.parallel ?? 5 }, worker));
+  return out;
+}

@@ -49,6 +49,8 @@ export interface WorkloadContext extends Sizes {
   readonly runDir: string;
   /** The node's cgroup hierarchies (pod cgroups are created in each, as the kubelet does). */
   readonly cgroups: CgroupLayout;
+  /** The run's cgroup (`/sauropod-bench-<id>`), in every hierarchy. */
+  readonly cgroupRoot: string;
   /** The cgroup under which pods of `rt` are put (`<bench root>/<runtime>`). */
   podCgroupBase(rt: BenchRuntime): string;
   /** Declares a figure of this workload. */
