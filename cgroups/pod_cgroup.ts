@@ -101,11 +101,14 @@ function removeDirs(created: readonly string[]): string[] {
 
 /**
  * Removes what {@link createPodCgroup} created, children first. Already gone is fine;
- * a directory still holding processes or child cgroups is a failed-precondition error
- * naming it (the rest is removed anyway).
+ * the pod's own cgroup still holding processes or child cgroups is a failed-precondition
+ * error naming it (the rest is removed anyway). An ancestor created along the way that is
+ * busy is shared by sibling pods (e.g. `/sauropod` above `/sauropod/pod<id>`) and is left
+ * to them.
  */
 export function removePodCgroup(owned: OwnedCgroup): void {
-  const busy = removeDirs(owned.created);
+  const leaf = owned.path.replace(/\/+$/, "");
+  const busy = removeDirs(owned.created).filter((b) => b.split(" (")[0]!.endsWith(leaf));
   if (busy.length > 0) {
     throw failedPrecondition(
       `cannot remove pod cgroup ${owned.path}: ${busy.join(", ")}; ` +

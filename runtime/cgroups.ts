@@ -7,6 +7,7 @@ import {
   type CgroupDriver,
   type CgroupLayout,
   createPodCgroup,
+  DEFAULT_PARENT,
   type OwnedCgroup,
   removePodCgroup,
 } from "../cgroups/mod.ts";
@@ -31,6 +32,26 @@ export function cgroupPort(layout: CgroupLayout, driver: CgroupDriver): CgroupPo
       const owned = createPodCgroup(layout, driver.podCgroupPath(parent));
       return owned.created.length ? owned : undefined;
     },
-    removeParent: (owned) => removePodCgroup(owned),
+    removeParent(owned) {
+      removePodCgroup(owned);
+      // The default parent of pods the kubelet gave none (`/sauropod`) is shared by them:
+      // whichever pod goes last takes it away.
+      if (owned.path.startsWith(`${DEFAULT_PARENT.cgroupfs}/`)) {
+        for (const dir of hierarchyDirs(layout)) {
+          try {
+            Deno.removeSync(`${dir}${DEFAULT_PARENT.cgroupfs}`);
+          } catch {
+            // still used by other pods, or already gone
+          }
+        }
+      }
+    },
   };
+}
+
+function hierarchyDirs(layout: CgroupLayout): string[] {
+  const dirs = new Set<string>();
+  for (const m of layout.v1.values()) dirs.add(m.dir);
+  if (layout.unified) dirs.add(layout.unified.dir);
+  return [...dirs];
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { NamespaceMode, type PodSandboxConfig } from "../cri/gen/api.ts";
+import { DEFAULT_PARENT } from "../cgroups/mod.ts";
 import { alreadyExists, canceled, notFound, wrap } from "../errors/mod.ts";
 import {
   bandwidthFromAnnotations,
@@ -196,7 +197,7 @@ function checkHandler(core: RuntimeCore, handler: string): void {
 function defaultParent(core: RuntimeCore, id: string): string {
   return core.deps.cgroups.driver === "systemd"
     ? `sauropod-pod${id.slice(0, 12)}.slice`
-    : `/sauropod/pod${id.slice(0, 12)}`;
+    : `${DEFAULT_PARENT.cgroupfs}/pod${id.slice(0, 12)}`;
 }
 
 /** The CNI request of a pod (used again, identically, for DEL). */

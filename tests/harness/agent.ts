@@ -47,8 +47,9 @@ export class TestAgent implements AsyncDisposable {
     this.dir = dir;
     this.socket = `${dir}/sauropod.sock`;
     this.root = `${dir}/root`;
-    this.state = `${dir}/state`;
-    this.runcRoot = `${dir}/state/runc`;
+    // Short: unix socket paths (the shims' live under the state dir) must fit in 108 bytes.
+    this.state = `${dir}/s`;
+    this.runcRoot = `${dir}/s/runc`;
     this.configPath = `${dir}/config.toml`;
     this.#opts = opts;
     this.#ownsDir = ownsDir;
@@ -56,7 +57,7 @@ export class TestAgent implements AsyncDisposable {
 
   /** Starts an agent and waits until its socket answers. */
   static async start(opts: TestAgentOptions = {}): Promise<TestAgent> {
-    const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "sauropod-e2e-" });
+    const dir = opts.dir ?? await shortTempDir();
     await Deno.chmod(dir, 0o755);
     const agent = new TestAgent(dir, opts.dir === undefined, opts);
     await agent.#writeConfig();
@@ -261,6 +262,19 @@ export async function cleanupMachine(
     .sort((a, b) => b.length - a.length);
   for (const mp of mounts) {
     await new Deno.Command("umount", { args: ["-l", mp], stderr: "null" }).output().catch(() => {});
+  }
+}
+
+/** A fresh /tmp/sp-XXXXXX directory: short, because socket paths under it must be. */
+async function shortTempDir(): Promise<string> {
+  for (;;) {
+    const dir = `/tmp/sp-${crypto.randomUUID().slice(0, 6)}`;
+    try {
+      await Deno.mkdir(dir, { mode: 0o755 });
+      return dir;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
   }
 }
 
