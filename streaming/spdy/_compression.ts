@@ -37,6 +37,9 @@ export function adler32(data: Uint8Array): number {
 
 const MAX_STORED = 0xffff;
 
+/** An empty, non-final stored block: the marker a zlib `Z_SYNC_FLUSH` writes. */
+const SYNC_FLUSH = new Uint8Array([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 /** The sending half: a zlib stream of stored blocks, one flush-aligned run per header block. */
 export class HeaderDeflater {
   #started = false;
@@ -45,7 +48,7 @@ export class HeaderDeflater {
   compress(block: Uint8Array): Uint8Array {
     const pieces = Math.max(1, Math.ceil(block.byteLength / MAX_STORED));
     const headLen = this.#started ? 0 : 6;
-    const out = new Uint8Array(headLen + pieces * 5 + block.byteLength);
+    const out = new Uint8Array(headLen + pieces * 5 + block.byteLength + SYNC_FLUSH.length);
     const v = new DataView(out.buffer);
     let off = 0;
     if (!this.#started) {
@@ -70,6 +73,10 @@ export class HeaderDeflater {
       out.set(chunk, off + 5);
       off += 5 + chunk.byteLength;
     }
+    // The empty stored block a zlib sync flush ends with. Go's inflater (moby/spdystream,
+    // i.e. crictl, kubectl and containerd) stops before the next block header only on it;
+    // without it, it reads on past the frame, hits EOF, and fails every later header block.
+    out.set(SYNC_FLUSH, off);
     return out;
   }
 }
