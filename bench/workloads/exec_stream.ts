@@ -7,9 +7,37 @@
  * @module
  */
 import { unavailable } from "../../errors/mod.ts";
-import { spdyExec } from "../../streaming/testing/spdy_client.ts";
+import { SpdyRemoteCommand } from "../../streaming/testing/spdy_client.ts";
 import { Pods } from "./_pods.ts";
 import type { Workload } from "./types.ts";
+
+const SESSION_TIMEOUT_MS = 20_000;
+
+/** Runs the session behind `url` to its exit status, giving up after a deadline. */
+async function session(url: string): Promise<{ stdout: string; status: string; code?: number }> {
+  const cmd = await SpdyRemoteCommand.open(url, { stdout: true, stderr: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const r = await Promise.race([
+      cmd.result(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(unavailable(`exec session ${url} did not end within ${SESSION_TIMEOUT_MS} ms`)),
+          SESSION_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return {
+      stdout: r.stdout,
+      status: r.status.raw,
+      ...(r.status.exitCode !== undefined ? { code: r.status.exitCode } : {}),
+    };
+  } finally {
+    clearTimeout(timer);
+    cmd.close();
+  }
+}
 
 /** Exec RPC + SPDY session latency. */
 export const execStream: Workload = {
@@ -48,11 +76,11 @@ export const execStream: Workload = {
             stderr: true,
           });
           const t1 = performance.now();
-          const r = await spdyExec(url, { stdout: true, stderr: true });
+          const r = await session(url);
           const t2 = performance.now();
-          if (r.status.exitCode !== 0 || r.stdout !== "hello\n") {
+          if (r.code !== 0 || r.stdout !== "hello\n") {
             throw unavailable(
-              `exec via ${url} ended with ${r.status.raw || "success"}, stdout ${
+              `exec via ${url} ended with ${r.status || "success"}, stdout ${
                 JSON.stringify(r.stdout)
               }`,
             );
