@@ -15,6 +15,7 @@ import { type Container, type ContainerDoc, encodeContainerConfig } from "./reco
 import { containerSpec } from "./spec.ts";
 import { writeFileAtomic } from "./sandbox/files.ts";
 import { shimRuntime } from "./shim_options.ts";
+import { faultPoint } from "./faults.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -87,12 +88,14 @@ export async function createContainer(
       core.deps.store.delete("container", id);
     });
 
+    faultPoint(core, "container-create:after-record");
     await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 });
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
     const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
       readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
     });
     doc.upperDir = mounted.upperDir;
+    faultPoint(core, "container-create:after-mount");
     undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
     if (signal?.aborted) throw signal.reason;
 
@@ -114,6 +117,7 @@ export async function createContainer(
     undo.defer(() => shim.delete().catch(() => {}));
     c.shim = shim;
     doc.pid = shim.initPid;
+    faultPoint(core, "container-create:after-shim");
     doc.phase = "ready";
     core.saveContainer(c);
     undo.move();

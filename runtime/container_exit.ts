@@ -65,7 +65,7 @@ export function watchExit(core: RuntimeCore, c: Container): Promise<void> {
       await core.deps.shims.cleanup(c.doc.id, shimRuntime(core)).catch((err) =>
         core.log.warn("cannot clean up after a dead shim", { containerId: c.doc.id, err })
       );
-      exit = { ...exit, exitCode: exit.exitCode || 137 };
+      exit = { ...exit, exitCode: 137 };
       c.shim = undefined;
     }
     recordExit(core, c, exit);

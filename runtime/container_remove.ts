@@ -10,6 +10,7 @@ import { ContainerEventType, type RuntimeCore } from "./core.ts";
 import type { Container } from "./records.ts";
 import { stopLocked } from "./container_stop.ts";
 import { shimRuntime } from "./shim_options.ts";
+import { faultPoint } from "./faults.ts";
 
 /** Removes container `containerId` (idempotent). */
 export async function removeContainer(core: RuntimeCore, containerId: string): Promise<void> {
@@ -26,6 +27,7 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
     c.doc.phase = "removing";
     core.saveContainer(c);
   }
+  faultPoint(core, "container-remove:after-mark");
   await stopLocked(core, c, 0);
   if (c.shim) {
     await c.shim.delete();
@@ -33,6 +35,7 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
   } else {
     await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
   }
+  faultPoint(core, "container-remove:after-delete");
   await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
   await Deno.remove(c.doc.bundle, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;

@@ -8,6 +8,7 @@ import { failedPrecondition, unavailable, wrap } from "../errors/mod.ts";
 import { ContainerEventType, type RuntimeCore } from "./core.ts";
 import { nowNs } from "./ids.ts";
 import { watchExit } from "./container_exit.ts";
+import { faultPoint } from "./faults.ts";
 
 /** Starts a created container. */
 export async function startContainer(core: RuntimeCore, containerId: string): Promise<void> {
@@ -40,6 +41,7 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
       core.emit(c.doc.id, c.doc.sandboxId, ContainerEventType.CONTAINER_STOPPED_EVENT);
       throw wrap(err, `cannot start container "${c.doc.id}"`);
     }
+    faultPoint(core, "container-start:after-start");
     c.doc.state = "running";
     c.doc.startedAtNs = nowNs().toString();
     core.saveContainer(c);

@@ -8,6 +8,7 @@
  */
 import { ContainerEventType, type RuntimeCore } from "./core.ts";
 import type { Sandbox } from "./records.ts";
+import { faultPoint } from "./faults.ts";
 import { removeLocked } from "./container_remove.ts";
 import { removePause } from "./sandbox/pause.ts";
 import { stopSandboxLocked } from "./sandbox_stop.ts";
@@ -29,10 +30,12 @@ export async function removeSandboxLocked(core: RuntimeCore, s: Sandbox): Promis
     s.doc.phase = "removing";
     core.saveSandbox(s);
   }
+  faultPoint(core, "sandbox-remove:after-mark");
   await stopSandboxLocked(core, s);
   for (const c of core.containersOf(s.doc.id)) {
     await core.locks.run(c.doc.id, () => removeLocked(core, c));
   }
+  faultPoint(core, "sandbox-remove:after-containers");
   await removePause(core, s, log);
   await unpinNamespaces(s.doc.ns.dir);
   if (s.doc.shm) await unmountShm(s.doc.shm.path);

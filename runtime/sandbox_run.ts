@@ -22,6 +22,7 @@ import {
 import { newId, nowNs, sandboxNameKey } from "./ids.ts";
 import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "./records.ts";
 import { ContainerEventType, type RuntimeCore } from "./core.ts";
+import { faultPoint } from "./faults.ts";
 import { podHostname, podHosts, resolvConf, writeFileAtomic } from "./sandbox/files.ts";
 import { mountShm, unmountShm } from "./sandbox/shm.ts";
 import { removePause, startPause } from "./sandbox/pause.ts";
@@ -95,6 +96,7 @@ export async function runPodSandbox(
       core.sandboxes.delete(id);
       core.deps.store.delete("sandbox", id);
     });
+    faultPoint(core, "sandbox-run:after-record");
     const checkpoint = () => {
       if (signal?.aborted) throw canceled(`RunPodSandbox for "${nameKey}" was cancelled`);
       core.saveSandbox(sandbox);
@@ -131,6 +133,7 @@ export async function runPodSandbox(
     undo.defer(() => unpinNamespaces(doc.ns.dir));
     doc.ns = { dir: doc.ns.dir, ...pinned };
     checkpoint();
+    faultPoint(core, "sandbox-run:after-pin");
 
     // 4. /dev/shm of the pod (a tmpfs shared by its containers), unless host IPC.
     if (!hostIpc) {
@@ -160,6 +163,7 @@ export async function runPodSandbox(
       undo.defer(() => core.deps.cni.tearDown(req));
       doc.network.ips = result.ips;
       checkpoint();
+      faultPoint(core, "sandbox-run:after-cni");
     }
 
     // 7. The pause container, only for a shared PID namespace.

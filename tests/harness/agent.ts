@@ -91,6 +91,12 @@ export class TestAgent implements AsyncDisposable {
     await Deno.writeTextFile(this.configPath, toml);
   }
 
+  /** Replaces the extra config TOML (takes effect at the next {@link launch}). */
+  async reconfigure(config: string): Promise<void> {
+    this.#opts = { ...this.#opts, config };
+    await this.#writeConfig();
+  }
+
   /** Starts the agent process (again, after a stop or kill) and waits for its socket. */
   async launch(): Promise<void> {
     const cmd = new Deno.Command(Deno.execPath(), {

@@ -66,6 +66,11 @@ export async function testNetwork(): Promise<TestNetwork> {
   };
 }
 
+/** The [sandbox] section naming the test pause image, plus `extra` TOML. */
+export function sandboxConfig(pauseRef: string, extra = ""): string {
+  return [`[sandbox]`, `image = "${pauseRef}"`, extra].join("\n");
+}
+
 /** Starts the environment; `agentOpts` are passed to the agent (config sections appended). */
 export async function e2eEnv(agentOpts: TestAgentOptions = {}): Promise<E2eEnv> {
   const reg = await testRegistry();
@@ -75,11 +80,7 @@ export async function e2eEnv(agentOpts: TestAgentOptions = {}): Promise<E2eEnv> 
     agent = await TestAgent.start({
       cni: { confDir: net.confDir },
       ...agentOpts,
-      config: [
-        `[sandbox]`,
-        `image = "${reg.images.pause.ref}"`,
-        agentOpts.config ?? "",
-      ].join("\n"),
+      config: sandboxConfig(reg.images.pause.ref, agentOpts.config),
     });
     const logRoot = `${agent.dir}/pod-logs`;
     await Deno.mkdir(logRoot, { recursive: true });
