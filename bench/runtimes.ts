@@ -54,6 +54,8 @@ interface Flavour {
   readonly runcRoot: string;
   readonly cniConfDir: string;
   readonly daemon: Daemon;
+  /** Where the content store keeps blob `digest`. */
+  blobPath(digest: string): string;
   /** Writes config files before the first start. */
   prepare(): Promise<void>;
   /** Whether `p` is one of this runtime's shims. */
@@ -130,6 +132,11 @@ export class BenchRuntime {
     return (await listProcesses()).filter((p) => this.#flavour.isShim(p)).map((p) => p.pid);
   }
 
+  /** Whether the content store holds blob `digest` (`sha256:<hex>`). */
+  async hasBlob(digest: string): Promise<boolean> {
+    return await Deno.stat(this.#flavour.blobPath(digest)).then(() => true, () => false);
+  }
+
   /** Stops and removes every pod (RemovePodSandbox also removes its containers). */
   async removeAllPods(): Promise<void> {
     const cri = this.cri;
@@ -174,6 +181,7 @@ function containerdFlavour(dir: string, setup: RuntimeSetup): Flavour {
       socket: l.socket,
       logPath: l.logPath,
     }),
+    blobPath: (d) => `${l.root}/io.containerd.content.v1.content/blobs/${d.replace(":", "/")}`,
     async prepare() {
       for (const d of [l.root, l.state, l.tmp, l.certsDir]) {
         await Deno.mkdir(d, { recursive: true, mode: 0o711 });
@@ -225,6 +233,7 @@ function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
       logPath: l.logPath,
       env: { NO_COLOR: "1" },
     }),
+    blobPath: (d) => `${l.root}/images/blobs/${d.replace(":", "/")}`,
     async prepare() {
       await Deno.writeTextFile(
         l.configPath,

@@ -8,36 +8,20 @@
 import { unavailable } from "../../errors/mod.ts";
 import { RUNC } from "../runtimes.ts";
 import { SLEEPER } from "./_pods.ts";
+import { fetchBlob, layerDigests } from "./_registry.ts";
 import type { Workload } from "./types.ts";
 
-const ACCEPT = [
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
-
-/** Unpacks the layers of `ref` (`host/repo:tag` in a plain-http registry) into `rootfs`. */
+/** Unpacks the layers of `ref` into `rootfs`, as a runtime's snapshotter would. */
 async function unpackImage(ref: string, rootfs: string): Promise<void> {
-  const slash = ref.indexOf("/");
-  const colon = ref.lastIndexOf(":");
-  const host = ref.slice(0, slash);
-  const repo = ref.slice(slash + 1, colon);
-  const tag = ref.slice(colon + 1);
-  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
-    headers: { accept: ACCEPT },
-  });
-  if (!res.ok) throw unavailable(`manifest of ${ref}: HTTP ${res.status}`);
-  const manifest = await res.json() as { layers: { digest: string }[] };
   await Deno.mkdir(rootfs, { recursive: true });
-  for (const layer of manifest.layers) {
-    const blob = await fetch(`http://${host}/v2/${repo}/blobs/${layer.digest}`);
-    if (!blob.ok || !blob.body) throw unavailable(`layer ${layer.digest}: HTTP ${blob.status}`);
+  for (const digest of await layerDigests(ref)) {
     const tar = new Deno.Command("tar", {
       args: ["-xzf", "-", "-C", rootfs],
       stdin: "piped",
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    await blob.body.pipeTo(tar.stdin);
+    await (await fetchBlob(ref, digest)).pipeTo(tar.stdin);
     const out = await tar.output();
     if (!out.success) throw unavailable(`tar: ${new TextDecoder().decode(out.stderr)}`);
   }
