@@ -10,13 +10,8 @@
  * @module
  */
 
-/**
- * glibc by absolute path, in Debian's multiarch layout. Not the bare soname: Deno matches a
- * scoped `--allow-ffi=<path>` after resolving a relative name against the working
- * directory, and then opens that resolved path, so `libc.so.6` loads only under an
- * unscoped `--allow-ffi` (measured on 2.9.6). The permission sets in deno.json name this.
- */
-export const LIBC = `/lib/${Deno.build.arch}-linux-gnu/libc.so.6`;
+/** The libc soname on glibc systems (Debian). */
+export const LIBC = "libc.so.6";
 
 const errnoSymbols = {
   /** int *__errno_location(void); */

@@ -49,6 +49,13 @@ const symbols = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = openLibc(symbols);
+// Opened at import when FFI is granted: the library stays loaded by design, and a lazy open
+// would be charged by Deno's resource sanitizer to whichever test first touches /proc. A
+// process without FFI (a sandboxed test on fixture trees) never opens it.
+if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+  libc();
+  errno(); // and the errno helpers every error message uses
+}
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
