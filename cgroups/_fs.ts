@@ -6,6 +6,8 @@
  * @module
  */
 import { notFound, wrap } from "../errors/mod.ts";
+// Deno grants cgroupfs only to --allow-all; the agent and shims read it through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 
 /** True for the error a read of a removed cgroup's file gives: ENOENT, or ENODEV. */
 export function isGone(err: unknown): boolean {
@@ -16,7 +18,7 @@ export function isGone(err: unknown): boolean {
 /** Reads a cgroup file; not-found (naming it) when it or its cgroup is gone. */
 export function readCgroupFile(path: string): string {
   try {
-    return Deno.readTextFileSync(path);
+    return kernfs.readTextFileSync(path);
   } catch (err) {
     if (isGone(err)) throw notFound(`cgroup file ${path} not found`, { cause: err });
     throw wrap(err, `cannot read cgroup file ${path}`);
@@ -30,13 +32,13 @@ export function readCgroupFile(path: string): string {
  */
 export function readOptionalCgroupFile(path: string): string | undefined {
   try {
-    return Deno.readTextFileSync(path);
+    return kernfs.readTextFileSync(path);
   } catch (err) {
     if (!isGone(err)) throw wrap(err, `cannot read cgroup file ${path}`);
   }
   const dir = path.slice(0, path.lastIndexOf("/"));
   try {
-    Deno.statSync(dir);
+    kernfs.statSync(dir);
   } catch (err) {
     if (isGone(err)) throw notFound(`cgroup ${dir} not found`, { cause: err });
     throw wrap(err, `cannot stat cgroup ${dir}`);

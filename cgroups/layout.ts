@@ -9,6 +9,8 @@
  * @module
  */
 import { failedPrecondition, internal, invalidArgument, notFound, wrap } from "../errors/mod.ts";
+// Deno grants /proc and cgroupfs only to --allow-all; they are read through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 
 /** One line of `/proc/<pid>/mountinfo` (proc(5)). */
 export interface MountInfoEntry {
@@ -181,7 +183,7 @@ export async function detectLayout(
   const fsRoot = opts.fsRoot ?? "";
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await kernfs.readTextFile(path);
   } catch (err) {
     throw wrap(err, `cannot read mountinfo ${path}`);
   }
@@ -190,7 +192,7 @@ export async function detectLayout(
   let controllers = "";
   if (v2) {
     try {
-      controllers = await Deno.readTextFile(`${fsRoot}${v2.mountPoint}/cgroup.controllers`);
+      controllers = await kernfs.readTextFile(`${fsRoot}${v2.mountPoint}/cgroup.controllers`);
     } catch {
       // A cgroup2 mount without cgroup.controllers has no controllers to offer.
     }

@@ -44,6 +44,8 @@ import {
   inotifyInit,
   readInotifyEvents,
 } from "../ffi/inotify.ts";
+// Deno grants /proc and cgroupfs only to --allow-all; they are read through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import {
   type CgroupVersion,
@@ -300,7 +302,7 @@ export class CgroupOomWatcher implements OomWatcher {
 function readOomKill(file: string): bigint | null | undefined {
   let text: string;
   try {
-    text = Deno.readTextFileSync(file);
+    text = kernfs.readTextFileSync(file);
   } catch (err) {
     // A removed cgroup's files are gone (ENOENT) or, when still open, dead (ENODEV).
     if (isNotFound(err) || (err instanceof Error && /ENODEV|No such device/.test(err.message))) {
@@ -334,7 +336,7 @@ export async function watchOom(pid: number, opts?: WatchOomOptions): Promise<Oom
   if (!mount) throw failedPrecondition("no memory cgroup controller is mounted");
   let procCgroup: string;
   try {
-    procCgroup = await Deno.readTextFile(`${procRoot}/${pid}/cgroup`);
+    procCgroup = await kernfs.readTextFile(`${procRoot}/${pid}/cgroup`);
   } catch (err) {
     throw wrap(err, `cannot read the cgroups of process ${pid}`);
   }
@@ -350,9 +352,7 @@ export async function watchOom(pid: number, opts?: WatchOomOptions): Promise<Oom
       const control = openFd(`${dir}/memory.oom_control`);
       try {
         // The kernel keeps its own reference to the eventfd, not to this fd.
-        Deno.writeTextFileSync(`${dir}/cgroup.event_control`, `${source} ${control}`, {
-          create: false,
-        });
+        kernfs.writeTextFileSync(`${dir}/cgroup.event_control`, `${source} ${control}`);
       } finally {
         closeFd(control);
       }

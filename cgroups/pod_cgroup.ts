@@ -8,6 +8,8 @@
  * @module
  */
 import { failedPrecondition, invalidArgument, messageOf, wrap } from "../errors/mod.ts";
+// Deno grants cgroupfs only to --allow-all; cgroups are made through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 import { isGone } from "./_fs.ts";
 import { cgroupDir, type CgroupLayout, type CgroupMount } from "./layout.ts";
 
@@ -37,16 +39,15 @@ function hierarchies(layout: CgroupLayout): CgroupMount[] {
 function enableControllers(dir: string): void {
   let available: string[];
   try {
-    available = Deno.readTextFileSync(`${dir}/cgroup.controllers`).split(/\s+/);
+    available = kernfs.readTextFileSync(`${dir}/cgroup.controllers`).split(/\s+/);
   } catch {
     return;
   }
   const wanted = V2_DELEGATE.filter((c) => available.includes(c));
   if (wanted.length === 0) return;
-  Deno.writeTextFileSync(
+  kernfs.writeTextFileSync(
     `${dir}/cgroup.subtree_control`,
     wanted.map((c) => `+${c}`).join(" "),
-    { create: false },
   );
 }
 
@@ -70,7 +71,7 @@ export function createPodCgroup(layout: CgroupLayout, path: string): OwnedCgroup
         rel += `/${part}`;
         const dir = cgroupDir(mount, rel);
         try {
-          Deno.mkdirSync(dir);
+          kernfs.mkdirSync(dir);
         } catch (err) {
           if (err instanceof Deno.errors.AlreadyExists) continue;
           throw err;
