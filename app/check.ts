@@ -7,6 +7,8 @@
  */
 import { type Config, loadConfig, type Overrides } from "../config/mod.ts";
 import { messageOf } from "../errors/mod.ts";
+// Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { checkCgroups } from "./check_cgroups.ts";
 
@@ -51,7 +53,7 @@ export async function checks(config: Config): Promise<Finding[]> {
   out.push(...(await checkCgroups(config)));
 
   try {
-    const fs = await Deno.readTextFile("/proc/filesystems");
+    const fs = await kernfs.readTextFile("/proc/filesystems");
     add(
       /\boverlay\b/.test(fs)
         ? { level: "ok", check: "overlayfs", message: "overlay filesystem available" }

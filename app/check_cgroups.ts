@@ -7,6 +7,8 @@
 import type { Config } from "../config/mod.ts";
 import { controllerVersion, detectLayout } from "../cgroups/layout.ts";
 import { messageOf } from "../errors/mod.ts";
+// Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 import type { Finding } from "./check.ts";
 
 const NEEDED = ["cpu", "memory", "pids"];
@@ -60,7 +62,7 @@ export async function checkCgroups(config: Config): Promise<Finding[]> {
   if (config.runtime.cgroupDriver === "systemd") {
     let systemd = false;
     try {
-      systemd = (await Deno.readTextFile("/proc/1/comm")).trim() === "systemd";
+      systemd = (await kernfs.readTextFile("/proc/1/comm")).trim() === "systemd";
     } catch {
       // unknown
     }

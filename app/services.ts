@@ -51,6 +51,8 @@ import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
+// Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 
 /** The running agent's parts, as the lifecycle sees them. */
 export interface Services {
@@ -242,12 +244,12 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
 async function procSelf(): Promise<
   { capBnd: string[]; capSysResource: boolean; oomScoreAdj: number }
 > {
-  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
+  const status = await kernfs.readTextFile("/proc/self/status").catch(() => "");
   const field = (name: string) =>
     status.match(new RegExp(`^${name}:\\s*([0-9a-f]+)`, "m"))?.[1] ?? "0";
   const capEff = BigInt(`0x${field("CapEff")}`);
   const oomScoreAdj = Number(
-    (await Deno.readTextFile("/proc/self/oom_score_adj").catch(() => "0")).trim(),
+    (await kernfs.readTextFile("/proc/self/oom_score_adj").catch(() => "0")).trim(),
   );
   return {
     capBnd: capabilitiesFromMask(field("CapBnd")),
@@ -261,7 +263,7 @@ async function swapAccounting(layout: Awaited<ReturnType<typeof detectLayout>>):
   const v1 = layout.v1.get("memory");
   if (v1) return await exists(`${v1.dir}/memory.memsw.limit_in_bytes`);
   if (!layout.unified) return false;
-  const self = (await Deno.readTextFile("/proc/self/cgroup").catch(() => "")).match(/^0::(.*)$/m)
+  const self = (await kernfs.readTextFile("/proc/self/cgroup").catch(() => "")).match(/^0::(.*)$/m)
     ?.[1];
   return self
     ? await exists(`${layout.unified.dir}${self === "/" ? "" : self}/memory.swap.max`)
@@ -270,7 +272,7 @@ async function swapAccounting(layout: Awaited<ReturnType<typeof detectLayout>>):
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await Deno.stat(path);
+    await kernfs.stat(path);
     return true;
   } catch {
     return false;

@@ -46,6 +46,8 @@ const symbols = {
   closedir: { parameters: ["pointer"], result: "i32" },
   /** ssize_t readlink(const char *path, char *buf, size_t bufsiz); */
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  /** char *realpath(const char *path, char *resolved_path); (resolved_path: PATH_MAX bytes) */
+  realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = openLibc(symbols);
@@ -72,7 +74,7 @@ const EISDIR = 21;
 const EBUSY = 16;
 
 /** What a caller may do to a kernel path. */
-export type KernelOp = "read" | "write" | "mkdir" | "stat" | "readDir" | "readLink";
+export type KernelOp = "read" | "write" | "mkdir" | "stat" | "readDir" | "readLink" | "realPath";
 
 const PID = String.raw`(?:self|thread-self|\d+)`;
 const CGROUP = String.raw`/sys/fs/cgroup(?:/[^/]+)*`;
@@ -92,18 +94,17 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
   ],
   write: [new RegExp(`^${CGROUP}$`)],
   mkdir: [new RegExp(`^${CGROUP}$`)],
-  stat: [
-    new RegExp(`^${CGROUP}$`),
-    /^\/sys\/module(?:\/[^/]+)*$/,
-    new RegExp(`^/proc/${PID}(?:/task(?:/\\d+)?)?$`),
-    /^\/dev(?:\/[^/]+)*$/,
-  ],
+  // Metadata only, anywhere below the three roots: a CRI mount or device may name any of
+  // them as its host path (node-exporter mounts /proc and /sys, device plugins /dev/…).
+  stat: [/^\/(?:proc|sys|dev)(?:\/[^/]+)*$/],
   readDir: [
     new RegExp(`^${CGROUP}$`),
     new RegExp(`^/proc/${PID}/task$`),
     /^\/dev(?:\/[^/]+)*$/,
   ],
   readLink: [new RegExp(`^/proc/${PID}/ns/[a-z_]+$`)],
+  // Resolving a host path to where it really is (`/dev/disk/by-id/x` → `/dev/sda`).
+  realPath: [/^\/(?:proc|sys|dev)(?:\/[^/]+)*$/],
 };
 
 /** True for a path inside `/proc`, `/sys` or `/dev` (Deno serves those to --allow-all only). */
@@ -361,6 +362,28 @@ export function readLinkSync(path: string): string {
   const n = Number(libc().symbols.readlink(cstring(path), buf, BigInt(buf.length)));
   if (n < 0) throw osError("readlink", path, errno());
   return new TextDecoder().decode(buf.subarray(0, n));
+}
+
+const PATH_MAX = 4096;
+
+/**
+ * Like `Deno.realPathSync`, for kernel paths too. A path outside the kernel's trees that
+ * resolves into them (`/etc/mtab` → `/proc/self/mounts`) resolves too: Deno checks the
+ * path it is given, and the result is only a name.
+ */
+export function realPathSync(path: string): string {
+  if (!isKernelPath(path)) return Deno.realPathSync(path);
+  checkKernelAccess("realPath", path);
+  const buf = new Uint8Array(PATH_MAX);
+  if (libc().symbols.realpath(cstring(path), buf) === null) {
+    throw osError("realpath", path, errno());
+  }
+  return new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
+}
+
+/** Like `Deno.realPath`, for kernel paths too. */
+export function realPath(path: string): Promise<string> {
+  return isKernelPath(path) ? settle(() => realPathSync(path)) : Deno.realPath(path);
 }
 
 /** True when `err` says a kernel object is gone: ENOENT, or ENODEV from a dead cgroup. */

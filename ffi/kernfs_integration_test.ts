@@ -40,6 +40,19 @@ Deno.test("kernfs stats and lists /dev as Deno does", () => {
   assertEquals(names(kernfs.readDirSync("/dev")), names(Deno.readDirSync("/dev")));
 });
 
+Deno.test("kernfs resolves kernel paths as Deno does", () => {
+  for (const p of ["/proc/self", "/dev/stdin", "/sys/fs/cgroup", "/dev/null"]) {
+    let want: string;
+    try {
+      want = Deno.realPathSync(p);
+    } catch {
+      continue; // not on this machine
+    }
+    assertEquals(kernfs.realPathSync(p), want, p);
+  }
+  assertThrows(() => kernfs.realPathSync("/dev/no-such-device"), Deno.errors.NotFound);
+});
+
 Deno.test("kernfs reads namespace links and a process's task list", () => {
   assertEquals(kernfs.readLinkSync("/proc/self/ns/net"), Deno.readLinkSync("/proc/self/ns/net"));
   const tasks = kernfs.readDirSync("/proc/self/task").map((e) => e.name);

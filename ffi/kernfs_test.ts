@@ -28,6 +28,10 @@ const allowed: Array<[KernelOp, string]> = [
   ["stat", "/proc/1234"],
   ["stat", "/sys/fs/cgroup/memory/kubepods"],
   ["stat", "/dev/null"],
+  ["stat", "/proc"],
+  ["stat", "/sys/kernel/debug"],
+  ["realPath", "/dev/disk/by-id/x"],
+  ["realPath", "/sys/fs/cgroup/cpu"],
   ["readDir", "/dev"],
   ["readDir", "/dev/snd"],
   ["readDir", "/proc/self/task"],
@@ -61,6 +65,8 @@ const refused: Array<[KernelOp, string, string]> = [
   ["read", "/sys/fs/cgroup//memory", "an empty component"],
   ["read", "sys/fs/cgroup/memory", "a relative path"],
   ["readLink", "/proc/self/exe", "the exe link"],
+  ["stat", "/proc/../etc/shadow", "a dot-dot escape"],
+  ["realPath", "/etc/shadow", "a path outside the kernel's trees"],
 ];
 
 Deno.test("checkKernelAccess() refuses everything else with NotCapable", () => {

@@ -11,6 +11,8 @@
  */
 import { cstring, errno, openLibc, SyscallError } from "./_libc.ts";
 import { closeFd } from "./fd.ts";
+// Deno serves /proc only to --allow-all; the link is read through libc.
+import { readLinkSync } from "./kernfs.ts";
 
 const symbols = {
   /** int open(const char *pathname, int flags); */
@@ -45,5 +47,5 @@ export function enterNetworkNamespace(path: string): void {
 
 /** The calling thread's network namespace, as the kernel names it: `net:[4026531840]`. */
 export function currentNetworkNamespace(): string {
-  return Deno.readLinkSync("/proc/thread-self/ns/net");
+  return readLinkSync("/proc/thread-self/ns/net");
 }

@@ -8,6 +8,8 @@
  */
 import { invalidArgument, wrap } from "../errors/mod.ts";
 import { NamespaceMode } from "../cri/gen/api.ts";
+// Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 import {
   buildContainerSpec,
   buildSandboxSpec,
@@ -150,8 +152,8 @@ export async function hostPathFacts(path: string, field: string): Promise<HostPa
   let real: string;
   let st: Deno.FileInfo;
   try {
-    real = await Deno.realPath(path);
-    st = await Deno.stat(real);
+    real = await kernfs.realPath(path);
+    st = await kernfs.stat(real);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw invalidArgument(`${field}: "${path}" does not exist on the node`);
@@ -193,7 +195,7 @@ async function devicesUnder(dir: string): Promise<HostDevice[]> {
     if (depth > 8) return;
     let entries: Deno.DirEntry[];
     try {
-      entries = await Array.fromAsync(Deno.readDir(d));
+      entries = await Array.fromAsync(kernfs.readDir(d));
     } catch {
       return;
     }
@@ -206,7 +208,7 @@ async function devicesUnder(dir: string): Promise<HostDevice[]> {
         continue;
       }
       try {
-        const st = await Deno.lstat(p);
+        const st = await kernfs.lstat(p);
         if (st.isCharDevice || st.isBlockDevice) out.push({ path: p, ...deviceFacts(st) });
       } catch {
         // vanished
@@ -221,7 +223,7 @@ async function devicesUnder(dir: string): Promise<HostDevice[]> {
 async function propagationOf(path: string): Promise<HostPathFacts["propagation"]> {
   let text: string;
   try {
-    text = await Deno.readTextFile("/proc/self/mountinfo");
+    text = await kernfs.readTextFile("/proc/self/mountinfo");
   } catch {
     return undefined;
   }

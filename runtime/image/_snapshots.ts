@@ -18,6 +18,8 @@ import { failedPrecondition, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { unmount } from "../../ffi/mount.ts";
 import { mountOverlay } from "../../ffi/overlay.ts";
+// Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
+import * as kernfs from "../../ffi/kernfs.ts";
 import type { ImageDb, SnapshotRow } from "./_store.ts";
 import { diskUsage } from "./_usage.ts";
 import { mountsAt } from "./_mountinfo.ts";
@@ -46,7 +48,7 @@ export class Snapshotter {
     // off (when the kernel has the knob) so layers can be shared by many containers.
     const extra: string[] = [];
     try {
-      await Deno.stat("/sys/module/overlay/parameters/index");
+      await kernfs.stat("/sys/module/overlay/parameters/index");
       extra.push("index=off");
     } catch { /* old kernel: no index feature, nothing to turn off */ }
     const s = new Snapshotter(root, db, log, extra);

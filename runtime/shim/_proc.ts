@@ -5,6 +5,8 @@
  * @module
  */
 import { PID_FILE } from "../../shim/protocol.ts";
+// Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
+import * as kernfs from "../../ffi/kernfs.ts";
 
 /** The shim pid recorded in `stateDir`, if any. */
 export function readShimPid(stateDir: string): number | undefined {
@@ -28,11 +30,11 @@ export function isShimCmdline(cmdline: string, id: string): boolean {
 /** True while process `pid` runs (not a zombie) as the shim of container `id`. */
 export function shimAlive(pid: number, id: string): boolean {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const stat = kernfs.readTextFileSync(`/proc/${pid}/stat`);
     // The state follows the command name, which is in parentheses and may hold spaces.
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return false;
-    return isShimCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`), id);
+    return isShimCmdline(kernfs.readTextFileSync(`/proc/${pid}/cmdline`), id);
   } catch {
     return false;
   }
