@@ -30,6 +30,19 @@ export function nonEmpty(s: string, field: string, max = 253): string {
   return s;
 }
 
+/**
+ * A metadata name (pod, namespace, container): non-empty, at most 253 characters, printable,
+ * no `/` and not `.` or `..` — Kubernetes names are DNS subdomains, so nothing legitimate is
+ * refused, and nothing hostile can ever reach a path.
+ */
+export function name(s: string, field: string): string {
+  nonEmpty(s, field, 253);
+  if (s.includes("/") || s === "." || s === "..") {
+    throw invalidArgument(`${field} ${quote(s)} must not contain "/" or be "." or ".."`);
+  }
+  return s;
+}
+
 /** Throws when `s` contains NUL (it cannot reach the kernel) — args, env, paths. */
 export function noNul(s: string, field: string): string {
   if (s.includes("\0")) throw invalidArgument(`${field} ${quote(s)} contains a NUL byte`);

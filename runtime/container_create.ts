@@ -8,7 +8,7 @@
  * @module
  */
 import type { ContainerConfig, PodSandboxConfig } from "../cri/gen/api.ts";
-import { alreadyExists, notFound } from "../errors/mod.ts";
+import { alreadyExists, invalidArgument, notFound } from "../errors/mod.ts";
 import { ContainerEventType, type RuntimeCore } from "./core.ts";
 import { containerNameKey, newId, nowNs } from "./ids.ts";
 import { type Container, type ContainerDoc, encodeContainerConfig } from "./records.ts";
@@ -30,12 +30,16 @@ export async function createContainer(
     core.requireReady(sandbox, `create container "${config.metadata?.name}"`);
     const sm = sandbox.config.metadata!;
     const nameKey = containerNameKey(config.metadata!, sm);
+    const logPath = config.logPath && sandbox.config.logDirectory
+      ? `${sandbox.config.logDirectory.replace(/\/+$/, "")}/${config.logPath}`
+      : "";
     const holder = core.containerNames.get(nameKey);
     if (holder) {
       throw alreadyExists(
         `container name "${nameKey}" is already reserved for container "${holder}"`,
       );
     }
+    if (logPath) await checkLogPath(logPath);
     const imageName = config.image?.image ?? "";
     const image = core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
@@ -49,9 +53,6 @@ export async function createContainer(
 
     const bundle = `${core.config.root}/containers/${id}`;
     const rootfs = `${bundle}/rootfs`;
-    const logPath = config.logPath && sandbox.config.logDirectory
-      ? `${sandbox.config.logDirectory.replace(/\/+$/, "")}/${config.logPath}`
-      : "";
     const doc: ContainerDoc = {
       id,
       sandboxId: sandbox.doc.id,
@@ -125,4 +126,18 @@ export async function createContainer(
     core.emit(id, sandbox.doc.id, ContainerEventType.CONTAINER_CREATED_EVENT);
     return id;
   });
+}
+
+/** The log path must be a file (or not exist yet): a directory there is the caller's mistake. */
+async function checkLogPath(path: string): Promise<void> {
+  try {
+    const st = await Deno.lstat(path);
+    if (!st.isFile) {
+      throw invalidArgument(
+        `config.log_path: ${JSON.stringify(path)} exists and is not a regular file`,
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
 }

@@ -14,6 +14,7 @@ import {
   absolutePath,
   id,
   inRange,
+  name,
   nonEmpty,
   noNul,
   relativePath,
@@ -25,7 +26,7 @@ import { invalidArgument } from "../../errors/mod.ts";
 /** Validates the fields of a container config that reach the kernel or the disk. */
 export function validateContainerConfig(c: ContainerConfig, f = "config"): void {
   const m = required(c.metadata, `${f}.metadata`);
-  nonEmpty(m.name, `${f}.metadata.name`);
+  name(m.name, `${f}.metadata.name`);
   inRange(m.attempt, 0, 2 ** 32 - 1, `${f}.metadata.attempt`);
   nonEmpty(required(c.image, `${f}.image`).image, `${f}.image.image`, 4096);
   c.command.forEach((s, i) => noNul(s, `${f}.command[${i}]`));

@@ -10,6 +10,7 @@ import {
   absolutePath,
   hostname,
   inRange,
+  name,
   nonEmpty,
   noNul,
   required,
@@ -19,9 +20,9 @@ import {
 /** Validates every field of a pod config that sauropod acts on. */
 export function validatePodConfig(config: PodSandboxConfig, f = "config"): void {
   const m = required(config.metadata, `${f}.metadata`);
-  nonEmpty(m.name, `${f}.metadata.name`);
-  nonEmpty(m.namespace, `${f}.metadata.namespace`);
-  nonEmpty(m.uid, `${f}.metadata.uid`);
+  name(m.name, `${f}.metadata.name`);
+  name(m.namespace, `${f}.metadata.namespace`);
+  name(m.uid, `${f}.metadata.uid`);
   inRange(m.attempt, 0, 2 ** 32 - 1, `${f}.metadata.attempt`);
   hostname(config.hostname, `${f}.hostname`);
   if (config.logDirectory) absolutePath(config.logDirectory, `${f}.log_directory`);

@@ -132,8 +132,20 @@ export class TestAgent implements AsyncDisposable {
         throw new Error(`agent exited during startup:\n${this.tail(40)}`);
       }
       if (this.logs.slice(from).some((l) => l.includes("serving the CRI"))) return;
+      if (await this.#answers()) return;
     }
     throw new Error(`agent did not start within 60 s:\n${this.tail(40)}`);
+  }
+
+  /** Whether something accepts connections on the socket (log levels above info say nothing). */
+  async #answers(): Promise<boolean> {
+    try {
+      const conn = await Deno.connect({ transport: "unix", path: this.socket });
+      conn.close();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
