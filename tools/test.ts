@@ -79,7 +79,7 @@ async function staticChecks(): Promise<boolean> {
 
 async function unit(extra: string[]): Promise<boolean> {
   const files = (await walk(".")).filter((f) =>
-    !f.startsWith("tests/") && !f.endsWith("_integration_test.ts") && !f.startsWith("bench/")
+    !f.startsWith("tests/") && !f.endsWith("_integration_test.ts")
   );
   const groups = new Map<string, string[]>();
   for (const f of files) {
