@@ -213,6 +213,7 @@ Deno.test("fuzz: every RPC answers hostile input with a clear status and creates
     assertEquals((await client.runtime.listPodSandbox({})).items, []);
     assertEquals((await client.runtime.listContainers({})).containers, []);
     assertEquals(await leftovers(agent), NOTHING);
+    // deno-lint-ignore no-console -- the figures go into the closing note
     console.log(
       `fuzz: seed ${seed}, ${inputs} inputs, statuses ${
         JSON.stringify(Object.fromEntries([...statuses].map(([c, n]) => [grpc.status[c] ?? c, n])))

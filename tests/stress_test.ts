@@ -100,6 +100,7 @@ Deno.test("stress: concurrent random lifecycle operations keep records and the m
     }
   };
   await Promise.all(Array.from({ length: CLIENTS }, (_, n) => worker(n)));
+  // deno-lint-ignore no-console -- the figures go into the closing note
   console.log(`stress: ${SECONDS}s × ${CLIENTS} clients: ${JSON.stringify(counts)}`);
   assertEquals(unexpected, []);
 
