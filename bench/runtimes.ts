@@ -217,11 +217,12 @@ function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
     cniConfDir: l.cniConfDir,
     daemon: new Daemon({
       name: "sauropod",
-      // As an operator runs it: the agent's declared permission set, never -A.
+      // As an operator runs it: the agent's declared permission set, never -A (the test
+      // variant, which adds /tmp where the run directory lives).
       argv: [
         Deno.execPath(),
         "run",
-        "-P=agent",
+        "-P=agent-test",
         "--quiet",
         `${ROOT}/main.ts`,
         "serve",

@@ -99,6 +99,21 @@ export function sendSignal(pid: number, signal: number): boolean {
   throw new SyscallError("kill", code, `${pid}, ${signal}`);
 }
 
+/**
+ * Sends `signal` to every process of the group `pgid` (`kill(-pgid, signal)`). Returns
+ * false when the group has no process left (ESRCH); other failures throw. Unlike
+ * `Deno.kill(-pgid)`, this needs no unscoped `--allow-run`.
+ */
+export function signalProcessGroup(pgid: number, signal: number): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) {
+    throw new RangeError(`signalProcessGroup: pgid must be an integer above 1, got ${pgid}`);
+  }
+  if (libc().symbols.kill(-pgid, signal) === 0) return true;
+  const code = errno();
+  if (code === Errno.ESRCH) return false;
+  throw new SyscallError("kill", code, `-${pgid}, ${signal}`);
+}
+
 /** Signal numbers by name (x86_64 and aarch64 Linux agree on these). */
 export const Signal = {
   SIGHUP: 1,

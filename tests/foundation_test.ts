@@ -145,7 +145,15 @@ Deno.test("foundation: Version, Status, errors and lifecycle over the CRI socket
       "a second agent on the same socket is refused; the first keeps serving",
       async () => {
         const out = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-P=agent", "--quiet", "main.ts", "serve", "--config", agent.configPath],
+          args: [
+            "run",
+            "-P=agent-test",
+            "--quiet",
+            "main.ts",
+            "serve",
+            "--config",
+            agent.configPath,
+          ],
           cwd: new URL("..", import.meta.url).pathname,
           stdout: "piped",
           stderr: "piped",
@@ -186,7 +194,7 @@ Deno.test("foundation: the agent refuses a world-writable socket directory", asy
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-P=agent",
+        "-P=agent-test",
         "--quiet",
         "main.ts",
         "serve",
@@ -215,7 +223,7 @@ Deno.test("foundation: a config with an unknown key stops the agent at startup, 
   try {
     await Deno.writeTextFile(`${dir}/c.toml`, `[runtime]\nbinnary = "runc"\n`);
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-P=agent", "--quiet", "main.ts", "serve", "--config", `${dir}/c.toml`],
+      args: ["run", "-P=agent-test", "--quiet", "main.ts", "serve", "--config", `${dir}/c.toml`],
       cwd: new URL("..", import.meta.url).pathname,
       stdout: "piped",
       stderr: "piped",

@@ -8,6 +8,7 @@
  * @module
  */
 import { canceled, deadlineExceeded, SauropodError, wrap } from "../../errors/mod.ts";
+import { Signal, signalProcessGroup } from "../../ffi/process.ts";
 
 /** What a finished helper left behind. */
 export interface ProcessOutput {
@@ -108,7 +109,8 @@ export async function runProcess(program: string, opts: RunOptions): Promise<Pro
 function killGroup(child: Deno.ChildProcess): void {
   try {
     // The child leads its own session and group, so -pid reaches everything it forked.
-    Deno.kill(-child.pid, "SIGKILL");
+    // Through libc: Deno.kill wants an unscoped --allow-run, which the agent does not have.
+    signalProcessGroup(child.pid, Signal.SIGKILL);
   } catch {
     try {
       child.kill("SIGKILL");

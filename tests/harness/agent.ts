@@ -1,7 +1,7 @@
 /**
  * Starts a real sauropod agent for end-to-end tests, in a private temp directory (socket,
  * root, state, runc root, CNI conf dir), the way an operator would: `deno run -P=agent
- * main.ts serve --config …`. Disposing it removes every pod it still has, stops it, and
+ * main.ts serve --config …` — with `agent-test`, the agent's set plus writes under /tmp. Disposing it removes every pod it still has, stops it, and
  * removes whatever is left (runc containers, mounts, files) so a failing test leaks nothing.
  *
  * @module
@@ -102,7 +102,7 @@ export class TestAgent implements AsyncDisposable {
     const cmd = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-P=agent",
+        "-P=agent-test",
         "--quiet",
         `${ROOT}/main.ts`,
         "serve",
