@@ -1,0 +1,149 @@
+/**
+ * What the agent's and the shim's permission sets refuse, shown by a probe process started
+ * exactly as the unit starts the agent (`deno run -P=<set>` with the repository's
+ * deno.json). Refused actions never take effect; allowed writes into production
+ * directories are only queried, so nothing on the node changes.
+ */
+import { assert, assertEquals } from "../testing/assert.ts";
+import type { ProbeAction, ProbeResult } from "../deploy/testing/permission_probe.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const PROBE = `${ROOT}/deploy/testing/permission_probe.ts`;
+
+async function probe(set: string, actions: ProbeAction[]): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--config=${ROOT}/deno.json`,
+      `-P=${set}`,
+      "--quiet",
+      "--no-prompt",
+      PROBE,
+      JSON.stringify(actions),
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    // A variable the agent must not see, to show that env stays closed.
+    env: { SAUROPOD_PROBE_SECRET: "hunter2" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assert(out.success && text, `probe failed: ${new TextDecoder().decode(out.stderr)}`);
+  return (JSON.parse(text) as ProbeResult[]).map((r) => r.outcome);
+}
+
+const write = (path: string): ProbeAction => ({ do: "write", path });
+const mayWrite = (path: string): ProbeAction => ({
+  do: "query",
+  desc: { name: "write", path },
+});
+const run = (cmd: string, ...args: string[]): ProbeAction => ({ do: "run", cmd, args });
+const tag = `sauropod-probe-${crypto.randomUUID().slice(0, 8)}`;
+
+Deno.test("deploy: the agent's set refuses writes outside its directories", async () => {
+  const outside = [
+    `/etc/${tag}`,
+    `/usr/local/bin/${tag}`,
+    `/root/${tag}`,
+    `/tmp/${tag}`,
+    `/var/lib/kubelet/${tag}`,
+    `/etc/cni/net.d/${tag}`,
+  ];
+  const inside = [
+    `/var/lib/sauropod/${tag}`,
+    `/run/sauropod/shims/${tag}`,
+    `/var/log/pods/${tag}`,
+    `/sys/fs/cgroup/memory/${tag}`,
+  ];
+  const got = await probe("agent", [...outside.map(write), ...inside.map(mayWrite)]);
+  assertEquals(got, [...outside.map(() => "NotCapable"), ...inside.map(() => "granted")]);
+  for (const p of outside) {
+    assert(!(await Deno.stat(p).then(() => true, () => false)), `${p} was written`);
+  }
+});
+
+Deno.test("deploy: the agent's set runs only the OCI runtime, CNI plugins and its helpers", async () => {
+  const got = await probe("agent", [
+    run("/bin/sh", "-c", "true"),
+    run("sh", "-c", "true"),
+    run("id"),
+    run("/usr/bin/env"),
+    run("mount"),
+    run("runc", "--version"),
+    run("nsenter", "--version"),
+    run("unshare", "--version"),
+    { do: "run", cmd: "/usr/lib/cni/loopback", env: { CNI_COMMAND: "VERSION" } },
+    // Deno.kill needs an unscoped --allow-run: the agent signals through libc instead.
+    { do: "kill", pid: 1 },
+  ]);
+  assertEquals(got, [
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "ok",
+    "ok",
+    "ok",
+    "ok",
+    "NotCapable",
+  ]);
+});
+
+Deno.test("deploy: the agent's set reads only the environment variables it uses", async () => {
+  const got = await probe("agent", [
+    { do: "env", name: "PATH" },
+    { do: "env", name: "NOTIFY_SOCKET" },
+    { do: "env", name: "SAUROPOD_PROBE_SECRET" },
+    { do: "env", name: "AWS_SECRET_ACCESS_KEY" },
+    { do: "sys", what: "hostname" },
+    { do: "sys", what: "osRelease" },
+  ]);
+  assertEquals(got, ["ok", "ok", "NotCapable", "NotCapable", "ok", "NotCapable"]);
+});
+
+Deno.test("deploy: the agent's set opens /proc only through kernfs, and only what it uses", async () => {
+  const got = await probe("agent", [
+    { do: "read", path: "/proc/self/status" },
+    { do: "kernfs-read", path: "/proc/self/status" },
+    { do: "kernfs-read", path: "/proc/self/mountinfo" },
+    { do: "kernfs-read", path: "/proc/self/environ" },
+    { do: "kernfs-read", path: "/proc/1/root/etc/hostname" },
+    { do: "read", path: "/sys/fs/cgroup/cgroup.procs" },
+  ]);
+  assertEquals(got, ["NotCapable", "ok", "ok", "NotCapable", "NotCapable", "NotCapable"]);
+});
+
+Deno.test("deploy: a shim's set runs nothing but the OCI runtime and stays in its directories", async () => {
+  const got = await probe("shim", [
+    run("runc", "--version"),
+    run("/bin/sh", "-c", "true"),
+    run("unshare", "--version"),
+    { do: "run", cmd: "/usr/lib/cni/loopback", env: { CNI_COMMAND: "VERSION" } },
+    run(Deno.execPath(), "--version"),
+    write(`/etc/${tag}`),
+    mayWrite(`/var/lib/sauropod/${tag}`),
+    mayWrite(`/run/sauropod/shims/${tag}`),
+    mayWrite(`/var/log/pods/${tag}`),
+    { do: "read", path: "/etc/hostname" },
+    { do: "env", name: "PATH" },
+    { do: "sys", what: "hostname" },
+    { do: "kernfs-read", path: "/proc/self/status" },
+  ]);
+  assertEquals(got, [
+    "ok",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "prompt",
+    "granted",
+    "granted",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "ok",
+  ]);
+});
