@@ -138,9 +138,9 @@ export class Container {
           stderr: p.tty ? "null" : "piped",
         });
         if (!p.tty) {
-          if (proc.child.stdout) hub.pump("stdout", proc.child.stdout);
-          if (proc.child.stderr) hub.pump("stderr", proc.child.stderr);
-          if (p.stdin && proc.child.stdin) this.#stdin = pipeStdin(proc.child.stdin);
+          hub.pump("stdout", proc.child.stdout);
+          hub.pump("stderr", proc.child.stderr);
+          if (p.stdin) this.#stdin = pipeStdin(proc.child.stdin);
         }
         await proc.done();
         const pid = readPidFile(pidFile);

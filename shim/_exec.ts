@@ -82,9 +82,12 @@ export class ExecProcess {
       });
       const failure = await proc.wait();
       if (failure) {
-        await proc.child.stdout?.cancel().catch(() => {});
-        await proc.child.stderr?.cancel().catch(() => {});
-        await proc.child.stdin?.close().catch(() => {});
+        // (A stream getter of Deno's child throws unless that stream is piped.)
+        if (!spec.tty) {
+          await proc.child.stdout.cancel().catch(() => {});
+          await proc.child.stderr.cancel().catch(() => {});
+          if (spec.stdin) await proc.child.stdin.close().catch(() => {});
+        }
         throw ctx.runc.error("exec", failure, proc.logSince);
       }
       const pid = readPidFile(pidFile);
@@ -123,9 +126,9 @@ export class ExecProcess {
       hub.pump("stdout", this.#pty.readable);
       if (spec.stdin) stdin = ptyStdin(this.#pty);
     } else {
-      if (this.#child.stdout) hub.pump("stdout", this.#child.stdout);
-      if (this.#child.stderr) hub.pump("stderr", this.#child.stderr);
-      if (spec.stdin && this.#child.stdin) stdin = pipeStdin(this.#child.stdin);
+      hub.pump("stdout", this.#child.stdout);
+      hub.pump("stderr", this.#child.stderr);
+      if (spec.stdin) stdin = pipeStdin(this.#child.stdin);
     }
     let exited = false;
     const kill = (why: string) => {

@@ -19,8 +19,13 @@
 import { type Logger, nullLogger } from "../log/mod.ts";
 import { reapPid, setChildSubreaper, type WaitStatus } from "../ffi/process.ts";
 
-/** How many statuses of unclaimed orphans are kept for a late {@link Reaper.wait}. */
-const UNCLAIMED_MAX = 64;
+/**
+ * Statuses of orphans nobody waited for yet are kept this long for a late
+ * {@link Reaper.wait} (a detached exec's pid arrives after `runc exec` returns), and at
+ * most this many (a host-PID pod may orphan a burst of processes).
+ */
+const UNCLAIMED_TTL_MS = 5 * 60_000;
+const UNCLAIMED_MAX = 4096;
 
 /** Returned for a waited pid that vanished without us seeing its status. */
 export const LOST_STATUS: WaitStatus = { kind: "exited", code: 255 };
@@ -62,7 +67,7 @@ export class Reaper {
   /** Pids of live `Deno.Command` children: Deno reaps those. */
   readonly #spawned = new Set<number>();
   readonly #waiters = new Map<number, ((s: WaitStatus) => void)[]>();
-  readonly #unclaimed = new Map<number, WaitStatus>();
+  readonly #unclaimed = new Map<number, { status: WaitStatus; at: number }>();
   #listening = false;
   readonly #onSignal = () => this.sweep();
 
@@ -112,7 +117,7 @@ export class Reaper {
     const done = this.#unclaimed.get(pid);
     if (done) {
       this.#unclaimed.delete(pid);
-      return Promise.resolve(done);
+      return Promise.resolve(done.status);
     }
     return new Promise((resolve) => {
       const list = this.#waiters.get(pid);
@@ -143,10 +148,18 @@ export class Reaper {
       }
       if (status === undefined || status === "not-child") continue;
       this.#log.debug("reaped orphan", { pid, status });
-      this.#unclaimed.set(pid, status);
-      if (this.#unclaimed.size > UNCLAIMED_MAX) {
-        this.#unclaimed.delete(this.#unclaimed.keys().next().value!);
-      }
+      this.#unclaimed.delete(pid); // a reused pid goes to the back
+      this.#unclaimed.set(pid, { status, at: Date.now() });
+    }
+    this.#expireUnclaimed();
+  }
+
+  #expireUnclaimed(): void {
+    const old = Date.now() - UNCLAIMED_TTL_MS;
+    // Insertion order is age order: stop at the first young entry.
+    for (const [pid, e] of this.#unclaimed) {
+      if (e.at >= old && this.#unclaimed.size <= UNCLAIMED_MAX) break;
+      this.#unclaimed.delete(pid);
     }
   }
 
@@ -163,7 +176,7 @@ export class Reaper {
       const kept = this.#unclaimed.get(pid);
       if (kept) {
         this.#unclaimed.delete(pid);
-        status = kept;
+        status = kept.status;
       } else if (processExists(pid)) {
         return; // not re-parented to us yet: the next SIGCHLD will tell
       } else {

@@ -22,7 +22,6 @@ import {
   wrap,
 } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import { sendSignal, Signal } from "../../ffi/process.ts";
 import {
   EXIT_FILE,
   parseExitInfo,
@@ -111,6 +110,15 @@ function shimEnv(): Record<string, string> {
   return env;
 }
 
+/** SIGKILL, ignoring a process that is already gone. */
+function killQuietly(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
 async function tail(path: string, bytes = 2048): Promise<string> {
   try {
     const text = await Deno.readTextFile(path);
@@ -196,7 +204,9 @@ export class ShimManager implements HandleHost {
     undo.defer(async () => {
       // Whatever failed, the runc container goes first (the shim may have half-made it),
       // then the shim.
-      if (!exited) sendSignal(shimPid, Signal.SIGKILL);
+      if (!exited) killQuietly(shimPid);
+      // Unref'd, its exit alone would not keep the event loop waiting for it.
+      child.ref();
       await child.status.catch(() => {});
       await this.#runcDelete(o.id, runtime).catch((err) =>
         log.warn("cannot delete the runc container after a failed create", { err })
@@ -325,7 +335,7 @@ export class ShimManager implements HandleHost {
     const stateDir = this.#dir(id);
     const pid = readShimPid(stateDir);
     if (pid !== undefined && shimAlive(pid, id)) {
-      sendSignal(pid, Signal.SIGKILL);
+      killQuietly(pid);
       if (!(await waitShimGone(pid, id, 10_000))) {
         throw unavailable(`the shim of container "${id}" (pid ${pid}) survived SIGKILL`);
       }

@@ -14,6 +14,9 @@ export const ENTRY = new URL("../../main.ts", import.meta.url).pathname;
 /** Why these tests cannot run here (undefined: they can). */
 export const SKIP = containerSkipReason();
 
+/** No test here needs nearly this long; past it, it is hung. */
+const TEST_DEADLINE_MS = 60_000;
+
 /** A world plus a manager over it. */
 export interface Fixture {
   world: TestWorld;
@@ -37,12 +40,24 @@ export async function withWorld(fn: (f: Fixture) => Promise<void>): Promise<void
     systemdCgroup: false,
     callTimeoutMs: 30_000,
   };
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await fn({ world, manager, runtime });
+    // A hung test must still clean up (dispose kills its shims, which ends its waits).
+    await Promise.race([
+      fn({ world, manager, runtime }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`test did not finish within ${TEST_DEADLINE_MS / 1000} s`)),
+          TEST_DEADLINE_MS,
+        );
+      }),
+    ]);
   } catch (err) {
     // Clean up, but report the test's own failure rather than a leak it caused.
     await world.dispose().catch(() => {});
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
   await world.dispose();
 }
