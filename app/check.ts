@@ -11,6 +11,7 @@ import { messageOf } from "../errors/mod.ts";
 import * as kernfs from "../ffi/kernfs.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { checkCgroups } from "./check_cgroups.ts";
+import { checkPermissions } from "./check_permissions.ts";
 
 /** One finding. */
 export interface Finding {
@@ -77,6 +78,7 @@ export async function checks(config: Config): Promise<Finding[]> {
   }
   add(await socketDir(config.socket));
   out.push(...(await cni(config)));
+  out.push(...(await checkPermissions(config)));
 
   for (const tool of ["unshare", "nsenter", "mount", "umount"]) {
     const p = await which(tool);
