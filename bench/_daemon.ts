@@ -7,6 +7,7 @@
  */
 import { unavailable } from "../errors/mod.ts";
 import { CriClient } from "../tests/harness/cri_client.ts";
+import { lastError } from "./_logs.ts";
 
 /** How to run one daemon. */
 export interface DaemonSpec {
@@ -71,8 +72,9 @@ export class Daemon {
       if (gone) {
         this.#child = undefined;
         throw unavailable(
-          `${this.spec.name} exited during start-up (${(await exited).code}):\n${await this
-            .tail()}`,
+          `${this.spec.name} exited during start-up (code ${(await exited).code}): ${
+            lastError(await this.tail(50))
+          } (log: ${this.spec.logPath})`,
         );
       }
       const client = await this.#probe();

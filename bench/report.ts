@@ -114,11 +114,17 @@ function cell(f: FigureResult, who: Subject): string {
   return `${formatNumber(s.p50)} (${formatNumber(s.p90)}/${formatNumber(s.p99)}) n=${s.n}`;
 }
 
+/** The first line of `text`, at most `max` characters (the JSON keeps all of it). */
+function oneLine(text: string, max = 300): string {
+  const first = text.split("\n")[0] ?? "";
+  return first.length > max ? `${first.slice(0, max - 1)}…` : first;
+}
+
 function statusText(w: WorkloadResult): string | undefined {
   const parts: string[] = [];
   for (const [who, st] of Object.entries(w.status) as [Subject, Status][]) {
     if (st.state === "skipped") parts.push(`${who} skipped: ${st.reason}`);
-    if (st.state === "failed") parts.push(`${who} FAILED: ${st.error}`);
+    if (st.state === "failed") parts.push(`${who} FAILED: ${oneLine(st.error)}`);
   }
   return parts.length > 0 ? parts.join("; ") : undefined;
 }

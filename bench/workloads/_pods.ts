@@ -22,9 +22,13 @@ import type { WorkloadContext } from "./types.ts";
 
 /**
  * The containers' process: a shell that exits at once on SIGTERM (a plain `sleep` as PID 1
- * ignores it and every stop would wait for the grace period to end in SIGKILL).
+ * ignores it and every stop would wait for the grace period to end in SIGKILL). It says
+ * {@link READY} once its trap is set: a SIGTERM before that is ignored too.
  */
-export const SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"];
+export const SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 3600 & wait"];
+
+/** What {@link SLEEPER} logs once it handles SIGTERM. */
+export const READY = "ready";
 
 /** The kubelet's stop grace period would be 30 s; the sleeper exits on SIGTERM anyway. */
 const STOP_TIMEOUT_S = 10;
@@ -230,8 +234,31 @@ export class Pods {
     throw unavailable(`container ${containerId} was not RUNNING within 30 s`);
   }
 
-  /** Stops and removes the pod's containers, then the pod, as the kubelet does. */
-  async remove(pod: StartedPod): Promise<RemoveTimings> {
+  /**
+   * Waits (untimed) until every container of `pod` running {@link SLEEPER} has logged
+   * {@link READY}, i.e. a SIGTERM will stop it at once rather than after the grace period.
+   */
+  async waitReady(pod: StartedPod): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (let c = 0; c < pod.containers.length; c++) {
+      const log = `${pod.logDir}/c${c}/0.log`;
+      for (;;) {
+        const text = await Deno.readTextFile(log).catch(() => "");
+        if (text.split("\n").some((l) => l.endsWith(` ${READY}`))) break;
+        if (Date.now() > deadline) {
+          throw unavailable(`container c${c} of ${pod.name} logged no "${READY}" in ${log}`);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  }
+
+  /**
+   * Stops and removes the pod's containers, then the pod, as the kubelet does. With
+   * `ready` (default), first waits for the containers to handle SIGTERM (untimed).
+   */
+  async remove(pod: StartedPod, ready = true): Promise<RemoveTimings> {
+    if (ready) await this.waitReady(pod);
     const cri = this.#rt.cri.runtime;
     const t0 = performance.now();
     for (const containerId of pod.containers) {
