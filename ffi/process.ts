@@ -20,6 +20,12 @@ const symbols = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = openLibc(symbols);
+// Opened at import when FFI is granted (as ffi/kernfs.ts does): a lazy open would be charged
+// by Deno's resource sanitizer to whichever test first calls in.
+if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+  libc();
+  errno(); // and the errno helpers every error message uses
+}
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;

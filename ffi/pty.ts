@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { check, openLibc } from "./_libc.ts";
+import { check, errno, openLibc } from "./_libc.ts";
 
 const symbols = {
   /** int ioctl(int fd, unsigned long request, struct winsize *ws); (variadic) */
@@ -17,6 +17,12 @@ const symbols = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = openLibc(symbols);
+// Opened at import when FFI is granted (as ffi/kernfs.ts does): a lazy open would be charged
+// by Deno's resource sanitizer to whichever test first calls in.
+if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+  libc();
+  errno(); // and the errno helpers every error message uses
+}
 
 // asm-generic values, shared by x86_64 and aarch64.
 const TIOCGWINSZ = 0x5413n;

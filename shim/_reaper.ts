@@ -17,7 +17,9 @@
  * @module
  */
 import { type Logger, nullLogger } from "../log/mod.ts";
-import { reapPid, setChildSubreaper, type WaitStatus } from "../ffi/process.ts";
+// Deno serves /proc only to --allow-all: read it through libc (ffi/kernfs.ts).
+import * as kernfs from "../ffi/kernfs.ts";
+import { reapPid, sendSignal, setChildSubreaper, type WaitStatus } from "../ffi/process.ts";
 
 /**
  * Statuses of orphans nobody waited for yet are kept this long for a late
@@ -36,10 +38,10 @@ export type ChildLister = () => number[];
 /** Lists children from `/proc/self/task/<tid>/children` (Linux ≥ 4.2, CONFIG_PROC_CHILDREN). */
 export function procChildren(): number[] {
   const pids: number[] = [];
-  for (const task of Deno.readDirSync("/proc/self/task")) {
+  for (const task of kernfs.readDirSync("/proc/self/task")) {
     let text: string;
     try {
-      text = Deno.readTextFileSync(`/proc/self/task/${task.name}/children`);
+      text = kernfs.readTextFileSync(`/proc/self/task/${task.name}/children`);
     } catch {
       continue; // the thread exited meanwhile
     }
@@ -53,10 +55,9 @@ export function procChildren(): number[] {
 
 function processExists(pid: number): boolean {
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    return sendSignal(pid, 0);
   } catch {
-    return false;
+    return true; // EPERM: it exists, it is just not ours to signal
   }
 }
 

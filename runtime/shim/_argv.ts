@@ -1,24 +1,30 @@
 /**
- * The command line of a shim: Deno's permissions, the V8 flags that keep it small, and
- * the shim's own arguments.
+ * The command line of a shim: Deno permissions narrowed to what one container's shim
+ * touches, the V8 flags that keep it small, and the shim's own arguments.
  *
- * Permissions are `--allow-all`, on purpose. The shim must read `/proc` (its children,
- * the init's cgroup, `/proc/self/mountinfo`) and read and write cgroupfs (the OOM watch
- * reads `memory.oom_control`/`memory.events` and, on cgroup v1, registers an eventfd
- * through `cgroup.event_control`). Since 1.43 Deno grants `/proc`, `/sys`, `/dev` and
- * `/etc` only to `--allow-all` (GHSA-23rx-c3g5-hv9w): `--allow-read=/proc` is refused
- * with "Requires all access" (measured on 2.9.6). It also needs `--allow-ffi` for libc
- * (subreaper, waitpid, ptys, SCM_RIGHTS), which is all-powerful in itself. Scoped
- * read/write/run flags would therefore protect nothing while breaking the OOM watch, so
- * the shim's real boundary is its small, audited import graph, not Deno's sandbox.
+ * What the shim touches through Deno's APIs, and so may:
+ * - read and write its state dir (pid file, exit record, runc's log, its own log, exec
+ *   pid files); listen on `unix:<stateDir>/shim.sock` (a unix socket is a `net`
+ *   descriptor matched exactly);
+ * - write the directory of the container's CRI log (it creates, and on rotation reopens,
+ *   the file there);
+ * - run exactly the runtime binary;
+ * - FFI into libc: subreaper, waitpid, kill, ptys, SCM_RIGHTS, and `/proc`/`/sys` (its
+ *   children, the init's cgroup, the OOM watch), which Deno serves only to `--allow-all`
+ *   and which therefore go through `ffi/kernfs.ts`. Pointer reads need the unscoped flag.
+ *
+ * No environment, no other program, no other path. This is narrower than deno.json's
+ * `shim` set (which must cover every container's paths at once) and follows the test
+ * tier's scratch directories without a separate set. FFI is total power in itself: these
+ * flags guard against mistakes (a path that escapes, an unexpected program), not against
+ * code calling libc on purpose.
  *
  * @module
  */
 
 /**
  * V8 flags of every shim, chosen by measurement (30 shims supervising `sleep`, PSS from
- * smaps_rollup): a 1 MiB young generation instead of up to 16 MiB, and no V8 worker
- * threads (no concurrent GC or compiler threads and their stacks and arenas).
+ * smaps_rollup; see runtime/shim/memory_bench.ts).
  */
 export const SHIM_V8_FLAGS = ["--max-semi-space-size=1", "--single-threaded"];
 
@@ -28,19 +34,42 @@ export interface ShimArgvOptions {
   entry: string;
   id: string;
   stateDir: string;
+  /** Absolute path of the OCI runtime binary. */
+  runtimeBinary: string;
+  /** The container's CRI log file, if any. */
+  logPath?: string;
   logLevel?: string;
   /** Override of {@link SHIM_V8_FLAGS} (measurements). */
   v8Flags?: string[];
   bootstrapTimeoutMs?: number;
 }
 
+function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** A comma-separated permission list; a comma inside a path would split it. */
+function list(paths: string[]): string {
+  for (const p of paths) {
+    if (p.includes(",")) throw new RangeError(`a path with a comma cannot be a permission: ${p}`);
+  }
+  return [...new Set(paths)].join(",");
+}
+
 /** The arguments to `deno` that start one shim. */
 export function shimArgv(o: ShimArgvOptions): string[] {
+  const write = [o.stateDir];
+  if (o.logPath) write.push(dirOf(o.logPath));
   const v8 = o.v8Flags ?? SHIM_V8_FLAGS;
   return [
     "run",
     "--no-prompt",
-    "--allow-all",
+    `--allow-read=${list([o.stateDir])}`,
+    `--allow-write=${list(write)}`,
+    `--allow-run=${list([o.runtimeBinary])}`,
+    `--allow-net=${list([`unix:${o.stateDir}/shim.sock`])}`,
+    "--allow-ffi",
     ...(v8.length > 0 ? [`--v8-flags=${v8.join(",")}`] : []),
     o.entry,
     "shim",

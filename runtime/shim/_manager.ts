@@ -22,6 +22,7 @@ import {
   wrap,
 } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
+import { sendSignal, Signal } from "../../ffi/process.ts";
 import {
   EXIT_FILE,
   parseExitInfo,
@@ -110,13 +111,9 @@ function shimEnv(): Record<string, string> {
   return env;
 }
 
-/** SIGKILL, ignoring a process that is already gone. */
+/** SIGKILL, ignoring a process that is already gone (through libc: see DEVELOPERS.md). */
 function killQuietly(pid: number): void {
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
+  sendSignal(pid, Signal.SIGKILL);
 }
 
 async function tail(path: string, bytes = 2048): Promise<string> {
@@ -179,6 +176,8 @@ export class ShimManager implements HandleHost {
         entry: this.#o.entry,
         id: o.id,
         stateDir,
+        runtimeBinary: runtime.binary,
+        ...(o.logPath ? { logPath: o.logPath } : {}),
         ...(this.#o.shimLogLevel ? { logLevel: this.#o.shimLogLevel } : {}),
         ...(this.#o.v8Flags ? { v8Flags: this.#o.v8Flags } : {}),
         ...(this.#o.bootstrapTimeoutMs ? { bootstrapTimeoutMs: this.#o.bootstrapTimeoutMs } : {}),

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { nullLogger } from "../../log/mod.ts";
+import { sendSignal, Signal } from "../../ffi/process.ts";
 import { ENTRY, SKIP, withWorld } from "./_test_util.ts";
 import { ShimManager } from "./_manager.ts";
 import { SHIM_DIED } from "./_handle.ts";
@@ -76,7 +77,7 @@ Deno.test({
       });
       await h.start();
       const waiting = h.wait();
-      Deno.kill(h.shimPid, "SIGKILL");
+      sendSignal(h.shimPid, Signal.SIGKILL);
       const exit = await waiting;
       assertEquals(exit.reason, SHIM_DIED);
       assertEquals(exit.exitCode, 255);
@@ -109,7 +110,7 @@ Deno.test({
       });
       await h.start();
       assertEquals((await h.wait()).exitCode, 2);
-      Deno.kill(h.shimPid, "SIGKILL");
+      sendSignal(h.shimPid, Signal.SIGKILL);
       assert(await waitShimGone(h.shimPid, id, 10_000));
       h.close();
       assertEquals(await f.manager.reconnect(id), undefined);
