@@ -43,7 +43,7 @@ async function session(url: string): Promise<{ stdout: string; status: string; c
 export const execStream: Workload = {
   name: "exec-stream",
   title: "exec through the streaming server (Exec RPC + SPDY session)",
-  quick: false,
+  quick: true,
   async run(ctx) {
     const rtt = ctx.figure({
       id: "exec-stream.rtt",

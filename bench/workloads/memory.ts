@@ -55,8 +55,8 @@ async function sandboxPids(ctx: WorkloadContext, pods: StartedPod[]): Promise<nu
 /** Agent and per-pod memory with 50 pods. */
 export const memory: Workload = {
   name: "memory",
-  title: "memory with 50 running pods (agent, shims per pod)",
-  quick: false,
+  title: "memory with 50 running pods, 10 with --quick (agent, shims per pod)",
+  quick: true,
   async run(ctx) {
     const count = ctx.pick(50, 10);
     const f = {

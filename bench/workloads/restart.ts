@@ -13,8 +13,8 @@ import type { Workload } from "./types.ts";
 /** Restart until all pods are RUNNING again. */
 export const restart: Workload = {
   name: "restart",
-  title: "agent restart until 50 pods are reported RUNNING again",
-  quick: false,
+  title: "agent restart until 50 pods (10 with --quick) are reported RUNNING again",
+  quick: true,
   async run(ctx) {
     const count = ctx.pick(50, 10);
     const f = {
