@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { messageOf } from "../errors/mod.ts";
+import { isFailedPrecondition, isNotFound, messageOf } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { terminalSizes } from "./_resize.ts";
 import { type CommandStatus, exitCodeStatus, internalErrorStatus, SUCCESS } from "./_status.ts";
@@ -77,7 +77,12 @@ export async function runCommand(
     }
     session = first;
   } catch (err) {
-    log.warn(`${spec.kind} failed to start`, { error: messageOf(err) });
+    // A container that stopped or went away since the URL was minted is the client's
+    // news, not the node's problem.
+    const fields = { error: messageOf(err) };
+    if (isFailedPrecondition(err) || isNotFound(err)) {
+      log.info(`${spec.kind} failed to start`, fields);
+    } else log.warn(`${spec.kind} failed to start`, fields);
     await ch.writeStatus(internalErrorStatus(`error ${what}: ${messageOf(err)}`)).catch(() => {});
     await ch.finish();
     return;

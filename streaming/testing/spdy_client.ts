@@ -113,9 +113,10 @@ export class SpdyClient {
   }
 }
 
-/** Reads a stream incrementally as text. */
+/** Reads a stream incrementally as text (and keeps the bytes, for binary payloads). */
 export class TextReader {
   #text = "";
+  #chunks: Uint8Array[] = [];
   #done: Promise<void>;
   #waiters: (() => void)[] = [];
 
@@ -125,6 +126,7 @@ export class TextReader {
       const d = new TextDecoder();
       try {
         for await (const c of readable) {
+          this.#chunks.push(c);
           this.#text += d.decode(c, { stream: true });
           for (const w of this.#waiters.splice(0)) w();
         }
@@ -139,6 +141,17 @@ export class TextReader {
   /** Everything read so far. */
   get text(): string {
     return this.#text;
+  }
+
+  /** Every byte read so far. */
+  get bytes(): Uint8Array {
+    const out = new Uint8Array(this.#chunks.reduce((n, c) => n + c.byteLength, 0));
+    let off = 0;
+    for (const c of this.#chunks) {
+      out.set(c, off);
+      off += c.byteLength;
+    }
+    return out;
   }
 
   /** Everything, once the stream has ended. */
