@@ -159,40 +159,38 @@ function closeKernel(fd: number): void {
   libc().symbols.close(fd);
 }
 
-function readAll(path: string): Uint8Array {
+// One read buffer for the isolate: the reads are synchronous, and kernel files are small,
+// so a fresh 64 KiB buffer per read would cost more than the read itself.
+const READ_BUF = new Uint8Array(64 * 1024);
+const decoder = new TextDecoder();
+
+function readText(path: string): string {
   checkKernelAccess("read", path);
   const fd = openKernel("open", path, O_RDONLY);
+  let text = "";
   try {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
     while (true) {
-      const buf = new Uint8Array(64 * 1024);
-      const n = Number(libc().symbols.read(fd, buf, BigInt(buf.length)));
+      const n = Number(libc().symbols.read(fd, READ_BUF, BigInt(READ_BUF.length)));
       if (n < 0) {
         const code = errno();
         if (code === EINTR) continue;
         throw osError("read", path, code);
       }
       if (n === 0) break;
-      chunks.push(buf.subarray(0, n));
-      total += n;
+      text += decoder.decode(READ_BUF.subarray(0, n), { stream: true });
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
   } finally {
     closeKernel(fd);
+    // Flushes the decoder, also after a failed read, so no half character carries over.
+    text += decoder.decode();
   }
+  return text;
 }
 
 /** Like `Deno.readTextFileSync`, for kernel files too. */
 export function readTextFileSync(path: string): string {
   if (!isKernelPath(path)) return Deno.readTextFileSync(path);
-  return new TextDecoder().decode(readAll(path));
+  return readText(path);
 }
 
 /** Like `Deno.readTextFile`, for kernel files too. */
