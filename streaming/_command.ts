@@ -8,7 +8,8 @@
  * {@link VANISH_GRACE_MS} to finish on its own, then the session is closed, which kills an
  * exec'd process. containerd instead leaves the process running with its stdin closed and
  * its output discarded until it exits on its own; we do not keep such orphans. An attach
- * just detaches; the container keeps running.
+ * just detaches; the container keeps running. When the server shuts down there is no
+ * grace: the agent is going away, so its sessions are closed at once.
  *
  * @module
  */
@@ -60,7 +61,12 @@ export async function runCommand(
   spec: CommandSpec,
   start: () => Promise<StdioSession>,
   log: Logger,
+  opts: {
+    /** Aborted when the server shuts down: the grace and drain waits are cut short. */
+    readonly shutdown?: AbortSignal;
+  } = {},
 ): Promise<void> {
+  const shutdown = opts.shutdown;
   const what = spec.kind === "exec" ? "executing command in container" : "attaching to container";
   let gone = false;
   ch.gone.then(() => (gone = true));
@@ -105,7 +111,7 @@ export async function runCommand(
     log.info(`client left during ${spec.kind}, closing the session`);
     await stdin.hangUp(spec.kind === "exec");
     for (const o of outputs) o.cancel();
-    if (spec.kind === "exec") await raceTimeout(exit, VANISH_GRACE_MS);
+    if (spec.kind === "exec") await raceTimeout(exit, VANISH_GRACE_MS, shutdown);
     session.close();
     resizes.stop();
     await Promise.allSettled([resizing, stdin.done, ...outputs.map((o) => o.done)]);
@@ -113,7 +119,7 @@ export async function runCommand(
   }
 
   // The process (or the container, for attach) has exited: let its last output through.
-  await raceTimeout(Promise.all(outputs.map((o) => o.done)), OUTPUT_DRAIN_MS);
+  await raceTimeout(Promise.all(outputs.map((o) => o.done)), OUTPUT_DRAIN_MS, shutdown);
   for (const o of outputs) o.cancel();
   stdin.stop();
   let status: CommandStatus;
@@ -137,10 +143,20 @@ export async function runCommand(
   await Promise.allSettled([resizing, stdin.done]);
 }
 
-function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+/** `p`, or undefined after `ms` or once `signal` is aborted, whichever comes first. */
+function raceTimeout<T>(p: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | undefined> {
+  if (signal?.aborted) return Promise.race([p, Promise.resolve(undefined)]);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  let onAbort: (() => void) | undefined;
+  const t = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    onAbort = () => resolve(undefined);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([p, t]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  });
 }
 
 /**

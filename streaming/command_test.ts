@@ -1,6 +1,6 @@
 import { nullLogger } from "../log/mod.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
-import { type CommandChannels, runCommand } from "./_command.ts";
+import { type CommandChannels, runCommand, VANISH_GRACE_MS } from "./_command.ts";
 import { Feed } from "./_feed.ts";
 import type { CommandStatus } from "./_status.ts";
 import type { StdioSession, TerminalSize } from "./_types.ts";
@@ -159,6 +159,34 @@ Deno.test("runCommand(): a vanished client hangs up: stdin EOF, then the session
   await done;
   assertEquals(s.closed, 1);
   assert(!f.events.some((e) => e.startsWith("status")), "nobody is left to tell");
+});
+
+Deno.test("runCommand(): on shutdown a vanished client's process gets no grace", async () => {
+  const f = fakeChannels({ stdin: true });
+  const s = fakeSession();
+  const shutdown = new AbortController();
+  const done = runCommand(
+    f.ch,
+    { kind: "exec", cmd: ["sleep", "1000"] },
+    () => Promise.resolve(s.session),
+    nullLogger,
+    { shutdown: shutdown.signal },
+  );
+  await new Promise((r) => setTimeout(r, 1));
+  shutdown.abort();
+  f.vanish();
+  // The process ignores EOF and never exits: without the shutdown the runner would wait
+  // out the whole grace before closing it.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const first = await Promise.race([
+    done.then(() => "closed"),
+    new Promise((r) => (timer = setTimeout(() => r("still in the grace"), VANISH_GRACE_MS / 2))),
+  ]);
+  clearTimeout(timer);
+  await done;
+  assertEquals(first, "closed");
+  assert(s.stdinClosed, "stdin got EOF first");
+  assertEquals(s.closed, 1);
 });
 
 Deno.test("runCommand(): a client that leaves before the session starts still gets it closed", async () => {

@@ -102,6 +102,8 @@ export class StreamingServer {
   readonly #log: Logger;
   readonly #tokens: TokenCache;
   readonly #active = new Set<{ abort(): void; done: Promise<void> }>();
+  /** Aborted by {@link close}: sessions end without their usual grace. */
+  readonly #shutdown = new AbortController();
   #listener: Deno.Listener | undefined;
   #baseUrl: string | undefined;
   #accepting: Promise<void> | undefined;
@@ -186,7 +188,10 @@ export class StreamingServer {
     });
   }
 
-  /** Stops listening, refuses outstanding tokens, and ends every session. */
+  /**
+   * Stops listening, refuses outstanding tokens, and ends every session at once (an exec'd
+   * process is not given the grace a vanished client's gets).
+   */
   async close(): Promise<void> {
     this.#closing = true;
     this.#tokens.clear();
@@ -196,6 +201,7 @@ export class StreamingServer {
       // Already closed.
     }
     await this.#accepting;
+    this.#shutdown.abort();
     const sessions = [...this.#active];
     for (const s of sessions) s.abort();
     await Promise.allSettled(sessions.map((s) => s.done));
@@ -491,6 +497,7 @@ export class StreamingServer {
         { kind: "exec", cmd: cached.cmd },
         () => backend.exec(cached.containerId, { cmd: [...cached.cmd], ...stdio }),
         log,
+        { shutdown: this.#shutdown.signal },
       );
     } else {
       await runCommand(
@@ -498,6 +505,7 @@ export class StreamingServer {
         { kind: "attach" },
         () => backend.attach(cached.containerId, stdio),
         log,
+        { shutdown: this.#shutdown.signal },
       );
     }
     log.debug(`${cached.kind} session ended`);
