@@ -138,12 +138,14 @@ export function agentSet(l: NodeLayout): PermissionSet {
 
 /**
  * A shim: supervises one container. It reads and writes only the state directory (its
- * socket, pid and exit files, runc's root), reads bundles under the root, appends to
- * container logs, and runs nothing but the OCI runtime. No environment, no system facts.
+ * socket, pid and exit files, runc's log), writes container logs, and runs nothing but the
+ * OCI runtime. No environment, no system facts. Each shim actually starts with flags for
+ * its own container (runtime/shim/_argv.ts: its state dir, its log directory, its runtime
+ * binary, its socket), which this set bounds for a node's layout.
  */
 export function shimSet(l: NodeLayout): PermissionSet {
   return {
-    read: [l.root, l.state, l.podLogs],
+    read: [l.state],
     write: [l.state, l.podLogs],
     run: [...l.runtimes],
     // It listens on its control socket only; `unix:` cannot be scoped to the state directory.

@@ -94,6 +94,7 @@ Deno.test("agentSet() and shimSet() follow the layout they are given", () => {
   assert((a.run as string[]).includes("/x/bridge"));
   assert(!(a.run as string[]).some((p) => p.startsWith("/usr/lib/cni/")));
   assertEquals(shimSet(layout).write, ["/run/s", "/var/log/pods"]);
+  assertEquals(shimSet(layout).read, ["/run/s"]);
 });
 
 Deno.test("withPermissions() replaces only the permissions object", () => {

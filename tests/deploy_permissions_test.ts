@@ -6,21 +6,17 @@
  */
 import { assert, assertEquals } from "../testing/assert.ts";
 import type { ProbeAction, ProbeResult } from "../deploy/testing/permission_probe.ts";
+import { e2eEnv } from "./harness/env.ts";
+import { containerConfig, podConfig } from "./harness/pods.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PROBE = `${ROOT}/deploy/testing/permission_probe.ts`;
 
-async function probe(set: string, actions: ProbeAction[]): Promise<string[]> {
+/** Runs the probe under `-P=<set>`, or under explicit permission flags. */
+async function probe(set: string | string[], actions: ProbeAction[]): Promise<string[]> {
+  const perms = typeof set === "string" ? [`--config=${ROOT}/deno.json`, `-P=${set}`] : set;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--config=${ROOT}/deno.json`,
-      `-P=${set}`,
-      "--quiet",
-      "--no-prompt",
-      PROBE,
-      JSON.stringify(actions),
-    ],
+    args: ["run", ...perms, "--quiet", "--no-prompt", PROBE, JSON.stringify(actions)],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
@@ -145,5 +141,74 @@ Deno.test("deploy: a shim's set runs nothing but the OCI runtime and stays in it
     "NotCapable",
     "NotCapable",
     "ok",
+  ]);
+});
+
+/** The permission flags a running shim was started with, read from its command line. */
+async function shimFlags(stateRoot: string): Promise<{ pid: number; flags: string[] }[]> {
+  const out = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let argv: string[];
+    try {
+      argv = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+    } catch {
+      continue; // gone
+    }
+    const i = argv.indexOf("--state-dir");
+    if (argv.includes("shim") && i > 0 && argv[i + 1]?.startsWith(`${stateRoot}/`)) {
+      out.push({ pid: Number(e.name), flags: argv.filter((a) => /^(-A|--allow-[a-z]+)/.test(a)) });
+    }
+  }
+  return out;
+}
+
+Deno.test("deploy: a running shim's own flags let it run only the OCI runtime, in its own dirs", async () => {
+  await using env = await e2eEnv();
+  const { agent, client, images, logRoot } = env;
+  await client.image.pullImage({ image: { image: images.busybox.ref } });
+  const pod = podConfig(logRoot, "perms");
+  const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
+  const id = (await client.runtime.createContainer({
+    podSandboxId: podId,
+    config: containerConfig("sleeper", images.busybox.ref, ["sleep", "600"]),
+    sandboxConfig: pod,
+  })).containerId;
+  await client.runtime.startContainer({ containerId: id });
+
+  const shims = await shimFlags(`${agent.state}/shims`);
+  const mine = shims.find((s) => s.flags.some((f) => f.includes(id)));
+  assert(mine, `no shim for ${id} among ${JSON.stringify(shims)}`);
+  assert(!mine.flags.some((f) => f === "-A" || f === "--allow-all"), mine.flags.join(" "));
+  const run = mine.flags.find((f) => f.startsWith("--allow-run="));
+  assert(run && /^--allow-run=\/\S*\/runc$/.test(run), `runs more than runc: ${run}`);
+  const runc = run.slice("--allow-run=".length);
+
+  // The same flags, given to the probe: what that shim may and may not do.
+  const got = await probe(mine.flags, [
+    { do: "run", cmd: runc, args: ["--version"] },
+    { do: "run", cmd: "/bin/sh", args: ["-c", "true"] },
+    { do: "run", cmd: Deno.execPath(), args: ["--version"] },
+    { do: "write", path: `${agent.root}/${tag}` },
+    { do: "write", path: `/etc/${tag}` },
+    { do: "query", desc: { name: "write", path: `${agent.state}/shims/${id}/x` } },
+    { do: "read", path: "/etc/hostname" },
+    { do: "read", path: `${agent.root}/sauropod.db` },
+    { do: "env", name: "PATH" },
+    { do: "kernfs-read", path: "/proc/self/status" },
+    { do: "kernfs-read", path: "/proc/self/environ" },
+  ]);
+  assertEquals(got, [
+    "ok",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "granted",
+    "NotCapable",
+    "NotCapable",
+    "NotCapable",
+    "ok",
+    "NotCapable",
   ]);
 });
