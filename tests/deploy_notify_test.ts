@@ -54,10 +54,6 @@ Deno.test("deploy: READY=1, WATCHDOG=1 and STOPPING=1 reach systemd's socket in 
     assert(kinds.slice(1, -1).every((k) => k === "WATCHDOG"), kinds.join(", "));
     assert(kinds.filter((k) => k === "WATCHDOG").length >= 2, kinds.join(", "));
     assertEquals(stopping.seq, listener.received.at(-1)!.seq);
-    assert(
-      !agent.logs.some((l) => l.includes("not feeding the systemd watchdog")),
-      "a healthy agent passes every health check",
-    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
