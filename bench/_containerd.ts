@@ -164,20 +164,3 @@ export function registryHosts(registryHost: string): Record<string, string> {
     ].join("\n"),
   };
 }
-
-/**
- * The socket of a containerd 1.6 shim, as `runtime/v2/shim/util_unix.go` computes it:
- * `/run/containerd/s/<hex sha256 of "<grpc address>/<namespace>/<id>">`.
- */
-export async function shimSocketPath(
-  grpcAddress: string,
-  namespace: string,
-  id: string,
-): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(`${grpcAddress}/${namespace}/${id}`),
-  );
-  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `/run/containerd/s/${hex}`;
-}

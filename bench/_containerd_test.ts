@@ -5,7 +5,6 @@ import {
   containerdLayout,
   DISABLED_PLUGINS,
   registryHosts,
-  shimSocketPath,
 } from "./_containerd.ts";
 
 type Table = Record<string, unknown>;
@@ -71,14 +70,4 @@ Deno.test("registryHosts() serves the local registry over http and mirrors docke
   const hub = plain(parse(hosts["docker.io/hosts.toml"]!)) as Table;
   assertEquals(hub.server, "https://registry-1.docker.io");
   assertEquals((hub.host as Table)["http://127.0.0.1:5000"], { capabilities: ["pull", "resolve"] });
-});
-
-Deno.test("shimSocketPath() hashes address, namespace and id as containerd 1.6 does", async () => {
-  // sha256("/a.sock/k8s.io/abc")
-  const expected = Array.from(
-    new Uint8Array(
-      await crypto.subtle.digest("SHA-256", new TextEncoder().encode("/a.sock/k8s.io/abc")),
-    ),
-  ).map((b) => b.toString(16).padStart(2, "0")).join("");
-  assertEquals(await shimSocketPath("/a.sock", "k8s.io", "abc"), `/run/containerd/s/${expected}`);
 });

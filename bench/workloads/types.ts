@@ -7,7 +7,7 @@
  */
 import type { CgroupLayout } from "../../cgroups/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import type { FigureSpec, RuntimeName, Subject } from "../report.ts";
+import type { FigureSpec, Subject } from "../report.ts";
 import type { BenchRuntime } from "../runtimes.ts";
 
 /** Image references in the local registry. */
@@ -83,6 +83,3 @@ export interface Workload {
   /** Measures. Pods it creates must be gone when it returns (the runner checks). */
   run(ctx: WorkloadContext): Promise<void>;
 }
-
-/** Shorthand for a runtime's name. */
-export type { RuntimeName };
