@@ -78,8 +78,50 @@ export function streamingBackend(core: RuntimeCore, dialer: NetnsDial): {
       const s = core.sandbox(podId);
       core.requireReady(s, "port-forward into it");
       if (s.doc.ns.net) return await dialer.dial(s.doc.ns.net, port);
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      return { readable: conn.readable, writable: conn.writable, close: () => conn.close() };
+      return hostConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
     },
+  };
+}
+
+/**
+ * A connection on the node's loopback (host-network pods). Not the bare `Deno.TcpConn`
+ * streams: closing `conn.writable` closes the whole socket (the pod's reply after the
+ * client's half-close was lost), and `conn.close()` then throws.
+ */
+function hostConnection(conn: Deno.TcpConn): PodConnection {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const buf = new Uint8Array(64 * 1024);
+  return {
+    readable: new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const n = closed ? null : await conn.read(buf);
+          if (n === null) c.close();
+          else c.enqueue(buf.slice(0, n));
+        } catch (err) {
+          if (closed) c.close();
+          else c.error(err);
+        }
+      },
+      cancel: close,
+    }),
+    writable: new WritableStream<Uint8Array>({
+      async write(chunk) {
+        for (let off = 0; off < chunk.byteLength;) off += await conn.write(chunk.subarray(off));
+      },
+      // Half-close: the pod sees EOF and its reply still flows back.
+      close: () => closed ? undefined : conn.closeWrite(),
+      abort: close,
+    }),
+    close,
   };
 }

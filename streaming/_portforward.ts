@@ -101,6 +101,15 @@ function relay(
   return { downstream, upstream };
 }
 
+/** Closes a pod connection; a backend whose close throws must not take the agent down. */
+function closeQuietly(conn: PortForwardConnection, log: Logger): void {
+  try {
+    conn.close();
+  } catch (err) {
+    log.debug("closing a port-forward connection failed", { error: messageOf(err) });
+  }
+}
+
 function forwardError(port: number, podId: string, err: unknown): string {
   // The kubelet's wording, so clients and people recognise it.
   return `error forwarding port ${port} to pod ${podId}, uid : ${messageOf(err)}`;
@@ -179,13 +188,16 @@ export class SpdyPortForward {
     await session.done;
     for (const p of this.#pairs.values()) clearTimeout(p.timer);
     this.#pairs.clear();
-    for (const c of this.#conns) c.close();
+    for (const c of this.#conns) closeQuietly(c, this.#log);
     await Promise.allSettled([...this.#tasks]);
   }
 
   #track(p: Promise<void>): void {
-    this.#tasks.add(p);
-    p.finally(() => this.#tasks.delete(p));
+    // A forwarding task must never reject unobserved: that would end the agent.
+    const task: Promise<void> = p.catch((err) => {
+      this.#log.warn("port-forward connection failed unexpectedly", { error: messageOf(err) });
+    }).finally(() => this.#tasks.delete(task));
+    this.#tasks.add(task);
   }
 
   #duplicate(pair: Pair, s: SpdyStream, type: string): void {
@@ -231,14 +243,14 @@ export class SpdyPortForward {
       if (podError !== undefined) {
         log.info("port-forward connection failed", { error: messageOf(podError) });
         await error.write(enc.encode(forwardError(port, this.#podId, podError))).catch(() => {});
-        await data.end();
+        await data.end().catch(() => {});
         data.readable.cancel().catch(() => {});
       }
       // client-go waits for the error stream to end before it lets go of the connection.
-      await error.end();
+      await error.end().catch(() => {});
       await upstream;
     } finally {
-      conn.close();
+      closeQuietly(conn, log);
       this.#conns.delete(conn);
     }
   }
@@ -297,7 +309,7 @@ export async function runWsPortForward(
         await send(2 * i + 1, enc.encode(forwardError(port, podId, podError))).catch(() => {});
       }
     } finally {
-      conn.close();
+      closeQuietly(conn, log);
       conns.delete(conn);
       feeds[i]!.readable.cancel().catch(() => {});
     }
@@ -307,7 +319,7 @@ export async function runWsPortForward(
     all.then(() => "done" as const),
     ws.done.then(() => "gone" as const),
   ]);
-  if (outcome === "gone") { for (const c of conns) c.close(); }
+  if (outcome === "gone") { for (const c of conns) closeQuietly(c, log); }
   await all;
   if (!ws.closed) await ws.close(CloseCode.Normal);
   await demux.catch(() => {});

@@ -172,6 +172,33 @@ Deno.test("port-forward over SPDY: a vanished client closes its pod connections"
   await until(() => echo.open() === 0);
 });
 
+Deno.test("port-forward: a backend connection whose close throws does not take the server down", async () => {
+  await using echo = echoServer();
+  // Like a bare Deno.TcpConn: closing the writable closes the socket, close() throws after.
+  const dial = async (_pod: string, port: number) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    return { readable: conn.readable, writable: conn.writable, close: () => conn.close() };
+  };
+  await using h = await startHarness({ dial });
+  for (let i = 0; i < 2; i++) {
+    const { forwarder, client } = await SpdyPortForwarder.open(
+      h.server.portForwardUrl({ podSandboxId: "pod1", ports: [] }),
+    );
+    try {
+      const conn = await forwarder.connect(echo.port);
+      await conn.write("x\n");
+      await conn.output.waitFor("x\n");
+      await conn.end();
+      // The reply after our end is lost with such a connection; the error is reported.
+      assertStringIncludes(await conn.error, "error forwarding port");
+      await conn.output.all();
+    } finally {
+      client.close();
+    }
+  }
+  assert(!h.logs.some((l) => l.includes("failed unexpectedly")), h.logs.join("\n"));
+});
+
 Deno.test("port-forward over WebSocket: port prefixes, data both ways, an unreachable port's error", async () => {
   await using echo = echoServer();
   await using h = await startHarness();

@@ -14,7 +14,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "../testing/assert.ts";
-import { ContainerState } from "../cri/gen/api.ts";
+import { ContainerState, NamespaceMode } from "../cri/gen/api.ts";
 import { SpdySession } from "../streaming/spdy/mod.ts";
 import { BufferedReader } from "../streaming/io/mod.ts";
 import {
@@ -551,6 +551,80 @@ Deno.test("streaming: exec, attach and port-forward with real containers", async
       }
     },
   );
+
+  await t.step("port-forward into a host-network pod reaches the node's loopback", async () => {
+    // A free loopback port on the node (another process may take it before httpd: rare).
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const hostPod = podConfig(logRoot, "hostnet", {
+      linux: {
+        securityContext: {
+          namespaceOptions: { network: NamespaceMode.NODE, pid: NamespaceMode.CONTAINER },
+        },
+      },
+    });
+    const hostPodId = (await client.runtime.runPodSandbox({ config: hostPod })).podSandboxId;
+    try {
+      const ctr = (await client.runtime.createContainer({
+        podSandboxId: hostPodId,
+        config: containerConfig("web", busybox, [
+          "sh",
+          "-c",
+          `mkdir -p /www && echo hello-from-host-pod > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`,
+        ]),
+        sandboxConfig: hostPod,
+      })).containerId;
+      await client.runtime.startContainer({ containerId: ctr });
+      await eventually("httpd to listen", async () => {
+        const r = await client.runtime.execSync({
+          containerId: ctr,
+          cmd: ["wget", "-q", "-O", "-", `http://127.0.0.1:${port}/`],
+          timeout: 5,
+        });
+        return r.exitCode === 0 ? true : undefined;
+      });
+      const url = (await client.runtime.portForward({ podSandboxId: hostPodId, port: [port] }))
+        .url;
+      const { forwarder, client: spdy } = await SpdyPortForwarder.open(url);
+      try {
+        const page = await forwarder.connect(port);
+        await page.write(GET);
+        await page.end();
+        assertStringIncludes(await settle("the page", page.output.all()), "hello-from-host-pod\n");
+        assertEquals(await settle("the error stream", page.error), "");
+      } finally {
+        spdy.close();
+      }
+    } finally {
+      await client.runtime.removePodSandbox({ podSandboxId: hostPodId });
+    }
+  });
+
+  await t.step("20 execs and 20 forwarded connections at once", async () => {
+    const execs = Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const url = await execUrl(["sh", "-c", `echo out-${i}; echo err-${i} >&2; exit ${i}`]);
+      return await settle("exec", spdyExec(url, { stdout: true, stderr: true }));
+    }));
+    // Awaited below; a failure before then must not be an unhandled rejection.
+    execs.catch(() => {});
+    const { forwarder, client: spdy } = await SpdyPortForwarder.open(await forwardUrl([8080]));
+    try {
+      const pages = Promise.all(Array.from({ length: 20 }, async () => {
+        const c = await forwarder.connect(8080);
+        await c.write(GET);
+        await c.end();
+        return await settle("the page", c.output.all());
+      }));
+      pages.catch(() => {});
+      for (const [i, r] of (await execs).entries()) {
+        assertEquals([r.stdout, r.stderr, r.status.exitCode], [`out-${i}\n`, `err-${i}\n`, i]);
+      }
+      for (const p of await pages) assertStringIncludes(p, "hello-from-pod\n");
+    } finally {
+      spdy.close();
+    }
+  });
 
   await t.step("a used URL is refused with 404", async () => {
     const url = await execUrl(["true"]);
