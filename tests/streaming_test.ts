@@ -238,6 +238,52 @@ Deno.test("streaming: exec, attach and port-forward with real containers", async
     }
   });
 
+  await t.step(
+    "exec is byte-exact both ways with binary data (kubectl cp streams tar this way)",
+    async () => {
+      const md5Of = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
+      // Out: random bytes, as `kubectl cp pod:dir .` reads its tar from stdout.
+      const prep = await client.runtime.execSync({
+        containerId: shell,
+        cmd: [
+          "sh",
+          "-c",
+          "mkdir -p /tmp/cp && head -c 3000000 /dev/urandom > /tmp/cp/r && md5sum /tmp/cp/r",
+        ],
+        timeout: 10,
+      });
+      const want = dec.decode(prep.stdout).split(" ")[0]!;
+      const out = await SpdyRemoteCommand.open(await execUrl(["cat", "/tmp/cp/r"]), {
+        stdout: true,
+        stderr: true,
+      });
+      try {
+        const r = await settle("cat", out.result());
+        assertEquals(r.status.exitCode, 0, r.status.raw);
+        assertEquals([out.stdout!.bytes.byteLength, md5Of(out.stdout!.bytes)], [3_000_000, want]);
+      } finally {
+        out.close();
+      }
+      // In: random bytes on stdin, as `kubectl cp . pod:dir` sends its tar.
+      const bytes = crypto.getRandomValues(new Uint8Array(60_000));
+      const input = new Uint8Array(bytes.byteLength * 50);
+      for (let i = 0; i < 50; i++) input.set(bytes, i * bytes.byteLength);
+      const sum = await SpdyRemoteCommand.open(await execUrl(["md5sum"], { stdin: true }), {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      });
+      try {
+        await sum.write(input);
+        await sum.closeStdin();
+        const r = await settle("md5sum", sum.result());
+        assertEquals(r.stdout.split(" ")[0], md5Of(input));
+      } finally {
+        sum.close();
+      }
+    },
+  );
+
   await t.step("interactive exec with a tty: echoes what is typed, follows a resize", async () => {
     const cmd = await SpdyRemoteCommand.open(await execUrl(["sh"], { tty: true, stdin: true }), {
       stdin: true,
