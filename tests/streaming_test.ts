@@ -34,8 +34,12 @@ import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "./ha
 const dec = new TextDecoder();
 /** WebSocket channels of the remote-command protocols. */
 const STDIN = 0, STDOUT = 1, STDERR = 2, ERROR = 3;
-/** Streaming URLs live this long here, so that the expiry can be seen without a long wait. */
-const TOKEN_TTL_SECONDS = 3;
+/**
+ * Streaming URLs live this long here, so that the expiry can be seen without a long wait
+ * (the kubelet's default is 60 s). Every step uses its URL at once; the longest gap is a
+ * StopContainer between minting a URL and using it.
+ */
+const TOKEN_TTL_SECONDS = 5;
 /** A session that has not ended by now is hung: fail instead of hanging the suite. */
 const HANG_MS = 60_000;
 
