@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ContainerConfig, PodSandboxConfig } from "../cri/gen/api.ts";
+import { type ContainerConfig, type PodSandboxConfig, Signal } from "../cri/gen/api.ts";
 import { alreadyExists, invalidArgument, notFound } from "../errors/mod.ts";
 import { ContainerEventType, type RuntimeCore } from "./core.ts";
 import { containerNameKey, newId, nowNs } from "./ids.ts";
@@ -72,7 +72,10 @@ export async function createContainer(
       rootfs,
       logPath,
       cgroupsPath: core.deps.cgroups.cgroupsPath(sandbox.doc.cgroupParent, id),
-      stopSignal: image.config.stopSignal || "SIGTERM",
+      // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
+      stopSignal: config.stopSignal > 0
+        ? (Signal[config.stopSignal] ?? "SIGNAL_SIGTERM").replace(/^SIGNAL_/, "")
+        : image.config.stopSignal || "SIGTERM",
       pid: 0,
     };
     const c: Container = { doc, config, nameKey };
@@ -101,6 +104,8 @@ export async function createContainer(
     if (signal?.aborted) throw signal.reason;
 
     const spec = await containerSpec(core, sandbox, c, image);
+    const u = spec.process?.user;
+    if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
     await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
     if (logPath) {
       await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), { recursive: true });

@@ -76,6 +76,8 @@ export interface ContainerDoc {
   logPath: string;
   cgroupsPath: string;
   stopSignal: string;
+  /** The user the container's process runs as (from its spec). */
+  user?: { uid: number; gid: number; additionalGids: number[] } | undefined;
   pid: number;
   /** base64 protobuf of LinuxContainerResources after UpdateContainerResources. */
   resources?: string;

@@ -17,6 +17,7 @@ import {
   type PodSandboxFilter,
   PodSandboxState,
   type PodSandboxStatus,
+  Signal,
 } from "../cri/gen/api.ts";
 import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
@@ -105,6 +106,15 @@ export function listPodSandboxes(core: RuntimeCore, filter?: PodSandboxFilter): 
   return items.map(podSandboxItem);
 }
 
+/** The CRI Signal enum value of a signal name (`SIGTERM` → SIGNAL_SIGTERM), 0 when unknown. */
+function criSignal(name: string): Signal {
+  const key = `SIGNAL_${
+    name.toUpperCase().startsWith("SIG") ? name.toUpperCase() : `SIG${name.toUpperCase()}`
+  }`;
+  const v = (Signal as unknown as Record<string, number>)[key];
+  return typeof v === "number" ? v : Signal.SIGNAL_RUNTIME_DEFAULT;
+}
+
 function imageSpec(c: Container): ImageSpec {
   const i = c.config.image;
   return {
@@ -144,8 +154,16 @@ export function containerStatus(c: Container): ContainerStatus {
       ? { linux: c.config.linux.resources, windows: undefined }
       : undefined,
     imageId: c.doc.imageId,
-    user: undefined,
-    stopSignal: 0,
+    user: c.doc.user
+      ? {
+        linux: {
+          uid: BigInt(c.doc.user.uid),
+          gid: BigInt(c.doc.user.gid),
+          supplementalGroups: c.doc.user.additionalGids.map(BigInt),
+        },
+      }
+      : undefined,
+    stopSignal: criSignal(c.doc.stopSignal),
   };
 }
 
