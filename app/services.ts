@@ -139,7 +139,6 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     logger: log.with({ component: "streaming" }),
   });
   await streaming.start();
-  log.info("streaming server listening", { url: streaming.baseUrl });
 
   const runtimeReady = cached(10_000, async (): Promise<Readiness> => {
     const probe = await probeRuntimeBinary(config.runtime.binary);
