@@ -22,6 +22,7 @@ import type { Runc } from "./_runc.ts";
 import type { FrameSession } from "./_session.ts";
 import type { ExecSpec } from "./protocol.ts";
 import { readPidFile } from "./_pidfile.ts";
+import { scheduleGc } from "./_gc.ts";
 
 /** After the process exits, its output may take this long to end before it is cut. */
 const EXEC_DRAIN_MS = 1000;
@@ -175,5 +176,6 @@ export class ExecProcess {
     const exitCode = exitCodeOf(status);
     this.#log.debug("exec exited", { pid: this.pid, exitCode, timedOut });
     await session.exit(timedOut ? { exitCode, timedOut } : { exitCode });
+    scheduleGc();
   }
 }

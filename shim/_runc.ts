@@ -19,6 +19,7 @@ import type { Logger } from "../log/mod.ts";
 import type { RuntimeSpec } from "./protocol.ts";
 import type { Reaper } from "./_reaper.ts";
 import { lastRuncError, lastStderrLine } from "./_runc_log.ts";
+import { scheduleGc } from "./_gc.ts";
 
 /** Output of a finished call, capped at this many bytes per stream. */
 const CAPTURE_MAX = 1 << 20;
@@ -211,6 +212,7 @@ export class RuncProcess {
     }, timeoutMs);
     this.#result = child.status.then((s) => {
       clearTimeout(timer);
+      scheduleGc();
       return s.success && !timedOut ? undefined : { code: s.code, timedOut };
     });
   }

@@ -138,5 +138,7 @@ export async function shimMain(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await shimMain(Deno.args));
+  // Run directly (`deno run shim/main.ts [shim] --id …`), the same as through main.ts.
+  const args = Deno.args[0] === "shim" ? Deno.args.slice(1) : Deno.args;
+  Deno.exit(await shimMain(args));
 }

@@ -23,10 +23,12 @@
  */
 
 /**
- * V8 flags of every shim, chosen by measurement (30 shims supervising `sleep`, PSS from
- * smaps_rollup; see runtime/shim/memory_bench.ts).
+ * V8 flags of every shim, chosen by measurement (shims supervising `sleep`, smaps_rollup;
+ * `runtime/shim/measure_memory.ts`): a small young generation, no V8 worker threads (two
+ * fewer threads per shim), and `gc()` for the shim's idle-time collection (`shim/_gc.ts`:
+ * without it, memory grew ~250 KiB per ExecSync until V8's external-memory limit).
  */
-export const SHIM_V8_FLAGS = ["--max-semi-space-size=1", "--single-threaded"];
+export const SHIM_V8_FLAGS = ["--max-semi-space-size=1", "--single-threaded", "--expose-gc"];
 
 /** Inputs of {@link shimArgv}. */
 export interface ShimArgvOptions {
