@@ -126,3 +126,32 @@ Deno.test({
       await c.wait();
     }),
 });
+
+Deno.test({
+  name: "a runtime call past its deadline is killed and fails with deadline-exceeded naming it",
+  ignore,
+  fn: () =>
+    withWorld(async (f) => {
+      // A stand-in runtime that never answers (runc cannot be made to hang on purpose).
+      const hang = `${f.world.dir}/hanging-runtime`;
+      await Deno.writeTextFile(hang, "#!/bin/sh\nexec sleep 1000\n");
+      await Deno.chmod(hang, 0o755);
+      const id = f.world.nextId();
+      const bundle = await f.world.bundle(id, { args: ["true"] });
+      const err = await assertRejects(
+        () =>
+          f.manager.create({
+            id,
+            bundle,
+            runtime: { ...f.runtime, binary: hang, callTimeoutMs: 300 },
+            tty: false,
+            stdin: false,
+            stdinOnce: false,
+          }),
+        SauropodError,
+      );
+      assertEquals(err.kind, "deadline-exceeded");
+      assertStringIncludes(err.message, `runtime call "create" for container "${id}"`);
+      assertEquals(await f.manager.ids(), []);
+    }),
+});
