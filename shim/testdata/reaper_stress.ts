@@ -28,10 +28,14 @@ async function runTrue(): Promise<void> {
 }
 
 async function orphanMaker(i: number): Promise<void> {
-  // The subshell outlives its parent sh and is re-parented to us; we learn its pid from
-  // stdout and claim its status, which may already have been reaped by a sweep.
+  // The subshell outlives its parent sh (it waits for sh to be gone, so sh can never reap
+  // it itself) and is re-parented to us; we learn its pid from stdout and claim its
+  // status, which a sweep may already have collected.
   const child = reaper.spawn("/bin/sh", {
-    args: ["-c", `(sleep 0.0${i % 10}; exit 3) & echo $!`],
+    args: [
+      "-c",
+      `p=$$; (while kill -0 $p 2>/dev/null; do sleep 0.01; done; exit 3) >/dev/null & echo $!`,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "null",
