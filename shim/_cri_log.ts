@@ -175,6 +175,7 @@ export class CriLogWriter {
   readonly #splitters: Record<StreamName, LineSplitter>;
   #file: Deno.FsFile | undefined;
   #onError: (err: unknown) => void;
+  #failing = false;
 
   private constructor(
     path: string,
@@ -189,8 +190,9 @@ export class CriLogWriter {
   }
 
   /**
-   * Opens (creating, mode 0640, appending) the log at `path`. A failed write is reported
-   * to `onError` and the output is dropped, so a full disk never blocks the container.
+   * Opens (creating, mode 0640, appending) the log at `path`. A failed write drops the
+   * output, so a full disk never blocks the container; the first of a run of failures is
+   * reported to `onError`.
    */
   static open(
     path: string,
@@ -242,8 +244,11 @@ export class CriLogWriter {
     if (pieces.length === 0 || !this.#file) return;
     try {
       writeAll(this.#file, formatLines(stream, pieces, nowNs()));
+      this.#failing = false;
     } catch (err) {
-      this.#onError(err);
+      // Once per run of failures: a removed log directory must not flood the shim's log.
+      if (!this.#failing) this.#onError(err);
+      this.#failing = true;
     }
   }
 }
