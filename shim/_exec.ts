@@ -13,7 +13,13 @@
  */
 import type { Logger } from "../log/mod.ts";
 import type { FdStream } from "../ffi/fd.ts";
-import { exitCodeOf, sendSignal, Signal, type WaitStatus } from "../ffi/process.ts";
+import {
+  exitCodeOf,
+  sendSignal,
+  Signal,
+  signalProcessGroup,
+  type WaitStatus,
+} from "../ffi/process.ts";
 import { setWindowSize } from "../ffi/pty.ts";
 import { ConsoleSocket } from "./_console.ts";
 import { OutputHub, pipeStdin, ptyStdin, type StdinTarget } from "./_io.ts";
@@ -136,6 +142,9 @@ export class ExecProcess {
       if (exited) return;
       this.#log.debug("killing exec", { pid: this.pid, why });
       try {
+        // runc makes the exec'd process a session and group leader (pid = pgid = sid):
+        // its whole group goes, so `sh -c 'sleep 1000 & wait'` leaves no sleep behind.
+        signalProcessGroup(this.pid, Signal.SIGKILL);
         sendSignal(this.pid, Signal.SIGKILL);
       } catch (err) {
         this.#log.warn("cannot kill exec", { pid: this.pid, err });

@@ -162,6 +162,37 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a timed-out or abandoned exec takes its background children with it",
+  ignore,
+  fn: () =>
+    withWorld(async (f) => {
+      await using c = await createContainer(f, ["sleep", "1000"]);
+      await c.start();
+      const r = await c.execSync({
+        args: ["sh", "-c", "sleep 4321 & echo bg; wait"],
+        timeoutMs: 300,
+      });
+      assertEquals(r.timedOut, true);
+      const s = await c.exec({
+        args: ["sh", "-c", "sleep 4322 & echo ready; wait"],
+        tty: false,
+        stdin: false,
+      });
+      await readUntil(s.stdout!.getReader(), /ready\n/);
+      s.close();
+      await assertRejects(() => s.exit, SauropodError, "closed");
+      for (;;) {
+        const ps = dec((await c.execSync({ args: ["ps", "-o", "args"] })).stdout);
+        if (!/sleep 432[12]|sh -c/.test(ps)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(zombieChildren(c.shimPid), []);
+      await c.kill(9);
+      await c.wait();
+    }),
+});
+
+Deno.test({
   name: "two attachers see the output; a detach leaves the container running",
   ignore,
   fn: () =>

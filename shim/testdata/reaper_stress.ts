@@ -27,7 +27,7 @@ async function runTrue(): Promise<void> {
   }
 }
 
-async function orphanMaker(i: number): Promise<void> {
+async function orphanMaker(): Promise<void> {
   // The subshell outlives its parent sh (it waits for sh to be gone, so sh can never reap
   // it itself) and is re-parented to us; we learn its pid from stdout and claim its
   // status, which a sweep may already have collected.
@@ -50,7 +50,7 @@ async function orphanMaker(i: number): Promise<void> {
 const work: Promise<void>[] = [];
 for (let i = 0; i < ROUNDS; i++) {
   work.push(runTrue());
-  if (i % 4 === 0) work.push(orphanMaker(i));
+  if (i % 4 === 0) work.push(orphanMaker());
 }
 await Promise.all(work);
 // Unclaimed orphans too: these are never waited for, only swept.
