@@ -7,7 +7,10 @@ import {
 } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { EXIT_FILE, parseExitInfo } from "../../shim/protocol.ts";
-import { createContainer, SKIP, withWorld } from "./_test_util.ts";
+import { createContainer, ENTRY, SKIP, withWorld } from "./_test_util.ts";
+import { bundleShim } from "./_bundle.ts";
+import { ShimManager } from "./_manager.ts";
+import { nullLogger } from "../../log/mod.ts";
 
 const ignore = SKIP !== undefined;
 
@@ -153,5 +156,33 @@ Deno.test({
       assertEquals(err.kind, "deadline-exceeded");
       assertStringIncludes(err.message, `runtime call "create" for container "${id}"`);
       assertEquals(await f.manager.ids(), []);
+    }),
+});
+
+Deno.test({
+  name: "a shim bundled into one file runs a container like the sources do",
+  ignore,
+  fn: () =>
+    withWorld(async (f) => {
+      const entry = await bundleShim(`${f.world.dir}/shim.js`);
+      assert(entry !== ENTRY);
+      const manager = new ShimManager({
+        stateRoot: `${f.world.dir}/shims`,
+        entry,
+        logger: nullLogger,
+      });
+      await using c = await createContainer({ ...f, manager }, ["sh", "-c", "read x; exit 4"], {
+        stdin: true,
+      });
+      assertStringIncludes(
+        await Deno.readTextFile(`/proc/${c.shimPid}/cmdline`),
+        `${f.world.dir}/shim.js`,
+      );
+      await c.start();
+      const r = await c.execSync({ args: ["echo", "bundled"] });
+      assertEquals(new TextDecoder().decode(r.stdout), "bundled\n");
+      const s = await c.attach({ stdin: true, stdout: false, stderr: false });
+      await s.stdin!.getWriter().write(new TextEncoder().encode("go\n"));
+      assertEquals((await c.wait()).exitCode, 4);
     }),
 });
