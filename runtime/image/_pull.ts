@@ -94,8 +94,8 @@ export interface PullDeps {
   content: ContentStore;
   snapshots: Snapshotter;
   leases: Leases;
-  /** Limits layer downloads across all pulls (`image.max_concurrent_downloads`). */
-  downloads: Semaphore;
+  /** Layers of one image downloaded at once (`image.max_concurrent_downloads`). */
+  maxConcurrentDownloads: number;
   /** Limits concurrent layer unpacks across all pulls. */
   unpacks: Semaphore;
   logger: Logger;
@@ -205,7 +205,14 @@ export async function pull<T>(
     size += manifest.layers.reduce((n, l) => n + l.size, 0);
 
     // 3. Layers: download what is missing, unpack as each arrives.
+    const downloads = new Semaphore(d.maxConcurrentDownloads);
     const layerDone: Promise<void>[] = [];
+    // Unpack slots go to layers bottom-up: a layer may wait (inside its slot) for the
+    // layers below it, so those must already hold a slot or be done, or a full set of
+    // slots held by upper layers would wait forever for lower ones.
+    const slotTaken: PromiseWithResolvers<void>[] = manifest.layers.map(() =>
+      Promise.withResolvers<void>()
+    );
     const abort = new AbortController();
     const inner = AbortSignal.any([signal, abort.signal]);
     for (const [i, layer] of manifest.layers.entries()) {
@@ -213,7 +220,7 @@ export async function pull<T>(
       const below = i === 0 ? Promise.resolve() : layerDone[i - 1]!;
       const task = (async () => {
         if (d.snapshots.has(chain)) return;
-        await d.downloads.run(async () => {
+        await downloads.run(async () => {
           if (d.snapshots.has(chain)) return;
           progress.start(layer.digest, layer.size);
           try {
@@ -243,7 +250,9 @@ export async function pull<T>(
             throw wrap(err, `cannot pull layer ${layer.digest} of ${name}`);
           }
         });
+        if (i > 0) await slotTaken[i - 1]!.promise;
         await d.unpacks.run(async () => {
+          slotTaken[i]!.resolve();
           const t = performance.now();
           const state = await d.snapshots.prepare(chain, async (dest) => {
             const r = await unpackLayer({
@@ -271,7 +280,7 @@ export async function pull<T>(
         });
       })();
       // A failure stops the other layers' work too.
-      task.catch(() => abort.abort());
+      task.catch(() => abort.abort()).finally(() => slotTaken[i]!.resolve());
       layerDone.push(task);
     }
     const outcomes = await Promise.allSettled(layerDone);

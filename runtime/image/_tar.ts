@@ -188,12 +188,17 @@ export class TarReader {
   #ended = false;
   #global = new Map<string, Uint8Array>();
   readonly #scratch = new Uint8Array(BLOCK);
-  /** Members read so far (for error messages). */
+  /** Members read so far, and the last one's name (for error messages). */
   #count = 0;
+  #last = "";
 
   /** Reads from `source`, an iterable of (decompressed) byte chunks. */
   constructor(source: AsyncIterable<Uint8Array>) {
     this.#src = source[Symbol.asyncIterator]();
+  }
+
+  #where(): string {
+    return this.#count === 0 ? "the start" : `member ${this.#count} ("${this.#last}")`;
   }
 
   async #fill(): Promise<boolean> {
@@ -217,7 +222,7 @@ export class TarReader {
     let got = 0;
     while (got < BLOCK) {
       if (!(await this.#fill())) {
-        throw invalidArgument(`tar: truncated header after member ${this.#count}`);
+        throw invalidArgument(`tar: archive truncated in a header after ${this.#where()}`);
       }
       const n = Math.min(BLOCK - got, this.#buf.length - this.#off);
       this.#scratch.set(this.#buf.subarray(this.#off, this.#off + n), got);
@@ -256,7 +261,7 @@ export class TarReader {
   async next(): Promise<TarEntry | null> {
     if (this.#ended) return null;
     if (this.#remaining + this.#padding > 0) {
-      await this.#skip(this.#remaining + this.#padding, `body of member ${this.#count}`);
+      await this.#skip(this.#remaining + this.#padding, `body of "${this.#last}"`);
       this.#remaining = 0;
       this.#padding = 0;
     }
@@ -277,7 +282,7 @@ export class TarReader {
         return null;
       }
       if (!checksumOk(h)) {
-        throw invalidArgument(`tar: header checksum mismatch after member ${this.#count}`);
+        throw invalidArgument(`tar: header checksum mismatch after ${this.#where()}`);
       }
       const flag = String.fromCharCode(h[F.typeflag[0]]!);
       const size = parseNumeric(field(h, F.size), "size");
@@ -390,6 +395,7 @@ export class TarReader {
     this.#remaining = bodySize;
     this.#padding = (BLOCK - (bodySize % BLOCK)) % BLOCK;
     this.#count++;
+    this.#last = e.path;
     return e;
   }
 
@@ -400,7 +406,7 @@ export class TarReader {
   async *body(): AsyncGenerator<Uint8Array, void, undefined> {
     while (this.#remaining > 0) {
       if (!(await this.#fill())) {
-        throw invalidArgument(`tar: archive truncated inside member ${this.#count}`);
+        throw invalidArgument(`tar: archive truncated inside "${this.#last}"`);
       }
       const n = Math.min(this.#remaining, this.#buf.length - this.#off);
       const view = this.#buf.subarray(this.#off, this.#off + n);

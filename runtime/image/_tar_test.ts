@@ -119,7 +119,7 @@ Deno.test("TarReader rejects bad checksums, truncation and sparse members", asyn
   corrupt[10] = 0x41;
   await assertRejects(() => readAll(corrupt), SauropodError, "checksum");
   await assertRejects(() => readAll(good.slice(0, 512 + 2)), SauropodError, "truncated");
-  await assertRejects(() => readAll(good.slice(0, 300)), SauropodError, "truncated header");
+  await assertRejects(() => readAll(good.slice(0, 300)), SauropodError, "truncated in a header");
   const sparse = concat(
     rawHeader({ 0: "s", 124: "00000000000\0", 156: "S" }),
     new Uint8Array(1024),

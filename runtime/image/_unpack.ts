@@ -108,7 +108,7 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
     await applier.finish();
   } catch (err) {
     await applier.settle();
-    if (err instanceof Error && "code" in err && String(err.code).startsWith("Z_")) {
+    if (err instanceof Error && "code" in err && /^(Z_|ZSTD_)/.test(String(err.code))) {
       throw invalidArgument(`layer is not valid ${o.compression} data: ${err.message}`, {
         cause: err,
       });

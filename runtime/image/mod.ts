@@ -154,7 +154,7 @@ export class ImageService {
   readonly #registry: RegistryClient;
   readonly #log: Logger;
   readonly #leases = new Leases();
-  readonly #downloads: Semaphore;
+  readonly #maxDownloads: number;
   readonly #unpacks: Semaphore;
   readonly #pinned: Set<string>;
   #inUse: (imageId: string) => boolean = () => false;
@@ -177,7 +177,7 @@ export class ImageService {
     this.#snapshots = snapshots;
     this.#registry = registry;
     this.#log = opts.logger;
-    this.#downloads = new Semaphore(opts.config.maxConcurrentDownloads);
+    this.#maxDownloads = opts.config.maxConcurrentDownloads;
     this.#unpacks = new Semaphore(Math.max(2, navigator.hardwareConcurrency ?? 2));
     this.#pinned = new Set(
       (opts.pinned ?? []).map((p) => tryNormalise(p)).filter((p): p is string => !!p),
@@ -211,6 +211,8 @@ export class ImageService {
         logger: log,
       });
       s.#reload();
+      // Layers an interrupted pull completed belong to no image; nothing holds them now.
+      await s.collectGarbage();
       return s;
     } catch (err) {
       db.close();
@@ -264,7 +266,7 @@ export class ImageService {
         content: this.#content,
         snapshots: this.#snapshots,
         leases: this.#leases,
-        downloads: this.#downloads,
+        maxConcurrentDownloads: this.#maxDownloads,
         unpacks: this.#unpacks,
         logger: this.#log,
       },

@@ -137,14 +137,17 @@ Deno.test({
 
     await t.step("concurrent pulls of one image fetch each blob once", async () => {
       await using ts = await openTestService();
-      const [a, b, c] = await Promise.all([
+      // Regression: unpack slots held by upper layers waiting for lower ones deadlocked.
+      const [a, b, c, deep] = await Promise.all([
         ts.svc.pull(img.links.ref),
         ts.svc.pull(img.links.ref),
         ts.svc.pull(img.whiteouts.ref), // shares the base layer
+        ts.svc.pull(img.deep.ref),
       ]);
       assertEquals(a.id, b.id);
       assertExists(c);
-      for (const l of [...img.links.layers, ...img.whiteouts.layers]) {
+      assertEquals(deep.chainIds.length, img.deep.layers.length);
+      for (const l of [...img.links.layers, ...img.whiteouts.layers, ...img.deep.layers]) {
         assertEquals(blobGets(ts.requests, l.digest), 1, `layer ${l.digest}`);
       }
       assertEquals(blobGets(ts.requests, img.links.id), 1, "config");
