@@ -23,7 +23,7 @@ export interface SauropodLayout {
 
 /**
  * The layout of an agent under `dir`, with its volatile state in `stateDir`. The state dir
- * must be short: a shim's socket is `<state>/shims/<64-hex id>/shim.sock`, 81 characters
+ * must be short: a shim's socket is `<state>/shims/<64-hex id>/ctl`, 81 characters
  * past the state dir, and a unix socket path has at most 107 (SUN_LEN), so anything longer
  * than 26 characters fails every container start. (The default, `/run/sauropod`, is 13.)
  */

@@ -255,7 +255,26 @@ export async function loadConfig(
     Object.keys(opts.overrides ?? {}).length ? `${source} + flags` : source,
   );
   if (cfg.runtime.root === "") cfg.runtime.root = `${cfg.state}/runc`;
+  checkStatePathLength(cfg.state);
   return cfg;
+}
+
+/**
+ * The longest unix socket a shim makes is `<state>/shims/<64-character id>/t<n>`; the kernel
+ * takes at most 107 bytes. Refusing a longer state dir at startup beats every container
+ * failing later.
+ */
+export const MAX_STATE_PATH = 107 - "/shims/".length - 64 - "/t99999".length;
+
+function checkStatePathLength(state: string): void {
+  const bytes = new TextEncoder().encode(state.replace(/\/+$/, "")).length;
+  if (bytes > MAX_STATE_PATH) {
+    throw invalidArgument(
+      `"state" ${JSON.stringify(state)} is ${bytes} bytes long; at most ${MAX_STATE_PATH} ` +
+        `fit, because the shims' unix sockets live under it and a socket path is limited ` +
+        `to 107 bytes`,
+    );
+  }
 }
 
 /** The built-in defaults, typed (tests and tools). */

@@ -28,6 +28,8 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
     core.requireReady(sandbox, `start container "${c.doc.id}"`);
     const shim = c.shim;
     if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
+    // Taken before runc start: a container that exits at once must not finish before it started.
+    const startedAt = nowNs();
     try {
       await shim.start();
     } catch (err) {
@@ -43,7 +45,7 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
     }
     faultPoint(core, "container-start:after-start");
     c.doc.state = "running";
-    c.doc.startedAtNs = nowNs().toString();
+    c.doc.startedAtNs = startedAt.toString();
     core.saveContainer(c);
     void watchExit(core, c);
     core.log.info("container started", { containerId: c.doc.id, pid: c.doc.pid });

@@ -127,7 +127,7 @@ export class Container {
         const pidFile = `${this.#stateDir}/init.pid`;
         const args = ["--bundle", p.bundle, "--pid-file", pidFile];
         if (p.tty) {
-          console = ConsoleSocket.listen(`${this.#stateDir}/console.sock`);
+          console = ConsoleSocket.listen(`${this.#stateDir}/tty`);
           args.push("--console-socket", console.path);
         }
         args.push(this.id);

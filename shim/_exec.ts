@@ -73,7 +73,7 @@ export class ExecProcess {
   static async start(ctx: ExecContext, spec: ExecSpec): Promise<ExecProcess> {
     const n = ++seq;
     const pidFile = `${ctx.stateDir}/exec-${n}.pid`;
-    const console = spec.tty ? ConsoleSocket.listen(`${ctx.stateDir}/exec-${n}.sock`) : undefined;
+    const console = spec.tty ? ConsoleSocket.listen(`${ctx.stateDir}/t${n}`) : undefined;
     const args = ["--detach", "--pid-file", pidFile];
     if (console) args.push("--tty", "--console-socket", console.path);
     for (const e of spec.env ?? []) args.push("--env", e);

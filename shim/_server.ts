@@ -30,7 +30,7 @@ function wireError(err: unknown): WireError {
   return { kind: kindOf(err), message: messageOf(err) };
 }
 
-/** Serves one container over `<stateDir>/shim.sock`. */
+/** Serves one container over `<stateDir>/ctl`. */
 export class ShimServer {
   readonly #listener: Deno.Listener;
   readonly #container: Container;

@@ -4,7 +4,7 @@
  *   main.ts shim --id <container-id> --state-dir <dir> [--log-level info]
  *                [--bootstrap-timeout-ms 60000]
  *
- * It becomes child subreaper, listens on `<dir>/shim.sock`, writes `<dir>/shim.pid`, and
+ * It becomes child subreaper, listens on `<dir>/ctl`, writes `<dir>/shim.pid`, and
  * serves its container until the container is deleted; then it exits. A shim that is not
  * asked to create its container within the bootstrap timeout exits too (its agent died
  * while starting it). Its own log goes to `<dir>/shim.log` as JSON lines.

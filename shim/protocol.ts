@@ -1,7 +1,7 @@
 /**
  * The shim protocol, shared by the shim (`shim/`) and the agent's client (`runtime/shim/`).
  *
- * One unix socket per shim, `<stateDir>/shim.sock`. Every connection opens with a hello
+ * One unix socket per shim, `<stateDir>/ctl`. Every connection opens with a hello
  * line (JSON, client → shim) naming the protocol version, the container id and the
  * connection's kind, and the shim answers with one JSON line. Then:
  *
@@ -30,7 +30,11 @@ export const MAX_LINE_BYTES = 1 << 20;
 export const MAX_FRAME_BYTES = 1 << 20;
 
 /** The control socket in a shim's state directory. */
-export const SOCKET_FILE = "shim.sock";
+/**
+ * Socket names are short on purpose: a unix socket path must fit in 108 bytes, and the
+ * shim directory already holds a 64-character id (see `config/mod.ts`).
+ */
+export const SOCKET_FILE = "ctl";
 /** The shim's pid, written once its socket listens. */
 export const PID_FILE = "shim.pid";
 /** The exit record of the container's init (see {@link ExitInfo}). */

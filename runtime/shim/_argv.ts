@@ -4,7 +4,7 @@
  *
  * What the shim touches through Deno's APIs, and so may:
  * - read and write its state dir (pid file, exit record, runc's log, its own log, exec
- *   pid files); listen on `unix:<stateDir>/shim.sock` (a unix socket is a `net`
+ *   pid files); listen on `unix:<stateDir>/ctl` (a unix socket is a `net`
  *   descriptor matched exactly);
  * - write the directory of the container's CRI log (it creates, and on rotation reopens,
  *   the file there);
@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { SOCKET_FILE } from "../../shim/protocol.ts";
 
 /**
  * V8 flags of every shim, chosen by measurement (shims supervising `sleep`, smaps_rollup;
@@ -70,7 +71,7 @@ export function shimArgv(o: ShimArgvOptions): string[] {
     `--allow-read=${list([o.stateDir])}`,
     `--allow-write=${list(write)}`,
     `--allow-run=${list([o.runtimeBinary])}`,
-    `--allow-net=${list([`unix:${o.stateDir}/shim.sock`])}`,
+    `--allow-net=${list([`unix:${o.stateDir}/${SOCKET_FILE}`])}`,
     "--allow-ffi",
     ...(v8.length > 0 ? [`--v8-flags=${v8.join(",")}`] : []),
     o.entry,

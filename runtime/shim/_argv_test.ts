@@ -16,7 +16,7 @@ Deno.test("shimArgv() scopes the shim to its state dir, log dir, runtime and soc
     "--allow-read=/run/sauropod/shims/abc",
     "--allow-write=/run/sauropod/shims/abc,/var/log/pods/ns_pod_uid/ctr",
     "--allow-run=/usr/sbin/runc",
-    "--allow-net=unix:/run/sauropod/shims/abc/shim.sock",
+    "--allow-net=unix:/run/sauropod/shims/abc/ctl",
     "--allow-ffi",
     `--v8-flags=${SHIM_V8_FLAGS.join(",")}`,
     "/opt/sauropod/main.ts",
