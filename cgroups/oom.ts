@@ -15,7 +15,11 @@
  *
  * A cgroup can vanish right after the kill (systemd garbage-collects an empty scope): the
  * count read so far is kept, and on v2 an event we could not read in time is recovered
- * from the parent's hierarchical `oom_kill` (as conmon-rs watches the parent). kernfs does
+ * from the hierarchical `oom_kill` of the nearest ancestor that is still there (as
+ * conmon-rs watches the parent). Not just the parent: crun puts the process in a
+ * `container` sub-cgroup of its systemd scope, and systemd removes the scope with it, so
+ * the first survivor is the pod slice (measured in the node-vm guest: the parent-only
+ * fallback reported crun's OOM kills as `Error`). kernfs does
  * not report a watched cgroup's removal to inotify (no IN_IGNORED after rmdir, measured on
  * Linux 6.18), so a v2 watch learns it from a failed read: call {@link OomWatcher.refresh}
  * once the container has exited. The wait
@@ -91,7 +95,8 @@ export class CgroupOomWatcher implements OomWatcher {
   readonly closed: Promise<void>;
 
   readonly #file: string;
-  readonly #parentFile: string | undefined;
+  /** `memory.events` of each ancestor below the root, nearest first, with the count seen. */
+  readonly #ancestors: Ancestor[];
   readonly #source: number;
   readonly #wake: number;
   readonly #log: Logger;
@@ -100,7 +105,6 @@ export class CgroupOomWatcher implements OomWatcher {
   readonly #countWakes: boolean;
   #kills = 0;
   #last: bigint;
-  #parentSeen: bigint | undefined;
   /** v2: a modification announced but not yet read. */
   #pending = false;
   #state: "watching" | "gone" | "closed" = "watching";
@@ -114,8 +118,8 @@ export class CgroupOomWatcher implements OomWatcher {
     source: number;
     wake: number;
     baseline: bigint | undefined;
-    parentFile: string | undefined;
-    parentBaseline: bigint | undefined;
+    /** v2: the ancestors' `memory.events` and their counts, nearest first. */
+    ancestors: readonly Ancestor[];
     logger: Logger;
   }) {
     this.version = init.version;
@@ -125,8 +129,7 @@ export class CgroupOomWatcher implements OomWatcher {
     this.#wake = init.wake;
     this.#countWakes = init.version === 1 && init.baseline === undefined;
     this.#last = init.baseline ?? 0n;
-    this.#parentFile = init.parentFile;
-    this.#parentSeen = init.parentBaseline;
+    this.#ancestors = init.ancestors.map((a) => ({ ...a }));
     this.#log = init.logger;
     this.closed = this.#run();
   }
@@ -194,10 +197,12 @@ export class CgroupOomWatcher implements OomWatcher {
   /** Reads the counter and records any growth; `woken` marks a v1 notification. */
   #check(woken = false): void {
     if (this.#state === "gone") return;
-    let parent: bigint | null | undefined;
+    let ancestors: (bigint | null | undefined)[];
     let count: bigint | null | undefined;
     try {
-      parent = this.#parentFile === undefined ? undefined : readOomKill(this.#parentFile);
+      // Ancestors first: a kill landing between the reads is then never lost, at worst
+      // counted again should the cgroup vanish unread.
+      ancestors = this.#ancestors.map((a) => readOomKill(a.file));
       count = readOomKill(this.#file);
     } catch (err) {
       // Unreadable or garbled right now: keep the count, try again on the next event.
@@ -209,7 +214,9 @@ export class CgroupOomWatcher implements OomWatcher {
       return;
     }
     this.#pending = false;
-    if (parent !== null && parent !== undefined) this.#parentSeen = parent;
+    ancestors.forEach((n, i) => {
+      if (n !== null && n !== undefined) this.#ancestors[i]!.seen = n;
+    });
     if (this.#countWakes) {
       if (woken) this.#add(1);
       return;
@@ -237,20 +244,29 @@ export class CgroupOomWatcher implements OomWatcher {
     this.#timer = undefined;
   }
 
-  /** The cgroup is gone: keep the count, recover an unread v2 event from the parent. */
+  /**
+   * The cgroup is gone: keep the count, and recover an unread v2 event from the nearest
+   * ancestor that is still there.
+   */
   #vanished(): void {
-    if (this.#pending && this.#parentFile !== undefined && this.#parentSeen !== undefined) {
-      let parent: bigint | null | undefined;
-      try {
-        parent = readOomKill(this.#parentFile);
-      } catch (err) {
-        this.#log.warn("OOM watch: cannot read the parent's oom_kill", { dir: this.dir, err });
-      }
-      if (parent !== null && parent !== undefined && parent > this.#parentSeen) {
-        // The parent's counter is hierarchical; a sibling's kill in this same window
-        // would be counted here too — the price of not losing our own.
-        this.#add(Number(parent - this.#parentSeen));
-        this.#parentSeen = parent;
+    if (this.#pending) {
+      for (const a of this.#ancestors) {
+        let now: bigint | null | undefined;
+        try {
+          now = readOomKill(a.file);
+        } catch (err) {
+          this.#log.warn("OOM watch: cannot read an ancestor's oom_kill", { file: a.file, err });
+          break;
+        }
+        // Gone with us (the scope around crun's sub-cgroup): look further up.
+        if (now === null) continue;
+        if (now !== undefined && now > a.seen) {
+          // The counter is hierarchical; a sibling's kill in this same window would be
+          // counted here too — the price of not losing our own.
+          this.#add(Number(now - a.seen));
+          a.seen = now;
+        }
+        break;
       }
     }
     this.#pending = false;
@@ -293,6 +309,28 @@ export class CgroupOomWatcher implements OomWatcher {
       }
     }
   }
+}
+
+/** An ancestor cgroup's `memory.events` and the `oom_kill` count last seen in it. */
+interface Ancestor {
+  readonly file: string;
+  seen: bigint;
+}
+
+/**
+ * The `memory.events` files of the ancestors of `dir` below the hierarchy's root `rootDir`
+ * (which has none), nearest first, with their current counts; those unreadable or
+ * without the counter are left out.
+ */
+function ancestorsOf(dir: string, rootDir: string): Ancestor[] {
+  const out: Ancestor[] = [];
+  for (let d = dir.slice(0, dir.lastIndexOf("/")); d.startsWith(`${rootDir}/`);) {
+    const file = `${d}/memory.events`;
+    const seen = readOomKill(file);
+    if (seen !== null && seen !== undefined) out.push({ file, seen });
+    d = d.slice(0, d.lastIndexOf("/"));
+  }
+  return out;
 }
 
 /**
@@ -346,7 +384,6 @@ export async function watchOom(pid: number, opts?: WatchOomOptions): Promise<Oom
   const wake = createEventfd();
   let source = -1;
   try {
-    let parentFile: string | undefined;
     if (version === 1) {
       source = createEventfd();
       const control = openFd(`${dir}/memory.oom_control`);
@@ -359,21 +396,18 @@ export async function watchOom(pid: number, opts?: WatchOomOptions): Promise<Oom
     } else {
       source = inotifyInit();
       inotifyAddWatch(source, `${dir}/memory.events`, IN_MODIFY | IN_DELETE_SELF);
-      if (dir !== mount.dir) parentFile = `${dir.slice(0, dir.lastIndexOf("/"))}/memory.events`;
     }
     // Read the baseline after arming the watch, so no kill falls between the two.
     const file = `${dir}/${version === 1 ? "memory.oom_control" : "memory.events"}`;
     const baseline = readOomKill(file);
     if (baseline === null) throw notFound(`memory cgroup ${dir} of process ${pid} vanished`);
-    const parentBaseline = parentFile === undefined ? undefined : readOomKill(parentFile);
     return new CgroupOomWatcher({
       version,
       dir,
       source,
       wake,
       baseline,
-      parentFile: parentBaseline === null || parentBaseline === undefined ? undefined : parentFile,
-      parentBaseline: parentBaseline ?? undefined,
+      ancestors: version === 2 ? ancestorsOf(dir, mount.dir) : [],
       logger,
     });
   } catch (err) {

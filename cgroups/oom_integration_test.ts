@@ -122,20 +122,25 @@ Deno.test({
   },
 });
 
-/** A tmpfs tree shaped like a cgroup2 mount: `<root>/cg/pod/ctr` and a fake /proc. */
-function fakeV2Tree(): { root: string; pid: number; ctr: string; pod: string } {
+/**
+ * A tmpfs tree shaped like a cgroup2 mount and a fake /proc: the process in
+ * `<root>/cg/pod/ctr`, or under `<root>/cg/pod/` at `inPod` (e.g. `scope/container`).
+ */
+function fakeV2Tree(inPod = "ctr"): { root: string; pid: number; ctr: string; pod: string } {
   const root = Deno.makeTempDirSync({ prefix: "sauropod-oom-v2-" });
   const pid = 4242;
   const pod = `${root}/cg/pod`;
-  const ctr = `${pod}/ctr`;
+  const ctr = `${pod}/${inPod}`;
   Deno.mkdirSync(ctr, { recursive: true });
   Deno.mkdirSync(`${root}/proc/${pid}`, { recursive: true });
   Deno.writeTextFileSync(`${root}/cg/cgroup.controllers`, "cpuset cpu io memory pids\n");
   const events = (kills: number) =>
     `low 0\nhigh 0\nmax 3\noom 1\noom_kill ${kills}\noom_group_kill 0\n`;
   Deno.writeTextFileSync(`${pod}/memory.events`, events(2));
-  Deno.writeTextFileSync(`${ctr}/memory.events`, events(0));
-  Deno.writeTextFileSync(`${root}/proc/${pid}/cgroup`, "0::/pod/ctr\n");
+  for (let d = ctr; d !== pod; d = d.slice(0, d.lastIndexOf("/"))) {
+    Deno.writeTextFileSync(`${d}/memory.events`, events(0));
+  }
+  Deno.writeTextFileSync(`${root}/proc/${pid}/cgroup`, `0::/pod/${inPod}\n`);
   Deno.writeTextFileSync(
     `${root}/mountinfo`,
     `25 20 0:23 / ${root}/cg rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n`,
@@ -207,6 +212,51 @@ Deno.test("watchOom() on v2 recovers a kill from the parent when the cgroup vani
     assertEquals(await w.refresh(), 1);
     assertEquals(w.kills, 1);
     await w.closed; // the watch ends by itself once the cgroup is gone
+  } finally {
+    w?.close();
+    await w?.closed;
+    Deno.removeSync(t.root, { recursive: true });
+  }
+});
+
+Deno.test("watchOom() on v2 recovers a kill from the pod when crun's scope vanished with its sub-cgroup", async () => {
+  // crun under the systemd driver: the process is in <scope>/container, and systemd
+  // collects the whole scope once it is empty, so the parent is gone too.
+  const t = fakeV2Tree("cri-sauropod-x.scope/container");
+  const scope = `${t.pod}/cri-sauropod-x.scope`;
+  let w: CgroupOomWatcher | undefined;
+  try {
+    w = await watchOom(t.pid, {
+      procRoot: `${t.root}/proc`,
+      mountinfo: `${t.root}/mountinfo`,
+    }) as CgroupOomWatcher;
+    assertEquals(w.dir, t.ctr);
+    Deno.writeTextFileSync(`${t.ctr}/memory.events`, v2Events(1));
+    Deno.writeTextFileSync(`${scope}/memory.events`, v2Events(1));
+    Deno.writeTextFileSync(`${t.pod}/memory.events`, v2Events(3));
+    Deno.removeSync(scope, { recursive: true });
+    assertEquals(await w.refresh(), 1);
+    await w.closed;
+  } finally {
+    w?.close();
+    await w?.closed;
+    Deno.removeSync(t.root, { recursive: true });
+  }
+});
+
+Deno.test("watchOom() on v2 does not take a sibling's kill for its own when its cgroup vanishes", async () => {
+  const t = fakeV2Tree();
+  let w: CgroupOomWatcher | undefined;
+  try {
+    w = await watchOom(t.pid, {
+      procRoot: `${t.root}/proc`,
+      mountinfo: `${t.root}/mountinfo`,
+    }) as CgroupOomWatcher;
+    // A sibling in the pod is OOM-killed; this container later exits and is collected
+    // without anything unread in its own memory.events.
+    Deno.writeTextFileSync(`${t.pod}/memory.events`, v2Events(3));
+    Deno.removeSync(t.ctr, { recursive: true });
+    assertEquals(await w.refresh(), 0);
   } finally {
     w?.close();
     await w?.closed;

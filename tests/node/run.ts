@@ -1,0 +1,237 @@
+// deno-lint-ignore-file no-console
+/**
+ * `deno task test:node`: the real-node tier. Boots `../shared/vm/node-vm`'s guest once
+ * (systemd PID 1, pure cgroup v2, runc, crun, CNI plugins, docker-registry; no network)
+ * and runs `tests/node/*_test.ts` inside it against this checkout.
+ *
+ *   deno run -A tests/node/run.ts [deno test args...]     e.g. --filter systemd
+ *
+ * The guest has no network and runs Deno 50–100× slower than the host, so everything it
+ * needs is prepared here first: `node_modules` (`deno install`), the test images (built
+ * into `.cache/test-images/`, so the guest only pushes them), a Deno cache warmed for every
+ * module the guest loads (transpiled code, and npm tarballs for `deploy/install.sh`),
+ * and the Deno binary itself, all under `.cache/node-vm/` inside the checkout, which the
+ * guest sees at the same path. Then one `node-vm run` executes `tests/node/guest.sh`.
+ *
+ * It prints per-test results with durations, the time of every phase, and
+ * `N passed, N failed`; the exit code is the number of failed tests (125 when the guest
+ * could not run them at all).
+ *
+ * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`),
+ * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), and the other `NODE_VM_*`
+ * settings, passed through to node-vm.
+ *
+ * @module
+ */
+import { buildTestImages } from "../fixtures/images.ts";
+import {
+  formatReport,
+  parseJunit,
+  parseNodeVmTiming,
+  parsePhaseMarks,
+  type Phase,
+  type TestCase,
+} from "./_report.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const CACHE = `${ROOT}/.cache/node-vm`;
+const OUT = `${CACHE}/out`;
+const DENO_DIR = `${CACHE}/deno`;
+const DENO_BIN = `${CACHE}/bin/deno`;
+/** The VM's budget: the whole stage must stay under 15 minutes on a fresh CI machine. */
+const DEFAULT_VM_TIMEOUT_S = 720;
+/** What the guest's copy of the checkout leaves out (`.cache` stays shared, see guest.sh). */
+const TAR_EXCLUDES = ["--exclude=./.git", "--exclude=./.cache", "--exclude=./bench/results"];
+/** Exit code when the tier could not run (no report at all). */
+const NOT_RUN = 125;
+
+const dec = new TextDecoder();
+
+/** Runs a command inheriting stdio; throws when it fails. */
+async function must(cmd: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+  const st = await new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!st.success) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${st.code})`);
+}
+
+/** Times `fn` as a phase. */
+async function timed<T>(phases: Phase[], name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  console.log(`node tier: ${name}…`);
+  try {
+    return await fn();
+  } finally {
+    phases.push({ name, seconds: (performance.now() - t0) / 1000 });
+  }
+}
+
+/** Every module the guest loads: the agent and shim, install.sh's tools, the tests. */
+async function guestEntrypoints(): Promise<string[]> {
+  const tests: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}/tests/node`)) {
+    if (e.isFile && e.name.endsWith("_test.ts")) tests.push(`tests/node/${e.name}`);
+  }
+  return ["main.ts", "shim/main.ts", "app/cli.ts", "tools/config_doc.ts", ...tests.sort()];
+}
+
+/** Copies the host's Deno into the shared cache unless an identical copy is there. */
+async function stageDeno(): Promise<void> {
+  const src = Deno.execPath();
+  const s = await Deno.stat(src);
+  const d = await Deno.stat(DENO_BIN).catch(() => undefined);
+  if (d && d.size === s.size && d.mtime?.getTime() === s.mtime?.getTime()) return;
+  await Deno.mkdir(`${CACHE}/bin`, { recursive: true });
+  await Deno.copyFile(src, `${DENO_BIN}.tmp`);
+  await Deno.chmod(`${DENO_BIN}.tmp`, 0o755);
+  await Deno.utime(`${DENO_BIN}.tmp`, s.atime ?? new Date(), s.mtime ?? new Date());
+  await Deno.rename(`${DENO_BIN}.tmp`, DENO_BIN);
+}
+
+/**
+ * The Debian mirror node-vm should use. node-vm derives it from the host's apt sources, but
+ * dies (grep exits 2 under `pipefail`) when `/etc/apt/sources.list` is missing, as on
+ * deb822-only hosts; the same derivation, tolerant of that, is done here.
+ */
+async function debianMirror(): Promise<string | undefined> {
+  const files = ["/etc/apt/sources.list"];
+  try {
+    for await (const e of Deno.readDir("/etc/apt/sources.list.d")) {
+      if (e.name.endsWith(".sources") || e.name.endsWith(".list")) {
+        files.push(`/etc/apt/sources.list.d/${e.name}`);
+      }
+    }
+  } catch {
+    // no sources directory
+  }
+  for (const f of files) {
+    const text = await Deno.readTextFile(f).catch(() => "");
+    for (const line of text.split("\n")) {
+      const m = /^(?:URIs:|deb)\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line.trim());
+      if (m && /\/debian\/?$/.test(m[1]!)) return m[1]!.replace(/\/debian\/?$/, "");
+    }
+  }
+  return undefined;
+}
+
+/** Runs node-vm with stderr teed to ours; returns its exit code and stderr. */
+async function nodeVm(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command(script, {
+    args,
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  for await (const chunk of child.stderr) {
+    await Deno.stderr.write(chunk);
+    stderr += dec.decode(chunk, { stream: true });
+  }
+  return { code: (await child.status).code, stderr };
+}
+
+async function main(extra: string[]): Promise<number> {
+  const phases: Phase[] = [];
+  const started = performance.now();
+  const nodeVmScript = Deno.env.get("NODE_VM") ?? `${ROOT}/../shared/vm/node-vm`;
+  const report = (cases: TestCase[], node: string, problem?: string) => {
+    phases.push({ name: "total", seconds: (performance.now() - started) / 1000 });
+    for (
+      const l of formatReport({ cases, phases, node, ...(problem ? { problem } : {}) })
+    ) console.log(l);
+  };
+  if (Deno.uid() !== 0) {
+    report([], "", "needs root: node-vm builds its image and boots qemu as root");
+    return NOT_RUN;
+  }
+  if (!(await Deno.stat(nodeVmScript).then((s) => s.isFile, () => false))) {
+    report([], "", `node-vm not found at ${nodeVmScript} (set NODE_VM to its path)`);
+    return NOT_RUN;
+  }
+
+  const env: Record<string, string> = {};
+  if (!Deno.env.get("NODE_VM_MIRROR")) {
+    const mirror = await debianMirror();
+    if (mirror) env.NODE_VM_MIRROR = mirror;
+  }
+  env.NODE_VM_TIMEOUT = Deno.env.get("NODE_VM_TIMEOUT") ?? String(DEFAULT_VM_TIMEOUT_S);
+
+  try {
+    await timed(
+      phases,
+      "host: deno install (node_modules)",
+      () => must(Deno.execPath(), ["install", "--frozen", "--quiet"]),
+    );
+    await timed(phases, "host: test images", () => buildTestImages());
+    await timed(phases, "host: warm the guest's Deno cache", async () => {
+      const denoEnv = { DENO_DIR, DENO_NO_UPDATE_CHECK: "1" };
+      // Transpiled modules, which the guest loads from this checkout's paths.
+      await must(Deno.execPath(), ["cache", "--quiet", ...await guestEntrypoints()], denoEnv);
+      // npm tarballs in the global cache: deploy/install.sh runs `deno install` offline.
+      await must(
+        Deno.execPath(),
+        ["cache", "--quiet", "--node-modules-dir=none", "main.ts", "tools/config_doc.ts"],
+        denoEnv,
+      );
+      // V8's code cache: loading every module here spares the guest most compilation.
+      await must(
+        Deno.execPath(),
+        ["run", "-A", "--no-check", "--cached-only", "tests/node/_warm.ts"],
+        denoEnv,
+      );
+    });
+    await timed(phases, "host: pack the checkout and the Deno cache", async () => {
+      // One file each: 9p under emulation pays per file (a tree copy took 18 s, this 1 s).
+      await must("tar", ["-C", ROOT, ...TAR_EXCLUDES, "-cf", `${CACHE}/checkout.tar`, "."]);
+      await must("tar", ["-C", DENO_DIR, "-cf", `${CACHE}/deno.tar`, "."]);
+    });
+    await timed(phases, "host: stage the Deno binary", () => stageDeno());
+    await timed(
+      phases,
+      "host: node-vm build (cached after the first)",
+      () => must(nodeVmScript, ["build"], env),
+    );
+  } catch (err) {
+    report([], "", `preparing the guest failed: ${err instanceof Error ? err.message : err}`);
+    return NOT_RUN;
+  }
+
+  await Deno.remove(OUT, { recursive: true }).catch(() => {});
+  const vm = await timed(phases, "node-vm run (boot + tests + power-off)", () =>
+    nodeVm(
+      nodeVmScript,
+      ["run", "--share", ROOT, "--", "bash", `${ROOT}/tests/node/guest.sh`, OUT, ...extra],
+      env,
+    ));
+  const timing = parseNodeVmTiming(vm.stderr);
+  if (timing) phases.push(...timing.phases);
+  phases.push(...parsePhaseMarks(await Deno.readTextFile(`${OUT}/phases`).catch(() => "")));
+  const node = await Deno.readTextFile(`${OUT}/node`).catch(() => "");
+  const xml = await Deno.readTextFile(`${OUT}/junit.xml`).catch(() => undefined);
+  const cases = xml === undefined ? [] : parseJunit(xml);
+  const accel = timing ? `accel=${timing.accel}\n` : "";
+  if (xml === undefined) {
+    report(cases, accel + node, `no test report from the guest (node-vm exit ${vm.code})`);
+    return NOT_RUN;
+  }
+  const failed = cases.filter((c) => c.parent === undefined && c.outcome === "failed").length;
+  // deno test fails without failed cases when a module does not load; count that as one.
+  const problem = vm.code !== 0 && failed === 0
+    ? `the guest run failed (exit ${vm.code}) without a failed test`
+    : undefined;
+  report(cases, accel + node, problem);
+  return problem ? Math.max(failed, 1) : Math.min(failed, NOT_RUN - 1);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
