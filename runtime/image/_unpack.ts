@@ -17,7 +17,7 @@ import { lchown, lutimes } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import * as zlib from "node:zlib";
 import type { Readable } from "node:stream";
-import { canceled, invalidArgument, wrap } from "../../errors/mod.ts";
+import { canceled, invalidArgument, messageOf, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { isNotSupported, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../../ffi/fsnode.ts";
 import type { Compression } from "./_manifest.ts";
@@ -89,8 +89,11 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   const file = createReadStream(o.blob, { highWaterMark: 1 << 20 });
   const inflate = decompressor(o.compression);
   let stream: Readable = file;
+  let corrupt: unknown;
   if (inflate) {
     file.on("error", (err) => inflate.destroy(err));
+    // Errors the decompressor raises itself mean the blob is not valid compressed data.
+    inflate.on("error", (err) => (corrupt ??= err));
     stream = file.pipe(inflate);
   }
   const hash = createHash("sha256");
@@ -108,8 +111,8 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
     await applier.finish();
   } catch (err) {
     await applier.settle();
-    if (err instanceof Error && "code" in err && /^(Z_|ZSTD_)/.test(String(err.code))) {
-      throw invalidArgument(`layer is not valid ${o.compression} data: ${err.message}`, {
+    if (corrupt !== undefined && err === corrupt) {
+      throw invalidArgument(`layer is not valid ${o.compression} data: ${messageOf(err)}`, {
         cause: err,
       });
     }
