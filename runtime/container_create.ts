@@ -95,23 +95,16 @@ export async function createContainer(
     faultPoint(core, "container-create:after-record");
     await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 });
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
-    const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
-      readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
-    });
-    doc.upperDir = mounted.upperDir;
-    faultPoint(core, "container-create:after-mount");
-    undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
-    if (signal?.aborted) throw signal.reason;
-
-    const spec = await containerSpec(core, sandbox, c, image);
-    const u = spec.process?.user;
-    if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
-    await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
     if (logPath) {
       await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), { recursive: true });
     }
 
-    const shim = await core.deps.shims.create({
+    // The shim process starts while the rootfs is mounted and the spec written: its
+    // `runc create` waits for the bundle.
+    const bundleReady = Promise.withResolvers<void>();
+    // The manager may fail before it waits for the bundle: never leave a rejection unheard.
+    bundleReady.promise.catch(() => {});
+    const shimCreated = core.deps.shims.create({
       id,
       bundle,
       runtime: shimRuntime(core),
@@ -119,7 +112,28 @@ export async function createContainer(
       tty: config.tty,
       stdin: config.stdin,
       stdinOnce: config.stdinOnce,
+      bundleReady: bundleReady.promise,
     });
+    try {
+      const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
+        readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
+      });
+      doc.upperDir = mounted.upperDir;
+      faultPoint(core, "container-create:after-mount");
+      undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
+      if (signal?.aborted) throw signal.reason;
+      const spec = await containerSpec(core, sandbox, c, image);
+      const u = spec.process?.user;
+      if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
+      await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
+      bundleReady.resolve();
+    } catch (err) {
+      // The manager undoes a shim whose create it aborts; wait for that before undoing more.
+      bundleReady.reject(err);
+      await shimCreated.then((s) => s.delete(), () => {}).catch(() => {});
+      throw err;
+    }
+    const shim = await shimCreated;
     undo.defer(() => shim.delete().catch(() => {}));
     c.shim = shim;
     doc.pid = shim.initPid;

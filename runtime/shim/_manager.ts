@@ -234,6 +234,7 @@ export class ShimManager implements HandleHost {
       }
     }
     undo.defer(() => control!.close());
+    if (o.bundleReady) await o.bundleReady;
     const created = await control.call(
       "create",
       {

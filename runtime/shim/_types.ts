@@ -28,6 +28,12 @@ export interface ShimCreateOptions {
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /**
+   * Settles when the bundle (config.json, rootfs) is in place. The shim is spawned and
+   * connected meanwhile, and `runc create` waits for it: the process start overlaps the
+   * caller's mount and spec work. A rejection aborts the create (and undoes the shim).
+   */
+  bundleReady?: Promise<unknown>;
 }
 
 /** How a container ended. */
