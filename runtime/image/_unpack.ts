@@ -96,9 +96,14 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   const inflate = decompressor(o.compression);
   let stream: Readable = file;
   let corrupt: unknown;
+  let readError: unknown;
+  // Errors reach us through the iteration below; a listener must exist anyway, or an error
+  // emitted after we stopped reading would be an uncaught exception in the agent.
+  file.on("error", (err) => {
+    readError = err;
+    inflate?.destroy(err);
+  });
   if (inflate) {
-    let readError: unknown;
-    file.on("error", (err) => inflate.destroy(readError = err));
     // Errors the decompressor raises itself mean the blob is not valid compressed data.
     inflate.on("error", (err) => {
       if (err !== readError) corrupt ??= err;
