@@ -308,7 +308,10 @@ Deno.test({
   ignore: ignore !== undefined,
   sanitizeResources: false,
   async fn(t) {
-    await using tokens = await startTokenServer({ users: { bob: "builder" } });
+    await using tokens = await startTokenServer({
+      users: { bob: "builder" },
+      refreshTokens: { bob: "bobs-identity-token" },
+    });
     const token = {
       realm: tokens.realm,
       service: tokens.service,
@@ -324,6 +327,31 @@ Deno.test({
       const before = tokens.requests();
       assertEquals((await ts.svc.pull(img.links.ref)).id, img.links.id);
       assertEquals(tokens.requests() - before, 1, "one token for the whole pull");
+    });
+
+    await t.step("an identity token is exchanged through the refresh-token grant", async () => {
+      await using ts = await openTestService();
+      const r = await ts.svc.pull(img.links.ref, {
+        auth: { identityToken: "bobs-identity-token" },
+      });
+      assertEquals(r.id, img.links.id);
+      const err = await assertRejects(
+        () => ts.svc.pull(img.pause.ref, { auth: { identityToken: "stolen" } }),
+        SauropodError,
+        "refused the credentials",
+      );
+      assertEquals(err.kind, "permission-denied");
+    });
+
+    await t.step("a registry token is sent as the bearer token, no token request", async () => {
+      await using ts = await openTestService();
+      const before = tokens.requests();
+      const registryToken = await tokens.token("bob", "pause");
+      assertEquals(
+        (await ts.svc.pull(img.pause.ref, { auth: { registryToken } })).id,
+        img.pause.id,
+      );
+      assertEquals(tokens.requests(), before);
     });
 
     await t.step("a token service that refuses the credentials is a clear error", async () => {
