@@ -1,7 +1,7 @@
 /**
  * File-system calls Deno has no API for, needed to unpack image layers faithfully: device
- * nodes and FIFOs (`mknod`), extended attributes without following symlinks
- * (`lsetxattr`, `lgetxattr`), and flushing one file system (`syncfs`).
+ * nodes and FIFOs (`mknod`) and extended attributes without following symlinks
+ * (`lsetxattr`, `lgetxattr`).
  *
  * All calls are synchronous so errno is readable; each touches one inode.
  *
@@ -17,12 +17,6 @@ const symbols = {
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   /** ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size); */
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  /** int open(const char *pathname, int flags); (variadic; no mode needed without O_CREAT) */
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  /** int syncfs(int fd); flushes a whole file system, may take a while. */
-  syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
-  /** int close(int fd); */
-  close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = openLibc(symbols);
@@ -36,9 +30,6 @@ export const S_IFBLK = 0o060000;
 
 const ENODATA = 61;
 const ENOTSUP = 95;
-const O_RDONLY = 0;
-const O_DIRECTORY = 0o200000;
-const O_CLOEXEC = 0o2000000;
 
 /** glibc's `makedev`: the 64-bit dev_t encoding of a major/minor pair. */
 export function makedev(major: number, minor: number): bigint {
@@ -86,20 +77,5 @@ export function lgetxattr(path: string, name: string): Uint8Array | undefined {
       continue;
     }
     throw new SyscallError("lgetxattr", code, `${path}, ${name}`);
-  }
-}
-
-/**
- * Flushes the file system holding `dir` to disk (`syncfs(2)`), off the JS thread. Errors
- * come back without errno detail (the call ran on another thread).
- */
-export async function syncFilesystem(dir: string): Promise<void> {
-  const s = libc().symbols;
-  const fd = check("open", s.open(cstring(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC), dir);
-  try {
-    const r = await s.syncfs(fd);
-    if (r < 0) throw new SyscallError("syncfs", Errno.EIO, dir);
-  } finally {
-    s.close(fd);
   }
 }
