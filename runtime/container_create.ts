@@ -44,7 +44,7 @@ export async function createContainer(
     const image = core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
 
-    const id = newId();
+    const id = core.deps.shims.takeSpare(sandbox.doc.id) ?? newId();
     core.containerNames.set(nameKey, id);
     await using undo = new AsyncDisposableStack();
     undo.defer(() => {
@@ -101,6 +101,8 @@ export async function createContainer(
 
     // The shim process starts while the rootfs is mounted and the spec written: its
     // `runc create` waits for the bundle.
+    const t0 = performance.now();
+    const phase: Record<string, number> = {};
     const bundleReady = Promise.withResolvers<void>();
     // The manager may fail before it waits for the bundle: never leave a rejection unheard.
     bundleReady.promise.catch(() => {});
@@ -119,6 +121,7 @@ export async function createContainer(
         readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
       });
       doc.upperDir = mounted.upperDir;
+      phase.mountMs = performance.now() - t0;
       faultPoint(core, "container-create:after-mount");
       undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
       if (signal?.aborted) throw signal.reason;
@@ -126,6 +129,7 @@ export async function createContainer(
       const u = spec.process?.user;
       if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
       await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
+      phase.bundleMs = performance.now() - t0;
       bundleReady.resolve();
     } catch (err) {
       // The manager undoes a shim whose create it aborts; wait for that before undoing more.
@@ -134,6 +138,7 @@ export async function createContainer(
       throw err;
     }
     const shim = await shimCreated;
+    phase.createdMs = performance.now() - t0;
     undo.defer(() => shim.delete().catch(() => {}));
     c.shim = shim;
     doc.pid = shim.initPid;
@@ -141,7 +146,10 @@ export async function createContainer(
     doc.phase = "ready";
     core.saveContainer(c);
     undo.move();
-    log.info("container created", { image: imageName });
+    log.info("container created", {
+      image: imageName,
+      ...Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, Math.round(v)])),
+    });
     core.emit(id, sandbox.doc.id, ContainerEventType.CONTAINER_CREATED_EVENT);
     return id;
   });

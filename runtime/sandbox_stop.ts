@@ -20,6 +20,7 @@ export async function stopPodSandbox(core: RuntimeCore, sandboxId: string): Prom
 /** Stops `s`; the caller holds its lock. */
 export async function stopSandboxLocked(core: RuntimeCore, s: Sandbox): Promise<void> {
   const log = core.log.with({ podId: s.doc.id });
+  await core.deps.shims.dropSpare(s.doc.id);
   // The kubelet has already stopped containers gracefully; what is left is killed.
   await Promise.all(
     core.containersOf(s.doc.id).map((c) => core.locks.run(c.doc.id, () => stopLocked(core, c, 0))),

@@ -39,8 +39,10 @@ export interface ShimArgvOptions {
   stateDir: string;
   /** Absolute path of the OCI runtime binary. */
   runtimeBinary: string;
-  /** The container's CRI log file, if any. */
+  /** The container's CRI log file, if any (its directory becomes writable). */
   logPath?: string;
+  /** A directory the shim may write logs under (a spare shim: the pod's log directory). */
+  logDir?: string;
   logLevel?: string;
   /** Override of {@link SHIM_V8_FLAGS} (measurements). */
   v8Flags?: string[];
@@ -64,6 +66,7 @@ function list(paths: string[]): string {
 export function shimArgv(o: ShimArgvOptions): string[] {
   const write = [o.stateDir];
   if (o.logPath) write.push(dirOf(o.logPath));
+  if (o.logDir) write.push(o.logDir);
   const v8 = o.v8Flags ?? SHIM_V8_FLAGS;
   return [
     "run",

@@ -59,6 +59,27 @@ export interface ShimManagerOptions {
   bootstrapTimeoutMs?: number;
 }
 
+/** A shim process being started (or started) for one container id. */
+interface Spawned {
+  readonly id: string;
+  readonly stateDir: string;
+  readonly runtime: RuntimeSpec;
+  readonly pid: number;
+  readonly status: Promise<unknown>;
+  readonly spare: boolean;
+  exited(): boolean;
+  undo(log: Logger): Promise<void>;
+}
+
+/** A spare shim: started ahead, for a container id reserved in advance. */
+interface Spare {
+  readonly id: string;
+  readonly logDir: string | undefined;
+  readonly runtime: ShimRuntime;
+  taken: boolean;
+  spawned?: Promise<Spawned | undefined>;
+}
+
 interface Bootstrap {
   id: string;
   bundle: string;
@@ -112,6 +133,11 @@ function shimEnv(): Record<string, string> {
 }
 
 /** SIGKILL, ignoring a process that is already gone (through libc: see DEVELOPERS.md). */
+function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
 function killQuietly(pid: number): void {
   sendSignal(pid, Signal.SIGKILL);
 }
@@ -131,6 +157,10 @@ export class ShimManager implements HandleHost {
   readonly #o: ShimManagerOptions;
   /** Exit statuses of the shims this agent process spawned (Deno reaps them). */
   readonly #children = new Map<string, Promise<unknown>>();
+  /** Spare shims by key (a pod id), started ahead of the container that will use them. */
+  readonly #spares = new Map<string, Spare>();
+  /** Spares whose id a caller took, waiting for its create. */
+  readonly #claimed = new Map<string, Spare>();
 
   /** A manager for shims under `opts.stateRoot`. */
   constructor(opts: ShimManagerOptions) {
@@ -150,72 +180,29 @@ export class ShimManager implements HandleHost {
    * left: no shim, no runc container, no state dir.
    */
   async create(o: ShimCreateOptions): Promise<ShimHandle> {
-    const stateDir = this.#dir(o.id);
     if (!o.bundle.startsWith("/")) throw invalidArgument(`bundle "${o.bundle}" must be absolute`);
     if (o.logPath !== undefined && !o.logPath.startsWith("/")) {
       throw invalidArgument(`log path "${o.logPath}" must be absolute`);
     }
-    const runtime: RuntimeSpec = { ...o.runtime, binary: resolveBinary(o.runtime.binary) };
     const log = this.logger.with({ containerId: o.id });
-    await Deno.mkdir(this.#o.stateRoot, { recursive: true, mode: 0o711 });
-    try {
-      await Deno.mkdir(stateDir, { mode: 0o700 });
-    } catch (err) {
-      if (err instanceof Deno.errors.AlreadyExists) {
-        throw alreadyExists(`a shim state directory for container "${o.id}" already exists`);
-      }
-      throw wrap(err, `cannot create shim state directory ${stateDir}`);
-    }
     await using undo = new AsyncDisposableStack();
-    undo.defer(() => this.removeStateDir(o.id));
-    const bootstrap: Bootstrap = { id: o.id, bundle: o.bundle, runtime };
-    await Deno.writeTextFile(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n");
+    // A spare started for this id (see prespawn) is used when it can write the log file;
+    // otherwise the shim is started now.
+    let spawned = await this.#claimSpare(o);
+    if (spawned?.exited()) {
+      await spawned.undo(log);
+      spawned = undefined;
+    }
+    const sp = spawned ??
+      await this.#spawn(o.id, o.bundle, o.runtime, o.logPath ? dirOf(o.logPath) : undefined);
+    undo.defer(() => sp.undo(log));
+    const { stateDir, runtime } = sp;
 
-    const child = new Deno.Command(this.#o.denoPath ?? Deno.execPath(), {
-      args: shimArgv({
-        entry: this.#o.entry,
-        id: o.id,
-        stateDir,
-        runtimeBinary: runtime.binary,
-        ...(o.logPath ? { logPath: o.logPath } : {}),
-        ...(this.#o.shimLogLevel ? { logLevel: this.#o.shimLogLevel } : {}),
-        ...(this.#o.v8Flags ? { v8Flags: this.#o.v8Flags } : {}),
-        ...(this.#o.bootstrapTimeoutMs ? { bootstrapTimeoutMs: this.#o.bootstrapTimeoutMs } : {}),
-      }),
-      cwd: "/",
-      clearEnv: true,
-      env: shimEnv(),
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      // Its own session: the shim outlives the agent, whatever kills the agent.
-      detached: true,
-    }).spawn();
-    child.unref();
-    const shimPid = child.pid;
-    let exited = false;
-    const status = child.status.then(() => {
-      exited = true;
-    }).catch(() => {}).finally(() => {
-      if (this.#children.get(o.id) === status) this.#children.delete(o.id);
-    });
-    this.#children.set(o.id, status);
-    undo.defer(async () => {
-      // Whatever failed, the runc container goes first (the shim may have half-made it),
-      // then the shim.
-      if (!exited) killQuietly(shimPid);
-      // Unref'd, its exit alone would not keep the event loop waiting for it.
-      child.ref();
-      await child.status.catch(() => {});
-      await this.#runcDelete(o.id, runtime).catch((err) =>
-        log.warn("cannot delete the runc container after a failed create", { err })
-      );
-    });
-
+    const t0 = performance.now();
     const startBy = Date.now() + Math.max(MIN_START_TIMEOUT_MS, runtime.callTimeoutMs);
     let control: ControlClient | undefined;
-    for (let delay = 5; !control; delay = Math.min(delay * 2, 100)) {
-      if (exited) {
+    for (let delay = 2; !control; delay = Math.min(delay * 2, 100)) {
+      if (sp.exited()) {
         const why = await tail(`${stateDir}/${SHIM_LOG_FILE}`);
         throw unavailable(
           `the shim of container "${o.id}" exited while starting${why ? `: ${why}` : ""}`,
@@ -234,7 +221,9 @@ export class ShimManager implements HandleHost {
       }
     }
     undo.defer(() => control!.close());
+    const connectedMs = performance.now() - t0;
     if (o.bundleReady) await o.bundleReady;
+    const t1 = performance.now();
     const created = await control.call(
       "create",
       {
@@ -256,8 +245,163 @@ export class ShimManager implements HandleHost {
       host: this,
     });
     undo.move();
-    log.debug("shim created", { shimPid, initPid: created.pid });
+    log.debug("shim created", {
+      shimPid: sp.pid,
+      initPid: created.pid,
+      spare: sp.spare,
+      connectMs: Math.round(connectedMs),
+      runcCreateMs: Math.round(performance.now() - t1),
+    });
     return handle;
+  }
+
+  /**
+   * Starts a shim in advance for a container that does not exist yet — RunPodSandbox does it
+   * for the pod's first container, so CreateContainer does not wait for Deno to start. The
+   * container must then be created with `id` (see {@link takeSpare}); the spare may write
+   * only `logDir` (the pod's log directory). An unused spare exits by itself after
+   * `idleMs`, or is dropped with {@link dropSpare}.
+   */
+  prespawn(
+    key: string,
+    o: { id: string; bundle: string; runtime: ShimRuntime; logDir?: string; idleMs?: number },
+  ): void {
+    if (this.#spares.has(key)) return;
+    const entry: Spare = { id: o.id, logDir: o.logDir, runtime: o.runtime, taken: false };
+    this.#spares.set(key, entry);
+    entry.spawned = this.#spawn(o.id, o.bundle, o.runtime, o.logDir, o.idleMs ?? 30_000).then(
+      (sp) => {
+        // An unused spare exits at its bootstrap timeout: forget it and clear its state dir.
+        void sp.status.then(async () => {
+          if (this.#spares.get(key) === entry && !entry.taken) {
+            this.#spares.delete(key);
+            await this.removeStateDir(o.id).catch(() => {});
+          }
+        });
+        return sp;
+      },
+      (err) => {
+        if (this.#spares.get(key) === entry) this.#spares.delete(key);
+        this.logger.debug("cannot start a spare shim", { key, err });
+        return undefined;
+      },
+    );
+  }
+
+  /** The container id reserved by the spare shim of `key`, if one is ready to be used. */
+  takeSpare(key: string): string | undefined {
+    const entry = this.#spares.get(key);
+    if (!entry || entry.taken) return undefined;
+    entry.taken = true;
+    this.#spares.delete(key);
+    this.#claimed.set(entry.id, entry);
+    return entry.id;
+  }
+
+  /** Stops the spare shim of `key`, if any (its pod is gone). */
+  async dropSpare(key: string): Promise<void> {
+    const entry = this.#spares.get(key);
+    if (!entry) return;
+    this.#spares.delete(key);
+    const sp = await entry.spawned;
+    await sp?.undo(this.logger).catch(() => {});
+  }
+
+  /** The spare process reserved for `o.id`, if it can serve this create. */
+  async #claimSpare(o: ShimCreateOptions): Promise<Spawned | undefined> {
+    const entry = this.#claimed.get(o.id);
+    if (!entry) return undefined;
+    this.#claimed.delete(o.id);
+    const sp = await entry.spawned;
+    if (!sp) return undefined;
+    const fits = !o.logPath ||
+      (entry.logDir !== undefined && o.logPath.startsWith(`${entry.logDir}/`));
+    const same = entry.runtime.binary === o.runtime.binary && entry.runtime.root === o.runtime.root;
+    if (fits && same) return { ...sp, spare: true };
+    await sp.undo(this.logger);
+    return undefined;
+  }
+
+  /**
+   * Starts the shim process of `id`: state dir, bootstrap record, `deno run main.ts shim` with
+   * permissions for `writeDir` (a log directory) only. The returned undo kills it, deletes
+   * any runc container it made and removes the state dir.
+   */
+  async #spawn(
+    id: string,
+    bundle: string,
+    rt: ShimRuntime,
+    writeDir: string | undefined,
+    bootstrapTimeoutMs?: number,
+  ): Promise<Spawned> {
+    const stateDir = this.#dir(id);
+    const runtime: RuntimeSpec = { ...rt, binary: resolveBinary(rt.binary) };
+    await Deno.mkdir(this.#o.stateRoot, { recursive: true, mode: 0o711 });
+    try {
+      await Deno.mkdir(stateDir, { mode: 0o700 });
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) {
+        throw alreadyExists(`a shim state directory for container "${id}" already exists`);
+      }
+      throw wrap(err, `cannot create shim state directory ${stateDir}`);
+    }
+    try {
+      const bootstrap: Bootstrap = { id, bundle, runtime };
+      await Deno.writeTextFile(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n");
+    } catch (err) {
+      await this.removeStateDir(id);
+      throw wrap(err, `cannot write the bootstrap record of container "${id}"`);
+    }
+    const timeout = bootstrapTimeoutMs ?? this.#o.bootstrapTimeoutMs;
+    const child = new Deno.Command(this.#o.denoPath ?? Deno.execPath(), {
+      args: shimArgv({
+        entry: this.#o.entry,
+        id,
+        stateDir,
+        runtimeBinary: runtime.binary,
+        ...(writeDir ? { logDir: writeDir } : {}),
+        ...(this.#o.shimLogLevel ? { logLevel: this.#o.shimLogLevel } : {}),
+        ...(this.#o.v8Flags ? { v8Flags: this.#o.v8Flags } : {}),
+        ...(timeout ? { bootstrapTimeoutMs: timeout } : {}),
+      }),
+      cwd: "/",
+      clearEnv: true,
+      env: shimEnv(),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      // Its own session: the shim outlives the agent, whatever kills the agent.
+      detached: true,
+    }).spawn();
+    child.unref();
+    let exited = false;
+    const status = child.status.then(() => {
+      exited = true;
+    }).catch(() => {}).finally(() => {
+      if (this.#children.get(id) === status) this.#children.delete(id);
+    });
+    this.#children.set(id, status);
+    return {
+      id,
+      stateDir,
+      runtime,
+      pid: child.pid,
+      status,
+      spare: false,
+      exited: () => exited,
+      undo: async (log: Logger) => {
+        // Whatever failed, the runc container goes first (the shim may have half-made it),
+        // then the shim and its state dir.
+        if (!exited) killQuietly(child.pid);
+        // Unref'd, its exit alone would not keep the event loop waiting for it.
+        child.ref();
+        await child.status.catch(() => {});
+        await this.#runcDelete(id, runtime).catch((err) =>
+          log.warn("cannot delete the runc container after a failed create", { err })
+        );
+        await this.removeStateDir(id);
+      },
+    };
   }
 
   /**
