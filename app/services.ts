@@ -7,7 +7,7 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { messageOf } from "../errors/mod.ts";
-import { createCriServer, type ImageHandlers, type RuntimeHandlers } from "../cri/server.ts";
+import { createCriServer, type RuntimeHandlers } from "../cri/server.ts";
 import type { GrpcServer } from "../cri/grpc/mod.ts";
 import { version } from "../cri/runtime/version.ts";
 import { type Readiness, status } from "../cri/runtime/status.ts";
@@ -35,11 +35,7 @@ import { StatsService } from "../runtime/stats.ts";
 import { attach, exec, portForward } from "../cri/runtime/streaming.ts";
 import { streamingBackend } from "../runtime/streaming_backend.ts";
 import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
-import { listImages } from "../cri/image/list_images.ts";
-import { imageStatus } from "../cri/image/image_status.ts";
-import { pullImage } from "../cri/image/pull_image.ts";
-import { removeImage } from "../cri/image/remove_image.ts";
-import { imageFsInfo } from "../cri/image/image_fs_info.ts";
+import { imageHandlers } from "../cri/image/mod.ts";
 import { Runtime } from "../runtime/mod.ts";
 import { MetadataStore } from "../runtime/store/mod.ts";
 import { ImageService } from "../runtime/image/mod.ts";
@@ -199,14 +195,6 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     runtimeConfig: runtimeConfig(config),
     updateRuntimeConfig: updateRuntimeConfig((cidr) => cni.updatePodCidr(cidr), log),
   };
-  const imageCtx = (ctx: { signal: AbortSignal; logger: Logger }) => ctx;
-  const imageHandlers: ImageHandlers = {
-    listImages: (req, ctx) => listImages(images, req, imageCtx(ctx)),
-    imageStatus: (req, ctx) => imageStatus(images, req, imageCtx(ctx)),
-    pullImage: (req, ctx) => pullImage(images, req, imageCtx(ctx)),
-    removeImage: (req, ctx) => removeImage(images, req, imageCtx(ctx)),
-    imageFsInfo: (req, ctx) => imageFsInfo(images, req, imageCtx(ctx)),
-  };
 
   const server = createCriServer({
     logger: log,
@@ -214,7 +202,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     maxSendMessageBytes: config.limits.maxSendMessageBytes,
     maxConcurrentCalls: config.limits.maxConcurrentCalls,
     runtime: runtimeHandlers,
-    image: imageHandlers,
+    image: imageHandlers(images),
   });
 
   let watchdog: Watchdog | undefined;

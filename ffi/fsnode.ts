@@ -10,6 +10,8 @@
 import { check, cstring, Errno, errno, openLibc, SyscallError } from "./_libc.ts";
 
 const symbols = {
+  /** int symlink(const char *target, const char *linkpath); */
+  symlink: { parameters: ["buffer", "buffer"], result: "i32" },
   /** int mknod(const char *pathname, mode_t mode, dev_t dev); */
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   /** int lsetxattr(const char *path, const char *name, const void *value, size_t size,
@@ -78,4 +80,12 @@ export function lgetxattr(path: string, name: string): Uint8Array | undefined {
     }
     throw new SyscallError("lgetxattr", code, `${path}, ${name}`);
   }
+}
+
+/**
+ * Creates the symlink `path` → `target`. Deno.symlink() needs unscoped read and write
+ * permissions, which the agent's permission set does not grant; libc does not ask.
+ */
+export function symlink(target: string, path: string): void {
+  check("symlink", libc().symbols.symlink(cstring(target), cstring(path)), path);
 }

@@ -25,7 +25,15 @@ import * as zlib from "node:zlib";
 import type { Readable } from "node:stream";
 import { canceled, invalidArgument, messageOf, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import { isNotSupported, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../../ffi/fsnode.ts";
+import {
+  isNotSupported,
+  lsetxattr,
+  mknod,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFIFO,
+  symlink,
+} from "../../ffi/fsnode.ts";
 import type { Compression } from "./_manifest.ts";
 import { type Action, LayerPlan } from "./_layerplan.ts";
 import { type TarEntry, TarReader } from "./_tar.ts";
@@ -294,7 +302,7 @@ class Applier {
           await this.#meta(abs, e, false);
           return;
         case "symlink":
-          await Deno.symlink(e.linkname, abs);
+          symlink(e.linkname, abs);
           if (e.uid !== 0 || e.gid !== 0) await lchown(abs, e.uid, e.gid);
           this.#xattrs(abs, e);
           await lutimes(abs, times(e).atime, e.mtime);
