@@ -35,7 +35,19 @@ export function openLibc<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
 ): () => Deno.DynamicLibrary<S> {
   let lib: Deno.DynamicLibrary<S> | undefined;
+  // Opened at import when FFI is granted: a library first opened inside some later call
+  // (or test) stays open for the life of the process anyway, and Deno's resource sanitizer
+  // would blame whichever test happened to open it.
+  if (ffiGranted()) lib = Deno.dlopen(LIBC, symbols);
   return () => (lib ??= Deno.dlopen(LIBC, symbols));
+}
+
+function ffiGranted(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 /**

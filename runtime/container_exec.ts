@@ -31,13 +31,24 @@ export async function execSync(
   }
   const shim = c.shim;
   if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
-  const r = await shim.execSync({
-    args: cmd,
-    tty: false,
-    outputLimit: core.config.limits.execSyncOutputBytes,
-    ...(timeoutSeconds > 0 ? { timeoutMs: timeoutSeconds * 1000 } : {}),
-    ...(signal ? { signal } : {}),
-  });
+  let r;
+  try {
+    r = await shim.execSync({
+      args: cmd,
+      tty: false,
+      outputLimit: core.config.limits.execSyncOutputBytes,
+      ...(timeoutSeconds > 0 ? { timeoutMs: timeoutSeconds * 1000 } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    // The container may have exited between the check above and runc exec (runc then fails
+    // on its namespaces): that is a wrong-state call, not an internal error.
+    const st = await shim.state().catch(() => undefined);
+    if (!st || st.status !== "running") {
+      throw failedPrecondition(`container "${c.doc.id}" exited: cannot exec in it`, { cause: err });
+    }
+    throw err;
+  }
   if (r.timedOut) {
     throw deadlineExceeded(
       `command ${

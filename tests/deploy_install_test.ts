@@ -24,7 +24,9 @@ interface Layout {
 }
 
 async function tempRoot(): Promise<Layout> {
-  const top = await Deno.makeTempDir({ prefix: "sauropod-install-" });
+  // Short: the installed config's state dir must leave room for the shims' socket paths.
+  const top = `/tmp/si-${crypto.randomUUID().slice(0, 6)}`;
+  await Deno.mkdir(top);
   return { top, prefix: `${top}/opt/sauropod`, etc: `${top}/etc`, bin: `${top}/usr/local/bin` };
 }
 
