@@ -70,9 +70,11 @@ fi
 if [ "$PURGE" = yes ]; then
   for dir in "${STATE_DIRS[@]}"; do
     # Container root filesystems and pinned namespaces are mounts: removing files under a
-    # live mount would reach into running containers.
-    if awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { found = 1 } END { exit !found }' \
-      /proc/self/mountinfo; then
+    # live mount would reach into running containers. <state>/ns itself is the agent's
+    # propagation mount (a bind onto itself, as /run/netns; runtime/network/namespaces.ts),
+    # which stays after the last pod: only what is under it counts.
+    if awk -v d="$dir" '($5 == d || index($5, d "/") == 1) && $5 != d "/ns" { found = 1 }
+      END { exit !found }' /proc/self/mountinfo; then
       die "$dir still has mounts (running pods?): remove the pods first (crictl rmp -fa), then --purge"
     fi
   done
@@ -119,6 +121,7 @@ if [ "$PURGE" = yes ]; then
   rmdir "$ETC/sauropod" 2>/dev/null || true
   for dir in "${STATE_DIRS[@]}"; do
     if [ -d "$dir" ]; then
+      while mountpoint -q "$dir/ns"; do umount "$dir/ns" || break; done
       rm -rf "$dir"
       say "purged $dir"
     fi

@@ -56,4 +56,7 @@ rc=0
 deno test -A --no-check --cached-only --no-prompt --junit-path="$OUT/junit.xml" \
   "$@" tests/node/ || rc=$?
 phase tests
+if [ "$rc" -gt 128 ]; then
+  echo "guest: deno test died of signal $((rc - 128)); the report is lost, see its output above" >&2
+fi
 exit "$rc"
