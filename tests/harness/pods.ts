@@ -138,7 +138,7 @@ export async function leftovers(agent: TestAgent, cgroupNames: string[] = []): P
   for (const pid of await list("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (cmd.includes("main.ts\0shim") && cmd.includes(agent.state)) shims.push(Number(pid));
+    if (cmd.includes("\0shim\0") && cmd.includes(agent.state)) shims.push(Number(pid));
   }
   const cgroups: string[] = [];
   for (const name of cgroupNames) {
