@@ -82,6 +82,13 @@ function kindOfDenoError(err: unknown): ErrorKind | undefined {
   if (err instanceof Deno.errors.ConnectionRefused) return "unavailable";
   if (err instanceof Deno.errors.ConnectionReset) return "unavailable";
   if (err instanceof Deno.errors.NotConnected) return "unavailable";
+  // ENOSPC and EDQUOT have no Deno error class: a full disk is a limit, not a bug.
+  if (
+    err instanceof Error &&
+    /\(os error (28|122)\)|No space left on device|disk is full/.test(err.message)
+  ) {
+    return "resource-exhausted";
+  }
   if (err instanceof DOMException && err.name === "AbortError") return "canceled";
   if (err instanceof DOMException && err.name === "TimeoutError") return "deadline-exceeded";
   return undefined;

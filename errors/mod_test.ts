@@ -50,3 +50,8 @@ Deno.test("wrap() can override the kind", () => {
   assertEquals(err.kind, "unavailable");
   assertEquals(messageOf(err), "shim: x");
 });
+
+Deno.test("kindOf() reads a full disk as resource-exhausted", () => {
+  const enospc = new Error("No space left on device (os error 28): write '/var/lib/sauropod/x'");
+  assertEquals(kindOf(new Error("cannot unpack", { cause: enospc })), "resource-exhausted");
+});

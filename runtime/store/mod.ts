@@ -135,7 +135,7 @@ function bigintReplacer(_key: string, value: unknown): unknown {
 function storeError(err: unknown, context: string): SauropodError {
   const msg = err instanceof Error ? err.message : String(err);
   if (/disk is full|SQLITE_FULL|No space left/i.test(msg)) {
-    return resourceExhausted(`${context}: disk full under the state directory (${msg})`, {
+    return resourceExhausted(`${context}: the disk holding the metadata store is full (${msg})`, {
       cause: err,
     });
   }
