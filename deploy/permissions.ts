@@ -66,7 +66,9 @@ export const NODE_LAYOUT: NodeLayout = {
   podLogs: "/var/log/pods",
   cgroupfs: "/sys/fs/cgroup",
   cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
-  runtimes: ["runc", "crun"],
+  // crun by its Debian path: a bare name Deno cannot resolve (crun not installed) makes every
+  // `deno run -P=agent` print an "Info Failed to resolve" line.
+  runtimes: ["runc", "/usr/bin/crun"],
   deno: ["/usr/lib/node_modules/deno/deno", "/usr/local/lib/node_modules/deno/deno"],
 };
 
