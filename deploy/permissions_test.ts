@@ -59,7 +59,7 @@ Deno.test("the agent runs only the OCI runtime, CNI plugins, unshare, nsenter an
   assert(Array.isArray(run));
   for (const prog of run) {
     assert(
-      ["runc", "crun", "unshare", "nsenter"].includes(prog) || prog.endsWith("/deno") ||
+      ["runc", "/usr/bin/crun", "unshare", "nsenter"].includes(prog) || prog.endsWith("/deno") ||
         /^\/(opt\/cni\/bin|usr\/lib\/cni)\/[a-z-]+$/.test(prog),
       `unexpected program ${prog}`,
     );
@@ -83,7 +83,7 @@ Deno.test("the shim's set is narrower than the agent's in every kind", () => {
   // Strictly narrower where it matters: it reads and runs less, writes no cgroupfs or root.
   assert(!within(agent.read, shim.read) && !within(agent.run, shim.run));
   assert(!within(agent.write, shim.write));
-  assertEquals(shim.run, ["runc", "crun"]);
+  assertEquals(shim.run, ["runc", "/usr/bin/crun"]);
   assertEquals([shim.env, shim.sys], [undefined, undefined]);
 });
 
