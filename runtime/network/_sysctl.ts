@@ -10,9 +10,11 @@
  * @module
  */
 import { invalidArgument } from "../../errors/mod.ts";
+import { type NamespaceKind, namespaceOf, sysctlComponents } from "../sysctl_names.ts";
 
-/** The namespaces a pod can own. */
-export type NamespaceKind = "net" | "ipc" | "uts";
+const COMPONENT_RE = /^[A-Za-z0-9_.+@-]+$/;
+
+export type { NamespaceKind } from "../sysctl_names.ts";
 
 /** One sysctl to write, resolved. */
 export interface SysctlWrite {
@@ -22,41 +24,6 @@ export interface SysctlWrite {
   readonly path: string;
   readonly value: string;
   readonly namespace: NamespaceKind;
-}
-
-const IPC_SYSCTLS = new Set([
-  "kernel.msgmax",
-  "kernel.msgmnb",
-  "kernel.msgmni",
-  "kernel.sem",
-  "kernel.shmall",
-  "kernel.shmmax",
-  "kernel.shmmni",
-  "kernel.shm_rmid_forced",
-]);
-
-const COMPONENT_RE = /^[A-Za-z0-9_.+@-]+$/;
-
-/**
- * The components of a sysctl name. Like the kubelet and runc, both spellings work: with
- * dots as separators (`net.ipv4.ip_forward`, where a `/` stands for a literal dot, as in
- * `net.ipv4.conf.eth0/100.rp_filter`) or, when the first separator is a slash, with slashes
- * (`net/ipv4/conf/eth0.100/rp_filter`).
- */
-export function sysctlComponents(name: string): string[] {
-  const first = name.search(/[./]/);
-  if (first >= 0 && name[first] === "/") return name.split("/");
-  return name.split(".").map((c) => c.replaceAll("/", "."));
-}
-
-/** The namespace a sysctl belongs to, or `undefined` when it is not namespaced. */
-export function namespaceOf(components: readonly string[]): NamespaceKind | undefined {
-  const dotted = components.join(".");
-  if (components[0] === "net" && components.length > 1) return "net";
-  if (IPC_SYSCTLS.has(dotted)) return "ipc";
-  if (components[0] === "fs" && components[1] === "mqueue" && components.length > 2) return "ipc";
-  if (dotted === "kernel.domainname") return "uts";
-  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
-import { namespaceOf, planSysctls, sysctlComponents, validateHostname } from "./_sysctl.ts";
+import { planSysctls, validateHostname } from "./_sysctl.ts";
+import { namespaceOf, sysctlComponents } from "../sysctl_names.ts";
 
 const ALL = { net: true, ipc: true, uts: true };
 

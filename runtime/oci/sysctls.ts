@@ -7,28 +7,17 @@
  * @module
  */
 import { invalidArgument } from "../../errors/mod.ts";
+import { namespaceOf, sysctlComponents } from "../sysctl_names.ts";
 
 /** Which namespace a sysctl belongs to. */
 export type SysctlNamespace = "ipc" | "network" | "uts";
 
-const IPC_SYSCTLS = new Set([
-  "kernel.msgmax",
-  "kernel.msgmnb",
-  "kernel.msgmni",
-  "kernel.sem",
-  "kernel.shmall",
-  "kernel.shmmax",
-  "kernel.shmmni",
-  "kernel.shm_rmid_forced",
-]);
-
 /** The namespace of a sysctl name (dots or slashes), or undefined for a node-wide one. */
 export function sysctlNamespace(name: string): SysctlNamespace | undefined {
-  const n = name.replaceAll("/", ".");
-  if (IPC_SYSCTLS.has(n) || n.startsWith("fs.mqueue.")) return "ipc";
-  if (n.startsWith("net.")) return "network";
-  if (n === "kernel.hostname" || n === "kernel.domainname") return "uts";
-  return undefined;
+  const components = sysctlComponents(name);
+  if (components.join(".") === "kernel.hostname") return "uts";
+  const ns = namespaceOf(components);
+  return ns === "net" ? "network" : ns;
 }
 
 /**
