@@ -115,8 +115,17 @@ async function node(extra: string[]): Promise<{ ok: boolean; note?: string }> {
   if (Deno.env.get("SAUROPOD_SKIP_NODE_VM") === "1") {
     return { ok: true, note: "skipped: SAUROPOD_SKIP_NODE_VM=1" };
   }
-  const ok = await run(["deno", "run", "-A", "tests/node/run.ts", ...extra]);
-  return { ok };
+  // run.ts leaves a one-line outcome here: how many tests ran in the guest, or why none did.
+  const summary = await Deno.makeTempFile({ prefix: "sauropod-node-summary-" });
+  try {
+    const ok = await run(["deno", "run", "-A", "tests/node/run.ts", ...extra], {
+      SAUROPOD_NODE_SUMMARY: summary,
+    });
+    const note = (await Deno.readTextFile(summary)).trim();
+    return note ? { ok, note } : { ok };
+  } finally {
+    await Deno.remove(summary).catch(() => {});
+  }
 }
 
 async function main(): Promise<number> {

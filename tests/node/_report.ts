@@ -104,6 +104,16 @@ export interface ReportInput {
   node: string;
   /** Something that went wrong outside the tests (no report, VM failure). */
   problem?: string;
+  /**
+   * The run had a `--filter`: the JUnit report marks the tests it left out as skipped, like
+   * the ignored ones; those without a skip reason in their name are then left out here.
+   */
+  filtered?: boolean;
+}
+
+/** Whether a case is a test a `--filter` left out (rather than one ignored with a reason). */
+function filteredOut(c: TestCase, filtered: boolean | undefined): boolean {
+  return filtered === true && c.outcome === "ignored" && !c.name.includes("(skipped:");
 }
 
 const MARK = { passed: "ok  ", failed: "FAIL", ignored: "skip" } as const;
@@ -129,17 +139,18 @@ export function formatReport(r: ReportInput): string[] {
     for (const line of node.split("\n")) out.push(`  ${line}`);
   }
   out.push("tests:");
-  const tops = r.cases.filter((c) => c.parent === undefined);
+  const cases = r.cases.filter((c) => !filteredOut(c, r.filtered));
+  const tops = cases.filter((c) => c.parent === undefined);
   if (tops.length === 0) out.push("  (no test report)");
   for (const t of tops) {
     out.push(`  ${MARK[t.outcome]} ${secs(t.seconds)}  ${t.name}  [${t.file}]`);
-    for (const s of r.cases.filter((c) => c.parent === t.name)) {
+    for (const s of cases.filter((c) => c.parent === t.name)) {
       const short = s.name.slice(t.name.length + 3);
       out.push(`         ${MARK[s.outcome]} ${secs(s.seconds)}  ${short}`);
       if (s.message) out.push(...excerpt(s.message));
     }
     // A test failing only through its steps says so; its own message adds nothing then.
-    const stepsFailed = r.cases.some((c) => c.parent === t.name && c.outcome === "failed");
+    const stepsFailed = cases.some((c) => c.parent === t.name && c.outcome === "failed");
     if (t.message && t.outcome === "failed" && !stepsFailed) out.push(...excerpt(t.message));
   }
   if (r.phases.length) {
@@ -147,8 +158,12 @@ export function formatReport(r: ReportInput): string[] {
     for (const p of r.phases) out.push(`  ${secs(p.seconds)}  ${p.name}`);
   }
   if (r.problem) out.push(`problem: ${r.problem}`);
-  const n = tally(r.cases);
-  out.push(`${n.passed} passed, ${n.failed} failed${n.ignored ? `, ${n.ignored} ignored` : ""}`);
+  const n = tally(cases);
+  const left = r.cases.filter((c) => c.parent === undefined && filteredOut(c, r.filtered)).length;
+  out.push(
+    `${n.passed} passed, ${n.failed} failed${n.ignored ? `, ${n.ignored} ignored` : ""}` +
+      (left ? ` (${left} filtered out)` : ""),
+  );
   return out;
 }
 

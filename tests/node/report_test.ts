@@ -94,3 +94,18 @@ Deno.test("parsePhaseMarks() turns marks into the durations between them", () =>
     { name: "guest: tests", seconds: 45 },
   ]);
 });
+
+Deno.test("formatReport() leaves out what a --filter skipped, not what was ignored", () => {
+  const lines = formatReport({ cases: parseJunit(XML), phases: [], node: "", filtered: true });
+  const text = lines.join("\n");
+  assertStringIncludes(text, "ign (skipped: why)");
+  assertEquals(lines.at(-1), "1 passed, 1 failed, 1 ignored");
+  const filtered = formatReport({
+    cases: [{ file: "f", name: "other", seconds: 0, outcome: "ignored" }],
+    phases: [],
+    node: "",
+    filtered: true,
+  });
+  assertEquals(filtered.join("\n").includes("other"), false);
+  assertEquals(filtered.at(-1), "0 passed, 0 failed (1 filtered out)");
+});

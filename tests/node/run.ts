@@ -18,8 +18,9 @@
  * could not run them at all).
  *
  * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`),
- * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), and the other `NODE_VM_*`
- * settings, passed through to node-vm.
+ * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), the other `NODE_VM_*` settings,
+ * passed through to node-vm, and `SAUROPOD_NODE_SUMMARY` (a file that gets the one-line
+ * outcome, for `tools/test.ts`).
  *
  * @module
  */
@@ -145,11 +146,17 @@ async function main(extra: string[]): Promise<number> {
   const phases: Phase[] = [];
   const started = performance.now();
   const nodeVmScript = Deno.env.get("NODE_VM") ?? `${ROOT}/../shared/vm/node-vm`;
+  const filtered = extra.some((a) => a === "--filter" || a.startsWith("--filter="));
   const report = (cases: TestCase[], node: string, problem?: string) => {
     phases.push({ name: "total", seconds: (performance.now() - started) / 1000 });
-    for (
-      const l of formatReport({ cases, phases, node, ...(problem ? { problem } : {}) })
-    ) console.log(l);
+    const lines = formatReport({ cases, phases, node, filtered, ...(problem ? { problem } : {}) });
+    for (const l of lines) console.log(l);
+    // One line for tools/test.ts's own summary: what ran where.
+    const summary = Deno.env.get("SAUROPOD_NODE_SUMMARY");
+    if (summary) {
+      const where = cases.length ? `${lines.at(-1)} in the node-vm guest` : "not run";
+      Deno.writeTextFileSync(summary, problem ? `${where}: ${problem}` : where);
+    }
   };
   if (Deno.uid() !== 0) {
     report([], "", "needs root: node-vm builds its image and boots qemu as root");
@@ -184,6 +191,18 @@ async function main(extra: string[]): Promise<number> {
         ["cache", "--quiet", "--node-modules-dir=none", "main.ts", "tools/config_doc.ts"],
         denoEnv,
       );
+      // esbuild, which `deno bundle` fetches from npm: the agent bundles the shim at start
+      // (runtime/shim/_bundle.ts) and would fall back to unbundled shims offline.
+      const bundle = await Deno.makeTempFile({ suffix: ".js" });
+      try {
+        await must(
+          Deno.execPath(),
+          ["bundle", "--quiet", "--no-config", "--platform", "deno", "shim/main.ts", "-o", bundle],
+          denoEnv,
+        );
+      } finally {
+        await Deno.remove(bundle).catch(() => {});
+      }
       // V8's code cache: loading every module here spares the guest most compilation.
       await must(
         Deno.execPath(),
