@@ -90,6 +90,7 @@ export class DiskUsageCache {
 
   /** The usage of `dir`, from the cache when fresh. */
   usage(dir: string): Promise<DiskUsage> {
+    this.#sweep();
     const hit = this.#done.get(dir);
     if (hit && this.#clock.monoNs() - hit.at < this.#ttlNs) return Promise.resolve(hit.usage);
     const running = this.#running.get(dir);
@@ -102,6 +103,15 @@ export class DiskUsageCache {
     ).finally(() => this.#running.delete(dir));
     this.#running.set(dir, walk);
     return walk;
+  }
+
+  /** Drops expired results now and then, so removed containers' dirs do not pile up. */
+  #sweep(): void {
+    if (this.#done.size < 64) return;
+    const now = this.#clock.monoNs();
+    for (const [dir, { at }] of this.#done) {
+      if (now - at >= this.#ttlNs) this.#done.delete(dir);
+    }
   }
 
   /** Drops the cached result of `dir` (its container was removed). */

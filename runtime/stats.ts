@@ -178,8 +178,14 @@ export class StatsService {
     return this.#criContainer(c, sample);
   }
 
+  /** Forgets cached samples of containers and pods that no longer exist. */
+  #prune(): void {
+    this.#collector.retain([...this.#core.containers.keys(), ...this.#core.sandboxes.keys()]);
+  }
+
   /** ListContainerStats with its filter applied on the records first. */
   async listContainerStats(filter?: ContainerStatsFilter): Promise<ContainerStats[]> {
+    this.#prune();
     let items = [...this.#core.containers.values()];
     if (filter?.id) {
       const id = resolvePrefix(filter.id, items.map((c) => c.doc.id));
@@ -245,6 +251,7 @@ export class StatsService {
 
   /** ListPodSandboxStats with its filter applied on the records first. */
   async listPodSandboxStats(filter?: PodSandboxStatsFilter): Promise<PodSandboxStats[]> {
+    this.#prune();
     let items = [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready");
     if (filter?.id) {
       const id = resolvePrefix(filter.id, items.map((s) => s.doc.id));
