@@ -273,10 +273,13 @@ export class ShimManager implements HandleHost {
       (sp) => {
         // An unused spare exits at its bootstrap timeout: forget it and clear its state dir.
         void sp.status.then(async () => {
-          if (this.#spares.get(key) === entry && !entry.taken) {
-            this.#spares.delete(key);
-            await this.removeStateDir(o.id).catch(() => {});
-          }
+          // Unused, or taken by a CreateContainer that failed before asking for it.
+          const idle = this.#spares.get(key) === entry && !entry.taken;
+          const unclaimed = this.#claimed.get(o.id) === entry;
+          if (!idle && !unclaimed) return;
+          if (idle) this.#spares.delete(key);
+          if (unclaimed) this.#claimed.delete(o.id);
+          await this.removeStateDir(o.id).catch(() => {});
         });
         return sp;
       },
