@@ -1,9 +1,10 @@
 #!/bin/bash
 # The guest half of the real-node tier: runs inside node-vm's guest as root, with no network,
-# started by run.ts, which shares the checkout at the same path and packs into its
-# .cache/node-vm/ the checkout (checkout.tar), a warmed Deno cache (deno.tar) and Deno.
+# started by run.ts, which shares the checkout at the same path, stages Deno in
+# .cache/node-vm/bin/, and packs the checkout (checkout.tar) and a warmed Deno cache
+# (deno.tar) into RUN_DIR, a directory of the share.
 #
-#   tests/node/guest.sh OUT_DIR [deno test args...]
+#   tests/node/guest.sh RUN_DIR [deno test args...]
 #
 # Reading many files over 9p under emulation is slow (an agent start: 23 s from the share,
 # 3.7 s from the guest's disk), so the tests run from a copy on the guest's disk mounted
@@ -11,18 +12,18 @@
 # .cache/ (test images, reports) stays on the share. Deno goes where the agent's permission
 # set expects Deno.execPath(): /usr/lib/node_modules/deno/deno.
 #
-# OUT_DIR gets junit.xml, phases (name and time of each step) and node (what this node
+# RUN_DIR/out gets junit.xml, phases (name and time of each step) and node (what this node
 # is); run.ts prints the summary from them. Exit code: deno test's.
 set -euo pipefail
-OUT=${1:?usage: guest.sh OUT_DIR [deno test args...]}
+RUN_DIR=$(cd "${1:?usage: guest.sh RUN_DIR [deno test args...]}" && pwd -P)
 shift
+OUT=$RUN_DIR/out
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHARE=/var/tmp/sauropod-share
 COPY=/var/tmp/sauropod-checkout
 export DENO_DIR=/var/tmp/sauropod-deno DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd -P)
 phase() { printf '%s %s\n' "$1" "$(date +%s.%N)" >>"$OUT/phases"; }
 phase guest-start
 
@@ -31,9 +32,9 @@ phase guest-start
 mkdir -p "$SHARE" "$COPY" "$DENO_DIR"
 mount --bind "$ROOT" "$SHARE"
 mount --make-private "$SHARE"
-tar -C "$COPY" -xf "$SHARE/.cache/node-vm/checkout.tar"
+tar -C "$COPY" -xf "$RUN_DIR/checkout.tar"
 ln -s "$SHARE/.cache" "$COPY/.cache"
-tar -C "$DENO_DIR" -xf "$SHARE/.cache/node-vm/deno.tar"
+tar -C "$DENO_DIR" -xf "$RUN_DIR/deno.tar"
 install -D -m 0755 "$SHARE/.cache/node-vm/bin/deno" /usr/lib/node_modules/deno/deno
 ln -sf /usr/lib/node_modules/deno/deno /usr/bin/deno
 mount --bind "$COPY" "$ROOT"

@@ -7,15 +7,18 @@
  *   deno run -A tests/node/run.ts [deno test args...]     e.g. --filter systemd
  *
  * The guest has no network and runs Deno 50–100× slower than the host, so everything it
- * needs is prepared here first: `node_modules` (`deno install`), the test images (built
- * into `.cache/test-images/`, so the guest only pushes them), a Deno cache warmed for every
- * module the guest loads (transpiled code, and npm tarballs for `deploy/install.sh`),
- * and the Deno binary itself, all under `.cache/node-vm/` inside the checkout, which the
- * guest sees at the same path. Then one `node-vm run` executes `tests/node/guest.sh`.
+ * needs is prepared here first, in the checkout (which the guest sees at the same path):
+ * `node_modules` (`deno install`); the test images, built into `.cache/test-images/` so
+ * the guest only pushes them; a Deno cache (`.cache/node-vm/deno/`) warmed for every
+ * module the guest loads — transpiled code, V8's code cache, npm tarballs for
+ * `deploy/install.sh`, esbuild for the agent's shim bundle; the Deno binary
+ * (`.cache/node-vm/bin/`); and, in a per-run directory, the checkout and that cache packed
+ * as one tar each, which the guest unpacks onto its own disk. Then one `node-vm run`
+ * executes `tests/node/guest.sh`.
  *
  * It prints per-test results with durations, the time of every phase, and
  * `N passed, N failed`; the exit code is the number of failed tests (125 when the guest
- * could not run them at all).
+ * could not run them at all). The last run's JUnit report stays in `.cache/node-vm/last/`.
  *
  * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`),
  * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), the other `NODE_VM_*` settings,
@@ -36,7 +39,8 @@ import {
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${ROOT}/.cache/node-vm`;
-const OUT = `${CACHE}/out`;
+/** The last run's report files (junit.xml, phases, node), kept for a look afterwards. */
+const LAST = `${CACHE}/last`;
 const DENO_DIR = `${CACHE}/deno`;
 const DENO_BIN = `${CACHE}/bin/deno`;
 /** The VM's budget: the whole stage must stay under 15 minutes on a fresh CI machine. */
@@ -142,6 +146,55 @@ async function nodeVm(
   return { code: (await child.status).code, stderr };
 }
 
+/** Fills `runDir` with what the guest needs (see the module doc); throws on failure. */
+async function prepare(
+  runDir: string,
+  phases: Phase[],
+  nodeVmScript: string,
+  env: Record<string, string>,
+): Promise<void> {
+  const deno = Deno.execPath();
+  await timed(
+    phases,
+    "host: deno install (node_modules)",
+    () => must(deno, ["install", "--frozen", "--quiet"]),
+  );
+  await timed(phases, "host: test images", () => buildTestImages());
+  await timed(phases, "host: warm the guest's Deno cache", async () => {
+    const denoEnv = { DENO_DIR, DENO_NO_UPDATE_CHECK: "1" };
+    // Transpiled modules, which the guest loads from this checkout's paths.
+    await must(deno, ["cache", "--quiet", ...await guestEntrypoints()], denoEnv);
+    // npm tarballs in the global cache: deploy/install.sh runs `deno install` offline.
+    await must(
+      deno,
+      ["cache", "--quiet", "--node-modules-dir=none", "main.ts", "tools/config_doc.ts"],
+      denoEnv,
+    );
+    // esbuild, which `deno bundle` fetches from npm: the agent bundles the shim at start
+    // (runtime/shim/_bundle.ts) and would fall back to unbundled shims offline.
+    const bundle = `${runDir}/shim-bundle.js`;
+    await must(
+      deno,
+      ["bundle", "--quiet", "--no-config", "--platform", "deno", "shim/main.ts", "-o", bundle],
+      denoEnv,
+    );
+    await Deno.remove(bundle);
+    // V8's code cache: loading every module here spares the guest most compilation.
+    await must(deno, ["run", "-A", "--no-check", "--cached-only", "tests/node/_warm.ts"], denoEnv);
+  });
+  await timed(phases, "host: pack the checkout and the Deno cache", async () => {
+    // One file each: 9p under emulation pays per file (a tree copy took 18 s, this 1 s).
+    await must("tar", ["-C", ROOT, ...TAR_EXCLUDES, "-cf", `${runDir}/checkout.tar`, "."]);
+    await must("tar", ["-C", DENO_DIR, "-cf", `${runDir}/deno.tar`, "."]);
+  });
+  await timed(phases, "host: stage the Deno binary", () => stageDeno());
+  await timed(
+    phases,
+    "host: node-vm build (cached after the first)",
+    () => must(nodeVmScript, ["build"], env),
+  );
+}
+
 async function main(extra: string[]): Promise<number> {
   const phases: Phase[] = [];
   const started = performance.now();
@@ -166,7 +219,6 @@ async function main(extra: string[]): Promise<number> {
     report([], "", `node-vm not found at ${nodeVmScript} (set NODE_VM to its path)`);
     return NOT_RUN;
   }
-
   const env: Record<string, string> = {};
   if (!Deno.env.get("NODE_VM_MIRROR")) {
     const mirror = await debianMirror();
@@ -174,83 +226,48 @@ async function main(extra: string[]): Promise<number> {
   }
   env.NODE_VM_TIMEOUT = Deno.env.get("NODE_VM_TIMEOUT") ?? String(DEFAULT_VM_TIMEOUT_S);
 
+  // Per run, so that two runs from one checkout do not share their packs and reports.
+  await Deno.mkdir(CACHE, { recursive: true });
+  const runDir = await Deno.makeTempDir({ dir: CACHE, prefix: "run-" });
+  const out = `${runDir}/out`;
   try {
-    await timed(
+    try {
+      await prepare(runDir, phases, nodeVmScript, env);
+    } catch (err) {
+      report([], "", `preparing the guest failed: ${err instanceof Error ? err.message : err}`);
+      return NOT_RUN;
+    }
+    const guest = `${ROOT}/tests/node/guest.sh`;
+    const vm = await timed(
       phases,
-      "host: deno install (node_modules)",
-      () => must(Deno.execPath(), ["install", "--frozen", "--quiet"]),
+      "node-vm run (boot + tests + power-off)",
+      () =>
+        nodeVm(nodeVmScript, ["run", "--share", ROOT, "--", "bash", guest, runDir, ...extra], env),
     );
-    await timed(phases, "host: test images", () => buildTestImages());
-    await timed(phases, "host: warm the guest's Deno cache", async () => {
-      const denoEnv = { DENO_DIR, DENO_NO_UPDATE_CHECK: "1" };
-      // Transpiled modules, which the guest loads from this checkout's paths.
-      await must(Deno.execPath(), ["cache", "--quiet", ...await guestEntrypoints()], denoEnv);
-      // npm tarballs in the global cache: deploy/install.sh runs `deno install` offline.
-      await must(
-        Deno.execPath(),
-        ["cache", "--quiet", "--node-modules-dir=none", "main.ts", "tools/config_doc.ts"],
-        denoEnv,
-      );
-      // esbuild, which `deno bundle` fetches from npm: the agent bundles the shim at start
-      // (runtime/shim/_bundle.ts) and would fall back to unbundled shims offline.
-      const bundle = await Deno.makeTempFile({ suffix: ".js" });
-      try {
-        await must(
-          Deno.execPath(),
-          ["bundle", "--quiet", "--no-config", "--platform", "deno", "shim/main.ts", "-o", bundle],
-          denoEnv,
-        );
-      } finally {
-        await Deno.remove(bundle).catch(() => {});
-      }
-      // V8's code cache: loading every module here spares the guest most compilation.
-      await must(
-        Deno.execPath(),
-        ["run", "-A", "--no-check", "--cached-only", "tests/node/_warm.ts"],
-        denoEnv,
-      );
-    });
-    await timed(phases, "host: pack the checkout and the Deno cache", async () => {
-      // One file each: 9p under emulation pays per file (a tree copy took 18 s, this 1 s).
-      await must("tar", ["-C", ROOT, ...TAR_EXCLUDES, "-cf", `${CACHE}/checkout.tar`, "."]);
-      await must("tar", ["-C", DENO_DIR, "-cf", `${CACHE}/deno.tar`, "."]);
-    });
-    await timed(phases, "host: stage the Deno binary", () => stageDeno());
-    await timed(
-      phases,
-      "host: node-vm build (cached after the first)",
-      () => must(nodeVmScript, ["build"], env),
-    );
-  } catch (err) {
-    report([], "", `preparing the guest failed: ${err instanceof Error ? err.message : err}`);
-    return NOT_RUN;
+    const timing = parseNodeVmTiming(vm.stderr);
+    if (timing) phases.push(...timing.phases);
+    phases.push(...parsePhaseMarks(await Deno.readTextFile(`${out}/phases`).catch(() => "")));
+    const node = (timing ? `accel=${timing.accel}\n` : "") +
+      await Deno.readTextFile(`${out}/node`).catch(() => "");
+    const xml = await Deno.readTextFile(`${out}/junit.xml`).catch(() => undefined);
+    // The last report stays for a look after the run.
+    await Deno.remove(LAST, { recursive: true }).catch(() => {});
+    await Deno.rename(out, LAST).catch(() => {});
+    if (xml === undefined) {
+      report([], node, `no test report from the guest (node-vm exit ${vm.code})`);
+      return NOT_RUN;
+    }
+    const cases = parseJunit(xml);
+    const failed = cases.filter((c) => c.parent === undefined && c.outcome === "failed").length;
+    // deno test fails without failed cases when a module does not load; count that as one.
+    const problem = vm.code !== 0 && failed === 0
+      ? `the guest run failed (exit ${vm.code}) without a failed test`
+      : undefined;
+    report(cases, node, problem);
+    return problem ? Math.max(failed, 1) : Math.min(failed, NOT_RUN - 1);
+  } finally {
+    await Deno.remove(runDir, { recursive: true }).catch(() => {});
   }
-
-  await Deno.remove(OUT, { recursive: true }).catch(() => {});
-  const vm = await timed(phases, "node-vm run (boot + tests + power-off)", () =>
-    nodeVm(
-      nodeVmScript,
-      ["run", "--share", ROOT, "--", "bash", `${ROOT}/tests/node/guest.sh`, OUT, ...extra],
-      env,
-    ));
-  const timing = parseNodeVmTiming(vm.stderr);
-  if (timing) phases.push(...timing.phases);
-  phases.push(...parsePhaseMarks(await Deno.readTextFile(`${OUT}/phases`).catch(() => "")));
-  const node = await Deno.readTextFile(`${OUT}/node`).catch(() => "");
-  const xml = await Deno.readTextFile(`${OUT}/junit.xml`).catch(() => undefined);
-  const cases = xml === undefined ? [] : parseJunit(xml);
-  const accel = timing ? `accel=${timing.accel}\n` : "";
-  if (xml === undefined) {
-    report(cases, accel + node, `no test report from the guest (node-vm exit ${vm.code})`);
-    return NOT_RUN;
-  }
-  const failed = cases.filter((c) => c.parent === undefined && c.outcome === "failed").length;
-  // deno test fails without failed cases when a module does not load; count that as one.
-  const problem = vm.code !== 0 && failed === 0
-    ? `the guest run failed (exit ${vm.code}) without a failed test`
-    : undefined;
-  report(cases, accel + node, problem);
-  return problem ? Math.max(failed, 1) : Math.min(failed, NOT_RUN - 1);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
