@@ -157,6 +157,11 @@ say "fetching npm modules into $PREFIX"
 (cd "$STAGE" && DENO_DIR="$STAGE/.deno" "$DENO" install --frozen --quiet >/dev/null 2>&1) ||
   (cd "$STAGE" && DENO_DIR="$STAGE/.deno" "$DENO" install --frozen) || die "deno install failed in $STAGE"
 (cd "$STAGE" && DENO_DIR="$STAGE/.deno" "$DENO" cache --quiet main.ts) || die "deno cache failed"
+# The agent bundles the shim at every start with `deno bundle`, whose esbuild comes from npm:
+# fetch it now, so an offline node bundles too.
+(cd "$STAGE" && DENO_DIR="$STAGE/.deno" "$DENO" bundle --quiet --no-config --no-lock --platform deno \
+  shim/main.ts -o "$STAGE/.deno/shim-warm.js" >/dev/null 2>&1 && rm -f "$STAGE/.deno/shim-warm.js") ||
+  echo "sauropod: warning: cannot prepare the shim bundler (shims will load main.ts)" >&2
 if [ -d "$PREFIX" ]; then
   # Running shims keep the modules they loaded; new ones start from the new tree.
   mv "$PREFIX" "$PREFIX.sauropod-old"
