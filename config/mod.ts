@@ -37,6 +37,7 @@ export interface Config {
     cgroupDriver: "cgroupfs" | "systemd";
     restrictOomScoreAdj: "auto" | "true" | "false";
     callTimeoutSeconds: number;
+    podLogsDir: string;
   };
   sandbox: { image: string };
   cni: { confDir: string; binDirs: string[]; pluginTimeoutSeconds: number };

@@ -108,6 +108,12 @@ export const SCHEMA: TableSpec = {
           "A runtime call (create, start, kill, delete) running longer than this is killed and fails.",
           1,
         ),
+        pod_logs_dir: str(
+          "/var/log/pods",
+          "The kubelet's pod log directory (its podLogsDir). The agent keeps one shim started " +
+            "ahead, allowed to write under it, so CreateContainer does not wait for a shim to " +
+            "start. Empty: no shim is kept waiting.",
+        ),
       },
     },
     sandbox: {

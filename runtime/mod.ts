@@ -30,6 +30,7 @@ import { removeContainer } from "./container_remove.ts";
 import { execSync, type ExecSyncResult } from "./container_exec.ts";
 import { reopenContainerLog, updateContainerResources } from "./container_update.ts";
 import { recover, type RecoveryReport } from "./recovery.ts";
+import { refillPool } from "./spare_shims.ts";
 import {
   containerStatus,
   listContainers,
@@ -61,8 +62,10 @@ export class Runtime {
   }
 
   /** Rebuilds state from disk and reconciles with the machine (once, at start). */
-  recover(): Promise<RecoveryReport> {
-    return recover(this.core);
+  async recover(): Promise<RecoveryReport> {
+    const report = await recover(this.core);
+    refillPool(this.core);
+    return report;
   }
 
   /** RunPodSandbox. */

@@ -27,7 +27,7 @@ import { podHostname, podHosts, resolvConf, writeFileAtomic } from "./sandbox/fi
 import { mountShm, unmountShm } from "./sandbox/shm.ts";
 import { removePause, startPause } from "./sandbox/pause.ts";
 import { portMappingsOf } from "./sandbox/network.ts";
-import { shimRuntime } from "./shim_options.ts";
+import { spareForPod } from "./spare_shims.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -98,16 +98,9 @@ export async function runPodSandbox(
       core.deps.store.delete("sandbox", id);
     });
     faultPoint(core, "sandbox-run:after-record");
-    // The kubelet creates the pod's first container right after: start its shim now, while
-    // the pod is set up, so that CreateContainer does not wait for a Deno process to start
-    // (see ShimManager.prespawn).
-    const next = newId();
-    core.deps.shims.prespawn(id, {
-      id: next,
-      bundle: `${core.config.root}/containers/${next}`,
-      runtime: shimRuntime(core),
-      ...(config.logDirectory ? { logDir: config.logDirectory.replace(/\/+$/, "") } : {}),
-    });
+    // The kubelet creates the pod's first container right after: have its shim running by
+    // then (see spare_shims.ts).
+    spareForPod(core, id, config.logDirectory);
     undo.defer(() => core.deps.shims.dropSpare(id));
     const checkpoint = () => {
       if (signal?.aborted) throw canceled(`RunPodSandbox for "${nameKey}" was cancelled`);

@@ -73,6 +73,8 @@ interface Spawned {
 
 /** A spare shim: started ahead, for a container id reserved in advance. */
 interface Spare {
+  /** The key it is kept under (a pod id, or the node's pool); moves with moveSpare. */
+  key: string;
   readonly id: string;
   readonly logDir: string | undefined;
   readonly runtime: ShimRuntime;
@@ -267,24 +269,24 @@ export class ShimManager implements HandleHost {
     o: { id: string; bundle: string; runtime: ShimRuntime; logDir?: string; idleMs?: number },
   ): void {
     if (this.#spares.has(key)) return;
-    const entry: Spare = { id: o.id, logDir: o.logDir, runtime: o.runtime, taken: false };
+    const entry: Spare = { key, id: o.id, logDir: o.logDir, runtime: o.runtime, taken: false };
     this.#spares.set(key, entry);
     entry.spawned = this.#spawn(o.id, o.bundle, o.runtime, o.logDir, o.idleMs ?? 30_000).then(
       (sp) => {
         // An unused spare exits at its bootstrap timeout: forget it and clear its state dir.
         void sp.status.then(async () => {
           // Unused, or taken by a CreateContainer that failed before asking for it.
-          const idle = this.#spares.get(key) === entry && !entry.taken;
+          const idle = this.#spares.get(entry.key) === entry && !entry.taken;
           const unclaimed = this.#claimed.get(o.id) === entry;
           if (!idle && !unclaimed) return;
-          if (idle) this.#spares.delete(key);
+          if (idle) this.#spares.delete(entry.key);
           if (unclaimed) this.#claimed.delete(o.id);
           await this.removeStateDir(o.id).catch(() => {});
         });
         return sp;
       },
       (err) => {
-        if (this.#spares.get(key) === entry) this.#spares.delete(key);
+        if (this.#spares.get(entry.key) === entry) this.#spares.delete(entry.key);
         this.logger.debug("cannot start a spare shim", { key, err });
         return undefined;
       },
@@ -299,6 +301,26 @@ export class ShimManager implements HandleHost {
     this.#spares.delete(key);
     this.#claimed.set(entry.id, entry);
     return entry.id;
+  }
+
+  /**
+   * Hands the spare of `from` (the node's pool) to `to` (a pod) when it may write the pod's
+   * log directory `logDir` (or the pod has none): the pod gets a shim that is already
+   * running, and the pool is refilled by the caller. False when there is none to hand over.
+   */
+  moveSpare(from: string, to: string, logDir: string | undefined): boolean {
+    const entry = this.#spares.get(from);
+    if (!entry || entry.taken || this.#spares.has(to)) return false;
+    if (
+      logDir !== undefined &&
+      (entry.logDir === undefined || !`${logDir}/`.startsWith(`${entry.logDir}/`))
+    ) {
+      return false;
+    }
+    this.#spares.delete(from);
+    entry.key = to;
+    this.#spares.set(to, entry);
+    return true;
   }
 
   /** Stops the spare shim of `key`, if any (its pod is gone). */

@@ -74,6 +74,12 @@ export class TestAgent implements AsyncDisposable {
     const o = this.#opts;
     const cniDir = o.cni?.confDir ?? `${this.dir}/cni`;
     await Deno.mkdir(cniDir, { recursive: true });
+    // The kubelet's pod log dir of this node: where e2eEnv puts the pods' logs.
+    const podLogs = `pod_logs_dir = "${this.dir}/pod-logs"`;
+    const extra = o.config ?? "";
+    const withRuntime = /^\[runtime\]$/m.test(extra)
+      ? extra.replace(/^\[runtime\]$/m, `[runtime]\n${podLogs}`)
+      : `${extra}\n[runtime]\n${podLogs}`;
     const toml = [
       `socket = "${this.socket}"`,
       `root = "${this.root}"`,
@@ -85,7 +91,7 @@ export class TestAgent implements AsyncDisposable {
       `conf_dir = "${cniDir}"`,
       `bin_dirs = ${JSON.stringify(o.cni?.binDirs ?? ["/usr/lib/cni", "/opt/cni/bin"])}`,
       o.image ?? "",
-      o.config ?? "",
+      withRuntime,
       "",
     ].join("\n");
     await Deno.writeTextFile(this.configPath, toml);

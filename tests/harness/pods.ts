@@ -138,7 +138,12 @@ export async function leftovers(agent: TestAgent, cgroupNames: string[] = []): P
   for (const pid of await list("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (cmd.includes("\0shim\0") && cmd.includes(agent.state)) shims.push(Number(pid));
+    if (!cmd.includes("\0shim\0") || !cmd.includes(agent.state)) continue;
+    // A spare shim (started ahead, never given a container) has no init.pid: not a leftover.
+    const args = cmd.split("\0");
+    const stateDir = args[args.indexOf("--state-dir") + 1] ?? "";
+    if (await Deno.stat(`${stateDir}/init.pid`).then(() => false, () => true)) continue;
+    shims.push(Number(pid));
   }
   const cgroups: string[] = [];
   for (const name of cgroupNames) {
