@@ -20,7 +20,8 @@
  * `N passed, N failed`; the exit code is the number of failed tests (125 when the guest
  * could not run them at all). The last run's JUnit report stays in `.cache/node-vm/last/`.
  *
- * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`),
+ * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`, then
+ * `/work/shared/vm/node-vm`, then `node-vm` on PATH),
  * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), the other `NODE_VM_*` settings,
  * passed through to node-vm, and `SAUROPOD_NODE_SUMMARY` (a file that gets the one-line
  * outcome, for `tools/test.ts`).
@@ -195,10 +196,28 @@ async function prepare(
   );
 }
 
+/**
+ * The node-vm script: `$NODE_VM`, else `../shared/vm/node-vm` beside the checkout (the
+ * developers' layout), else the workplace's `/work/shared/vm/node-vm` (a CI clone may live
+ * elsewhere), else `node-vm` on PATH.
+ */
+async function findNodeVm(): Promise<string> {
+  const explicit = Deno.env.get("NODE_VM");
+  if (explicit) return explicit;
+  const candidates = [`${ROOT}/../shared/vm/node-vm`, "/work/shared/vm/node-vm"];
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir) candidates.push(`${dir}/node-vm`);
+  }
+  for (const c of candidates) {
+    if (await Deno.stat(c).then((s) => s.isFile, () => false)) return c;
+  }
+  return candidates[0]!;
+}
+
 async function main(extra: string[]): Promise<number> {
   const phases: Phase[] = [];
   const started = performance.now();
-  const nodeVmScript = Deno.env.get("NODE_VM") ?? `${ROOT}/../shared/vm/node-vm`;
+  const nodeVmScript = await findNodeVm();
   const filtered = extra.some((a) => a === "--filter" || a.startsWith("--filter="));
   const report = (cases: TestCase[], node: string, problem?: string) => {
     phases.push({ name: "total", seconds: (performance.now() - started) / 1000 });
