@@ -132,6 +132,22 @@ export class BenchRuntime {
     return (await listProcesses()).filter((p) => this.#flavour.isShim(p)).map((p) => p.pid);
   }
 
+  /**
+   * Pids of the shims that supervise a container. sauropod also keeps a spare shim started
+   * ahead (no container yet, so no `init.pid`); an agent restart replaces it by design.
+   */
+  async containerShimPids(): Promise<number[]> {
+    const out: number[] = [];
+    for (const p of await listProcesses()) {
+      if (!this.#flavour.isShim(p)) continue;
+      const i = p.argv.indexOf("--state-dir");
+      const dir = i >= 0 ? p.argv[i + 1] : undefined;
+      if (dir && !(await Deno.stat(`${dir}/init.pid`).then(() => true, () => false))) continue;
+      out.push(p.pid);
+    }
+    return out;
+  }
+
   /** Whether the content store holds blob `digest` (`sha256:<hex>`). */
   async hasBlob(digest: string): Promise<boolean> {
     return await Deno.stat(this.#flavour.blobPath(digest)).then(() => true, () => false);

@@ -43,7 +43,7 @@ export const restart: Workload = {
         await startFleet(pods.get(rt.name)!, "restart", count);
       });
       await ctx.alternate(ctx.pick(3, 1), async (rt) => {
-        const shimsBefore = await rt.shimPids();
+        const shimsBefore = await rt.containerShimPids();
         const t0 = performance.now();
         await rt.stopDaemon();
         const t1 = performance.now();
@@ -66,7 +66,7 @@ export const restart: Workload = {
           await new Promise((r) => setTimeout(r, 10));
         }
         const t3 = performance.now();
-        const shimsAfter = new Set(await rt.shimPids());
+        const shimsAfter = new Set(await rt.containerShimPids());
         const lost = shimsBefore.filter((p) => !shimsAfter.has(p));
         if (lost.length > 0) throw unavailable(`${lost.length} shims died across the restart`);
         f.shutdown.add(rt.name, (t1 - t0) / 1000);
