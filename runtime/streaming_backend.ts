@@ -88,7 +88,7 @@ export function streamingBackend(core: RuntimeCore, dialer: NetnsDial): {
  * streams: closing `conn.writable` closes the whole socket (the pod's reply after the
  * client's half-close was lost), and `conn.close()` then throws.
  */
-function hostConnection(conn: Deno.TcpConn): PodConnection {
+export function hostConnection(conn: Deno.TcpConn): PodConnection {
   let closed = false;
   const close = () => {
     if (closed) return;

@@ -14,6 +14,7 @@ import { canceled, failedPrecondition, notFound, unavailable } from "../../error
 import { closeFd, FdStream } from "../../ffi/fd.ts";
 import { openPty, setWindowSize } from "../../ffi/pty.ts";
 import { Feed } from "../_feed.ts";
+import { hostConnection } from "../../runtime/streaming_backend.ts";
 import type {
   PortForwardConnection,
   StdioSession,
@@ -318,39 +319,5 @@ export async function dialHost(port: number): Promise<PortForwardConnection> {
   } catch (err) {
     throw unavailable(`dial tcp4 127.0.0.1:${port}: ${err instanceof Error ? err.message : err}`);
   }
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  const buf = new Uint8Array(64 * 1024);
-  return {
-    readable: new ReadableStream<Uint8Array>({
-      async pull(c) {
-        try {
-          const n = closed ? null : await conn.read(buf);
-          if (n === null) c.close();
-          else c.enqueue(buf.slice(0, n));
-        } catch (err) {
-          if (closed) c.close();
-          else c.error(err);
-        }
-      },
-      cancel: close,
-    }),
-    writable: new WritableStream<Uint8Array>({
-      async write(chunk) {
-        let off = 0;
-        while (off < chunk.byteLength) off += await conn.write(chunk.subarray(off));
-      },
-      close: () => conn.closeWrite(),
-      abort: close,
-    }),
-    close,
-  };
+  return hostConnection(conn);
 }
