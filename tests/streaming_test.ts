@@ -30,6 +30,7 @@ import { WsChannelClient } from "../streaming/testing/ws_client.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "./harness/pods.ts";
+import { SHIM_LOG_FILE } from "../shim/protocol.ts";
 
 const dec = new TextDecoder();
 /** WebSocket channels of the remote-command protocols. */
@@ -43,18 +44,33 @@ const TOKEN_TTL_SECONDS = 5;
 /** A session that has not ended by now is hung: fail instead of hanging the suite. */
 const HANG_MS = 60_000;
 
-/** Fails with `what` if `p` has not settled within {@link HANG_MS} (a hang guard, not a timing). */
-async function settle<T>(what: string, p: Promise<T>): Promise<T> {
+/**
+ * Fails with `what` if `p` has not settled within {@link HANG_MS} (a hang guard, not a timing);
+ * `seen` adds what the client had received by then, so a hang says where it stopped.
+ */
+async function settle<T>(what: string, p: Promise<T>, seen?: () => string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: still pending after 60 s`)), HANG_MS);
+        timer = setTimeout(() => {
+          const got = seen ? `; ${seen()}` : "";
+          reject(new Error(`${what}: still pending after 60 s${got}`));
+        }, HANG_MS);
       }),
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** The last `n` lines of a file, or why it cannot be read. */
+function tailOf(path: string, n: number): string {
+  try {
+    return Deno.readTextFileSync(path).trimEnd().split("\n").slice(-n).join("\n");
+  } catch (err) {
+    return `(${path}: ${err})`;
   }
 }
 
@@ -293,22 +309,29 @@ Deno.test("streaming: exec, attach and port-forward with real containers", async
       stdin: true,
       tty: true,
     });
+    // A hang here has been seen once in CI: say what the client, the agent and the shim saw.
+    const seen = () =>
+      [
+        `received so far: ${JSON.stringify(cmd.stdout?.text ?? "")}`,
+        `agent log:\n${env.agent.tail(20)}`,
+        `shim log:\n${tailOf(`${env.agent.state}/shims/${shell}/${SHIM_LOG_FILE}`, 30)}`,
+      ].join("\n");
     try {
       assertEquals(cmd.stderr, undefined);
       // client-go sends the terminal's size first, then whatever is typed.
       await cmd.resize(80, 24);
       await cmd.write("echo typed-$((6*7))\n");
       // The terminal echoes the line as typed, then the shell prints the result.
-      await settle("the typed line", cmd.stdout!.waitFor("echo typed-$((6*7))"));
-      await settle("its output", cmd.stdout!.waitFor(/\r\ntyped-42\r\n/));
+      await settle("the typed line", cmd.stdout!.waitFor("echo typed-$((6*7))"), seen);
+      await settle("its output", cmd.stdout!.waitFor(/\r\ntyped-42\r\n/), seen);
       await cmd.write("stty size\n");
-      await settle("the first size", cmd.stdout!.waitFor(/\r\n24 80\r\n/));
+      await settle("the first size", cmd.stdout!.waitFor(/\r\n24 80\r\n/), seen);
       await cmd.resize(123, 45);
       await cmd.write("stty size; tty\n");
-      await settle("the new size", cmd.stdout!.waitFor(/\r\n45 123\r\n/));
-      await settle("the pty", cmd.stdout!.waitFor(/\r\n\/dev\/pts\/\d+\r\n/));
+      await settle("the new size", cmd.stdout!.waitFor(/\r\n45 123\r\n/), seen);
+      await settle("the pty", cmd.stdout!.waitFor(/\r\n\/dev\/pts\/\d+\r\n/), seen);
       await cmd.write("exit 5\n");
-      const r = await settle("the exit", cmd.result());
+      const r = await settle("the exit", cmd.result(), seen);
       assertEquals(r.status.exitCode, 5, r.status.raw);
     } finally {
       cmd.close();
