@@ -220,6 +220,9 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     },
     close: async () => {
       await streaming.close();
+      await runtime.stopSpareShims().catch((err) =>
+        log.warn("cannot stop the spare shims", { err })
+      );
       dialer.close();
       runtime.close();
       images.close();

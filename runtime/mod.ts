@@ -164,6 +164,11 @@ export class Runtime {
     return this.core.events.subscribe(signal);
   }
 
+  /** Stops the shims started ahead of containers (the containers' own shims keep running). */
+  stopSpareShims(): Promise<void> {
+    return this.core.deps.shims.dropSpares();
+  }
+
   /** Drops connections to shims (they keep running) and closes the store. */
   close(): void {
     for (const c of this.core.containers.values()) c.shim?.close();

@@ -13,6 +13,7 @@ import {
 } from "../testing/assert.ts";
 import { ContainerState, PodSandboxState } from "../cri/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
+import { shimProcesses } from "./harness/agent.ts";
 import { e2eEnv } from "./harness/env.ts";
 import {
   containerConfig,
@@ -352,6 +353,59 @@ Deno.test("runtime: the shim outlives an agent killed with SIGKILL", async () =>
     });
     assertEquals(enc.decode(r.stdout), "still-here\n");
     await c2.runtime.removePodSandbox({ podSandboxId: podId });
+  } finally {
+    c2.close();
+  }
+  assertEquals(await leftovers(agent), NOTHING);
+});
+
+Deno.test("runtime: a stopped agent keeps its containers' shims and stops its spare shims", async () => {
+  await using env = await e2eEnv();
+  const { client, images, logRoot, agent } = env;
+  await client.image.pullImage({ image: { image: images.busybox.ref } });
+  const pod = podConfig(logRoot, "keeper");
+  const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
+  const id = (await client.runtime.createContainer({
+    podSandboxId: podId,
+    config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+  })).containerId;
+  await client.runtime.startContainer({ containerId: id });
+  // A second pod, without containers: it holds a spare shim, and the node pool holds one.
+  const idle = (await client.runtime.runPodSandbox({ config: podConfig(logRoot, "idle") }))
+    .podSandboxId;
+  const spares = async () => (await shimProcesses(agent.state)).filter((s) => s.spare);
+  const before = await eventually("two spare shims", async () => {
+    const s = await spares();
+    return s.length === 2 ? s : undefined;
+  });
+  const shim = (await shimProcesses(agent.state)).filter((s) => !s.spare);
+  assertEquals(shim.length, 1, "the container's shim");
+
+  // SIGKILL: spares are left behind, and the next start removes them as orphans.
+  client.close();
+  await agent.stop("SIGKILL");
+  await agent.launch();
+  let c2 = new CriClient(agent.socket);
+  try {
+    await c2.runtime.version({});
+    const now = (await spares()).map((s) => s.pid);
+    for (const s of before) assert(!now.includes(s.pid), `the old spare ${s.pid} still runs`);
+  } finally {
+    c2.close();
+  }
+
+  // SIGTERM: no spare outlives the agent; the container's shim does.
+  assertEquals((await agent.stop("SIGTERM")).code, 0);
+  assertEquals(await spares(), []);
+  assertEquals((await shimProcesses(agent.state)).map((s) => s.pid), shim.map((s) => s.pid));
+
+  await agent.launch();
+  c2 = new CriClient(agent.socket);
+  try {
+    const st = await c2.runtime.containerStatus({ containerId: id });
+    assertEquals(st.status?.state, ContainerState.CONTAINER_RUNNING);
+    await c2.runtime.removePodSandbox({ podSandboxId: podId });
+    await c2.runtime.removePodSandbox({ podSandboxId: idle });
   } finally {
     c2.close();
   }

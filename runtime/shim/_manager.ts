@@ -163,6 +163,8 @@ export class ShimManager implements HandleHost {
   readonly #spares = new Map<string, Spare>();
   /** Spares whose id a caller took, waiting for its create. */
   readonly #claimed = new Map<string, Spare>();
+  /** Set by {@link dropSpares}: no spare is started any more. */
+  #closing = false;
 
   /** A manager for shims under `opts.stateRoot`. */
   constructor(opts: ShimManagerOptions) {
@@ -268,7 +270,7 @@ export class ShimManager implements HandleHost {
     key: string,
     o: { id: string; bundle: string; runtime: ShimRuntime; logDir?: string; idleMs?: number },
   ): void {
-    if (this.#spares.has(key)) return;
+    if (this.#closing || this.#spares.has(key)) return;
     const entry: Spare = { key, id: o.id, logDir: o.logDir, runtime: o.runtime, taken: false };
     this.#spares.set(key, entry);
     entry.spawned = this.#spawn(o.id, o.bundle, o.runtime, o.logDir, o.idleMs ?? 30_000).then(
@@ -321,6 +323,18 @@ export class ShimManager implements HandleHost {
     entry.key = to;
     this.#spares.set(to, entry);
     return true;
+  }
+
+  /**
+   * Stops every spare not yet taken, and starts no more: the agent is shutting down. Spares
+   * carry no container, so unlike the containers' shims they should not outlive the agent
+   * (a pool spare would otherwise idle for a day); one killed with the agent is an orphan
+   * that the next start's recovery removes.
+   */
+  async dropSpares(): Promise<void> {
+    this.#closing = true;
+    const keys = [...this.#spares.keys()];
+    await Promise.all(keys.map((k) => this.dropSpare(k)));
   }
 
   /** Stops the spare shim of `key`, if any (its pod is gone). */

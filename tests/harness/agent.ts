@@ -247,26 +247,60 @@ export class TestAgent implements AsyncDisposable {
   }
 }
 
+/** A shim process of a test agent, found in /proc. */
+export interface ShimProcess {
+  readonly pid: number;
+  /** Its state dir (`<state>/shims/<id>`). */
+  readonly stateDir: string;
+  /** Started ahead and never given a container: its state dir has no init.pid. */
+  readonly spare: boolean;
+}
+
 /**
- * Removes what a dead or misbehaving agent may have left: shims (by their pid files), runc
- * containers under its runc root, and mounts under its directory.
+ * The live shim processes of the agent whose state dir is `state`: every process whose
+ * command line is a shim's with its `--state-dir` under `state`.
+ */
+export async function shimProcesses(state: string): Promise<ShimProcess[]> {
+  const found: ShimProcess[] = [];
+  for await (const e of readDirSafe("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    const cmd = await Deno.readTextFile(`/proc/${e}/cmdline`).catch(() => "");
+    if (!cmd.includes("\0shim\0")) continue;
+    const args = cmd.split("\0");
+    const i = args.indexOf("--state-dir");
+    const stateDir = i >= 0 ? args[i + 1] ?? "" : "";
+    if (!stateDir.startsWith(`${state}/shims/`)) continue;
+    const spare = await Deno.stat(`${stateDir}/init.pid`).then(() => false, () => true);
+    found.push({ pid: Number(e), stateDir, spare });
+  }
+  return found;
+}
+
+/**
+ * Removes what a dead or misbehaving agent may have left: shims (by their pid files, and
+ * any other shim process of this agent, such as a spare whose pid file was not yet written
+ * when the agent stopped), runc containers under its runc root, and mounts under its
+ * directory.
  */
 export async function cleanupMachine(
   agent: { dir: string; runcRoot: string; state: string },
 ): Promise<void> {
+  const pids = new Set<number>();
   // Shims of this agent: their pid files live under <state>/shims/<id>/.
   for await (const e of readDirSafe(`${agent.state}/shims`)) {
     for (const f of ["shim.pid", "init.pid"]) {
       const pid = Number(
         (await Deno.readTextFile(`${agent.state}/shims/${e}/${f}`).catch(() => "")).trim(),
       );
-      if (pid > 1) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
+      if (pid > 1) pids.add(pid);
+    }
+  }
+  for (const s of await shimProcesses(agent.state)) pids.add(s.pid);
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone
     }
   }
   const list = await new Deno.Command("runc", {

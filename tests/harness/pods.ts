@@ -6,7 +6,7 @@
  */
 import type { DeepPartial } from "./cri_client.ts";
 import { type ContainerConfig, NamespaceMode, type PodSandboxConfig } from "../../cri/gen/api.ts";
-import type { TestAgent } from "./agent.ts";
+import { shimProcesses, type TestAgent } from "./agent.ts";
 
 let counter = 0;
 
@@ -134,17 +134,8 @@ export async function leftovers(agent: TestAgent, cgroupNames: string[] = []): P
   const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
     .map((l) => (l.split(" ")[4] ?? "").replace(/\\040/g, " "))
     .filter((mp) => mp.startsWith(`${agent.dir}/`) && mp !== `${agent.state}/ns`);
-  const shims: number[] = [];
-  for (const pid of await list("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (!cmd.includes("\0shim\0") || !cmd.includes(agent.state)) continue;
-    // A spare shim (started ahead, never given a container) has no init.pid: not a leftover.
-    const args = cmd.split("\0");
-    const stateDir = args[args.indexOf("--state-dir") + 1] ?? "";
-    if (await Deno.stat(`${stateDir}/init.pid`).then(() => false, () => true)) continue;
-    shims.push(Number(pid));
-  }
+  // A spare shim (started ahead, never given a container) is not a leftover of a pod.
+  const shims = (await shimProcesses(agent.state)).filter((s) => !s.spare).map((s) => s.pid);
   const cgroups: string[] = [];
   for (const name of cgroupNames) {
     for (const ctrl of ["memory", "cpu", "pids"]) {
