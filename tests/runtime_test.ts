@@ -409,7 +409,7 @@ Deno.test("runtime: a stopped agent keeps its containers' shims and stops its sp
   } finally {
     c2.close();
   }
-  assertEquals(await leftovers(agent), NOTHING);
+  assertEquals(await leftovers(agent, ["/sauropod"]), NOTHING);
 });
 
 Deno.test("runtime: 20 pods × 2 containers at once, then all removed, nothing left", async () => {

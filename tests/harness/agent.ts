@@ -213,6 +213,11 @@ export class TestAgent implements AsyncDisposable {
 
   /** Disposes: removes leftover pods through the agent, stops it, and wipes its directory. */
   async [Symbol.asyncDispose](): Promise<void> {
+    // A test that failed while its agent was stopped leaves pods behind: start the agent
+    // again so that it removes them (cgroups, CNI and all), as an operator would.
+    if (!this.#child && (await hasEntries(`${this.state}/sandboxes`))) {
+      await this.launch().catch(() => {});
+    }
     if (this.#child) {
       try {
         await this.#removeAllPods();
@@ -321,6 +326,11 @@ export async function cleanupMachine(
   for (const mp of mounts) {
     await new Deno.Command("umount", { args: ["-l", mp], stderr: "null" }).output().catch(() => {});
   }
+}
+
+async function hasEntries(dir: string): Promise<boolean> {
+  for await (const _ of readDirSafe(dir)) return true;
+  return false;
 }
 
 /** A fresh /tmp/sp-XXXXXX directory: short, because socket paths under it must be. */
