@@ -93,6 +93,22 @@ export async function createContainer(
   });
 }
 
+/**
+ * Runs `fn` against a started container running `sleep 1000` in a fresh world, then kills
+ * the container and waits for its exit before it is deleted.
+ */
+export function withRunningContainer(
+  fn: (c: ShimHandle, f: Fixture) => Promise<void>,
+): Promise<void> {
+  return withWorld(async (f) => {
+    await using c = await createContainer(f, ["sleep", "1000"]);
+    await c.start();
+    await fn(c, f);
+    await c.kill(9);
+    await c.wait();
+  });
+}
+
 /** Reads a stream to its end as text. */
 export async function readAll(s: ReadableStream<Uint8Array> | undefined): Promise<string> {
   if (!s) return "";

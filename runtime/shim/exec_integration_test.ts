@@ -1,7 +1,14 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { zombieChildren } from "../../shim/testing.ts";
-import { createContainer, readAll, readUntil, SKIP, withWorld } from "./_test_util.ts";
+import {
+  createContainer,
+  readAll,
+  readUntil,
+  SKIP,
+  withRunningContainer,
+  withWorld,
+} from "./_test_util.ts";
 
 const ignore = SKIP !== undefined;
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -11,9 +18,7 @@ Deno.test({
   name: "execSync returns the exit code, stdout and stderr",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const r = await c.execSync({
         args: ["sh", "-c", "echo out; echo err >&2; echo $GREETING from $(pwd); exit 7"],
         env: ["GREETING=hello"],
@@ -23,8 +28,6 @@ Deno.test({
       assertEquals(dec(r.stdout), "out\nhello from /tmp\n");
       assertEquals(dec(r.stderr), "err\n");
       assertEquals(r.timedOut, false);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -32,9 +35,7 @@ Deno.test({
   name: "execSync kills the process at its timeout and says so",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const r = await c.execSync({
         args: ["sh", "-c", "echo started; sleep 1000"],
         timeoutMs: 300,
@@ -46,8 +47,6 @@ Deno.test({
       const ps = await c.execSync({ args: ["ps", "-o", "args"] });
       assert(!dec(ps.stdout).includes("sleep 1000\nsh"), dec(ps.stdout));
       assertEquals(dec(ps.stdout).match(/sleep 1000/g)?.length, 1, dec(ps.stdout));
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -55,9 +54,7 @@ Deno.test({
   name: "execSync keeps at most outputLimit bytes of each stream and still reaps the process",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const r = await c.execSync({
         args: ["sh", "-c", "head -c 300000 /dev/zero; head -c 5000 /dev/zero >&2"],
         outputLimit: 1000,
@@ -65,8 +62,6 @@ Deno.test({
       assertEquals(r.exitCode, 0);
       assertEquals(r.stdout.byteLength, 1000);
       assertEquals(r.stderr.byteLength, 1000);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -74,13 +69,9 @@ Deno.test({
   name: "execSync of a missing binary fails with runc's own message",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const err = await assertRejects(() => c.execSync({ args: ["nosuchcmd"] }), SauropodError);
       assertStringIncludes(err.message, `"nosuchcmd": executable file not found`);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -88,9 +79,7 @@ Deno.test({
   name: "50 execSyncs (20 of them at once) leave no zombie and no stolen runc status",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       for (let i = 0; i < 30; i++) {
         const r = await c.execSync({ args: ["sh", "-c", `exit ${i % 5}`] });
         assertEquals(r.exitCode, i % 5);
@@ -104,8 +93,6 @@ Deno.test({
       assertEquals(results.map((r) => dec(r.stdout)), results.map((_, i) => `${i}\n`));
       assertEquals(zombieChildren(c.shimPid), []);
       assertEquals(zombieChildren(c.initPid), []);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -113,9 +100,7 @@ Deno.test({
   name: "a streaming exec carries stdin to the process and its exit code back",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const s = await c.exec({
         args: ["sh", "-c", "cat; echo done >&2; exit 9"],
         tty: false,
@@ -129,8 +114,6 @@ Deno.test({
       assertEquals(out, "line one\nline two\n");
       assertEquals(err, "done\n");
       assertEquals((await s.exit).exitCode, 9);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -138,9 +121,7 @@ Deno.test({
   name: "closing a streaming exec early kills its process",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const s = await c.exec({
         args: ["sh", "-c", "echo up; sleep 1000"],
         tty: false,
@@ -156,8 +137,6 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 20));
       }
       assertEquals(zombieChildren(c.shimPid), []);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -165,9 +144,7 @@ Deno.test({
   name: "a timed-out or abandoned exec takes its background children with it",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const r = await c.execSync({
         args: ["sh", "-c", "sleep 4321 & echo bg; wait"],
         timeoutMs: 300,
@@ -187,8 +164,6 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 20));
       }
       assertEquals(zombieChildren(c.shimPid), []);
-      await c.kill(9);
-      await c.wait();
     }),
 });
 

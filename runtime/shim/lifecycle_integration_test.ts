@@ -7,7 +7,7 @@ import {
 } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { EXIT_FILE, parseExitInfo } from "../../shim/protocol.ts";
-import { createContainer, ENTRY, SKIP, withWorld } from "./_test_util.ts";
+import { createContainer, ENTRY, SKIP, withRunningContainer, withWorld } from "./_test_util.ts";
 import { bundleShim } from "./_bundle.ts";
 import { ShimManager } from "./_manager.ts";
 import { nullLogger } from "../../log/mod.ts";
@@ -119,14 +119,10 @@ Deno.test({
   name: "update applies OCI resources through runc update",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c, f) => {
       await c.update({ memory: { limit: 64 << 20, swap: 64 << 20 } });
       const cg = `/sys/fs/cgroup/memory/${f.world.cgroupParent}/${c.id}/memory.limit_in_bytes`;
       assertEquals((await Deno.readTextFile(cg)).trim(), String(64 << 20));
-      await c.kill(9);
-      await c.wait();
     }),
 });
 

@@ -1,6 +1,14 @@
 import { assertEquals, assertMatch, assertRejects } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
-import { createContainer, logLines, readAll, readUntil, SKIP, withWorld } from "./_test_util.ts";
+import {
+  createContainer,
+  logLines,
+  readAll,
+  readUntil,
+  SKIP,
+  withRunningContainer,
+  withWorld,
+} from "./_test_util.ts";
 
 const ignore = SKIP !== undefined;
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -35,12 +43,8 @@ Deno.test({
   name: "resize of a container without a tty is refused",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       await assertRejects(() => c.resize({ width: 80, height: 24 }), SauropodError, "no terminal");
-      await c.kill(9);
-      await c.wait();
     }),
 });
 
@@ -48,9 +52,7 @@ Deno.test({
   name: "a streaming exec with a tty runs on its own pty and follows resizes",
   ignore,
   fn: () =>
-    withWorld(async (f) => {
-      await using c = await createContainer(f, ["sleep", "1000"]);
-      await c.start();
+    withRunningContainer(async (c) => {
       const s = await c.exec({
         args: ["sh", "-c", "tty; read x; stty size; exit 4"],
         tty: true,
@@ -65,7 +67,5 @@ Deno.test({
       assertEquals((await s.exit).exitCode, 4);
       reader.releaseLock();
       await readAll(s.stdout);
-      await c.kill(9);
-      await c.wait();
     }),
 });
