@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import type { ProbeAction, ProbeResult } from "../deploy/testing/permission_probe.ts";
 import { e2eEnv } from "./harness/env.ts";
-import { containerConfig, podConfig } from "./harness/pods.ts";
+import { containerConfig, podConfig, runContainer } from "./harness/pods.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PROBE = `${ROOT}/deploy/testing/permission_probe.ts`;
@@ -169,12 +169,12 @@ Deno.test("deploy: a running shim's own flags let it run only the OCI runtime, i
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "perms");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("sleeper", images.busybox.ref, ["sleep", "600"]),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("sleeper", images.busybox.ref, ["sleep", "600"]),
+    pod,
+  );
 
   const shims = await shimFlags(`${agent.state}/shims`);
   const mine = shims.find((s) => s.flags.some((f) => f.includes(id)));

@@ -8,7 +8,7 @@ import { assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
 import { ContainerState } from "../cri/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
-import { containerConfig, leftovers, NOTHING, podConfig } from "./harness/pods.ts";
+import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
 
 async function sh(...args: string[]): Promise<string> {
   const out = await new Deno.Command(args[0]!, { args: args.slice(1), stderr: "piped" }).output();
@@ -53,12 +53,12 @@ Deno.test("disk full: clear errors, nothing half-made, and the store survives", 
     await Deno.remove(filler);
     const pod = podConfig(logRoot, "after");
     const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-    const ctrId = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: ctrId });
+    const ctrId = await runContainer(
+      client,
+      podId,
+      containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+      pod,
+    );
 
     // Full again while a pod runs, then a crash: the store still loads and knows the pod.
     const filler2 = await fill(`${dir}/root`);

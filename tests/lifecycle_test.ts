@@ -13,6 +13,7 @@ import {
   NOTHING,
   podConfig,
   readCriLog,
+  runContainer,
   wholeLines,
 } from "./harness/pods.ts";
 
@@ -36,12 +37,12 @@ Deno.test("lifecycle: GetContainerEvents streams created, started, stopped and d
   await new Promise((r) => setTimeout(r, 200));
   const pod = podConfig(logRoot, "evented");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+    pod,
+  );
   await client.runtime.stopContainer({ containerId: id, timeout: 0 });
   await client.runtime.removeContainer({ containerId: id });
   await client.runtime.removePodSandbox({ podSandboxId: podId });
@@ -74,16 +75,16 @@ Deno.test("lifecycle: UpdateContainerResources applies live; ReopenContainerLog 
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "tuned");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("ticker", images.busybox.ref, [
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("ticker", images.busybox.ref, [
       "sh",
       "-c",
       "i=0; while :; do echo $i; i=$((i+1)); sleep 0.02; done",
     ], { linux: { resources: { memoryLimitInBytes: 256n << 20n } } }),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+    pod,
+  );
 
   const limitFile = async () => {
     const cg = JSON.parse(
@@ -129,14 +130,14 @@ Deno.test("lifecycle: a pod sharing one PID namespace runs a pause container as 
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
   const ids = [];
   for (const name of ["a", "b"]) {
-    const id = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig(name, images.busybox.ref, ["sleep", "100000"], {
+    const id = await runContainer(
+      client,
+      podId,
+      containerConfig(name, images.busybox.ref, ["sleep", "100000"], {
         linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.POD } } },
       }),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: id });
+      pod,
+    );
     ids.push(id);
   }
   const ps = dec.decode(

@@ -15,7 +15,7 @@ import {
 import { NamespaceMode } from "../cri/gen/api.ts";
 import { CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
-import { containerConfig, leftovers, NOTHING, podConfig } from "./harness/pods.ts";
+import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
 
 const dec = new TextDecoder();
 
@@ -47,12 +47,12 @@ Deno.test("network: two pods get distinct IPs and reach each other; removal leav
     const pod = podConfig(logRoot, name);
     const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
     const ip = (await client.runtime.podSandboxStatus({ podSandboxId: podId })).status!.network!.ip;
-    const ctrId = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: ctrId });
+    const ctrId = await runContainer(
+      client,
+      podId,
+      containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+      pod,
+    );
     return { podId, ip, ctrId };
   }));
   const [a, b] = pods as [typeof pods[0], typeof pods[0]];
@@ -93,12 +93,12 @@ Deno.test("network: a host-network pod sees the node's interfaces", async () => 
     },
   });
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const ctrId = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: ctrId });
+  const ctrId = await runContainer(
+    client,
+    podId,
+    containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+    pod,
+  );
   const inside = dec.decode(
     (await client.runtime.execSync({
       containerId: ctrId,

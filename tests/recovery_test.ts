@@ -15,6 +15,7 @@ import {
   NOTHING,
   podConfig,
   readCriLog,
+  runContainer,
   wholeLines,
 } from "./harness/pods.ts";
 import { FAULT_POINTS, type FaultPoint } from "../runtime/faults.ts";
@@ -107,12 +108,12 @@ Deno.test("recovery: a container that exits while the agent is down reports its 
   await env.client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "downtime");
   const podId = (await env.client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await env.client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("brief", images.busybox.ref, ["sh", "-c", "sleep 1; exit 5"]),
-    sandboxConfig: pod,
-  })).containerId;
-  await env.client.runtime.startContainer({ containerId: id });
+  const id = await runContainer(
+    env.client,
+    podId,
+    containerConfig("brief", images.busybox.ref, ["sh", "-c", "sleep 1; exit 5"]),
+    pod,
+  );
   env.client.close();
   const downAt = BigInt(Date.now()) * 1_000_000n;
   await agent.stop("SIGKILL");
@@ -138,12 +139,12 @@ Deno.test("recovery: a killed shim is noticed, and its container can still be re
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "orphan");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+    pod,
+  );
   const shimPid = Number((await Deno.readTextFile(`${agent.state}/shims/${id}/shim.pid`)).trim());
   Deno.kill(shimPid, "SIGKILL");
   const st = await eventually("the agent to notice the dead shim", async () => {

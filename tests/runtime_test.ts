@@ -22,6 +22,7 @@ import {
   NOTHING,
   podConfig,
   readCriLog,
+  runContainer,
   wholeLines,
 } from "./harness/pods.ts";
 
@@ -152,12 +153,12 @@ Deno.test("runtime: the crictl user's day", async (t) => {
   });
 
   await t.step("a container that exits on its own reports its code and reason", async () => {
-    const id = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig("quitter", busybox, ["sh", "-c", "echo bye; exit 3"]),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: id });
+    const id = await runContainer(
+      client,
+      podId,
+      containerConfig("quitter", busybox, ["sh", "-c", "echo bye; exit 3"]),
+      pod,
+    );
     const st = await eventually("the container to exit", async () => {
       const s = await client.runtime.containerStatus({ containerId: id });
       return s.status?.state === ContainerState.CONTAINER_EXITED ? s.status : undefined;
@@ -165,12 +166,7 @@ Deno.test("runtime: the crictl user's day", async (t) => {
     assertEquals(st.exitCode, 3);
     assertEquals(st.reason, "Error");
     assert(st.finishedAt >= st.startedAt);
-    const ok = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig("done", busybox, ["true"]),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: ok });
+    const ok = await runContainer(client, podId, containerConfig("done", busybox, ["true"]), pod);
     const st2 = await eventually("the container to exit", async () => {
       const s = await client.runtime.containerStatus({ containerId: ok });
       return s.status?.state === ContainerState.CONTAINER_EXITED ? s.status : undefined;
@@ -179,12 +175,12 @@ Deno.test("runtime: the crictl user's day", async (t) => {
   });
 
   await t.step("a tty container gets a pty", async () => {
-    const id = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig("tty", busybox, ["sh", "-c", "tty; sleep 100000"], { tty: true }),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: id });
+    await runContainer(
+      client,
+      podId,
+      containerConfig("tty", busybox, ["sh", "-c", "tty; sleep 100000"], { tty: true }),
+      pod,
+    );
     const lines = await eventually("the tty line", async () => {
       const l = wholeLines(await readCriLog(`${pod.logDirectory}/tty/0.log`));
       return l.length ? l : undefined;
@@ -325,15 +321,15 @@ Deno.test("runtime: the shim outlives an agent killed with SIGKILL", async () =>
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "survivor");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("c", images.busybox.ref, [
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("c", images.busybox.ref, [
       "sh",
       "-c",
       "while :; do echo tick; sleep 0.2; done",
     ]),
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+  );
   const pid = JSON.parse(
     (await client.runtime.containerStatus({ containerId: id, verbose: true })).info.info!,
   ).pid;
@@ -365,11 +361,11 @@ Deno.test("runtime: a stopped agent keeps its containers' shims and stops its sp
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "keeper");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
+  );
   // A second pod, without containers: it holds a spare shim, and the node pool holds one.
   const idle = (await client.runtime.runPodSandbox({ config: podConfig(logRoot, "idle") }))
     .podSandboxId;
@@ -420,12 +416,12 @@ Deno.test("runtime: 20 pods × 2 containers at once, then all removed, nothing l
     const pod = podConfig(logRoot, `many${i}`);
     const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
     await Promise.all(["a", "b"].map(async (name) => {
-      const id = (await client.runtime.createContainer({
-        podSandboxId: podId,
-        config: containerConfig(name, images.busybox.ref, ["sleep", "100000"]),
-        sandboxConfig: pod,
-      })).containerId;
-      await client.runtime.startContainer({ containerId: id });
+      await runContainer(
+        client,
+        podId,
+        containerConfig(name, images.busybox.ref, ["sleep", "100000"]),
+        pod,
+      );
     }));
     return podId;
   }));

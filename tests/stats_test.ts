@@ -6,7 +6,14 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { ContainerEventType, ContainerState } from "../cri/gen/api.ts";
 import { e2eEnv } from "./harness/env.ts";
-import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "./harness/pods.ts";
+import {
+  containerConfig,
+  eventually,
+  leftovers,
+  NOTHING,
+  podConfig,
+  runContainer,
+} from "./harness/pods.ts";
 
 Deno.test("stats: cpu usage rises and usage_nano_cores is plausible for a busy container", async () => {
   await using env = await e2eEnv();
@@ -14,12 +21,12 @@ Deno.test("stats: cpu usage rises and usage_nano_cores is plausible for a busy c
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   const pod = podConfig(logRoot, "busy");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("spin", images.busybox.ref, ["sh", "-c", "while :; do :; done"]),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("spin", images.busybox.ref, ["sh", "-c", "while :; do :; done"]),
+    pod,
+  );
 
   const first = (await client.runtime.containerStats({ containerId: id })).stats!;
   await new Promise((r) => setTimeout(r, 1500));
@@ -68,17 +75,17 @@ Deno.test("stats: a container over its 32 MiB limit is OOMKilled with exit code 
     }
   })();
   const limit = 32n << 20n;
-  const id = (await client.runtime.createContainer({
-    podSandboxId: podId,
-    config: containerConfig("hog", images.busybox.ref, [
+  const id = await runContainer(
+    client,
+    podId,
+    containerConfig("hog", images.busybox.ref, [
       "sh",
       "-c",
       // 64 MiB into the container's main process: dd's 64 MiB block buffer.
       "exec dd if=/dev/zero of=/dev/null bs=64M count=1",
     ], { linux: { resources: { memoryLimitInBytes: limit, memorySwapLimitInBytes: limit } } }),
-    sandboxConfig: pod,
-  })).containerId;
-  await client.runtime.startContainer({ containerId: id });
+    pod,
+  );
   const st = await eventually("the container to be OOM-killed", async () => {
     const s = (await client.runtime.containerStatus({ containerId: id })).status!;
     return s.state === ContainerState.CONTAINER_EXITED ? s : undefined;
@@ -99,12 +106,12 @@ Deno.test("stats: listing stats of 30 containers", async () => {
     const pod = podConfig(logRoot, `s${i}`);
     const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
     for (const n of ["a", "b", "c"]) {
-      const id = (await client.runtime.createContainer({
-        podSandboxId: podId,
-        config: containerConfig(n, images.busybox.ref, ["sleep", "100000"]),
-        sandboxConfig: pod,
-      })).containerId;
-      await client.runtime.startContainer({ containerId: id });
+      await runContainer(
+        client,
+        podId,
+        containerConfig(n, images.busybox.ref, ["sleep", "100000"]),
+        pod,
+      );
     }
     return podId;
   }));

@@ -29,7 +29,14 @@ import { decodeStatus } from "../streaming/testing/spdy_client.ts";
 import { WsChannelClient } from "../streaming/testing/ws_client.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
-import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "./harness/pods.ts";
+import {
+  containerConfig,
+  eventually,
+  leftovers,
+  NOTHING,
+  podConfig,
+  runContainer,
+} from "./harness/pods.ts";
 import { SHIM_LOG_FILE } from "../shim/protocol.ts";
 
 const dec = new TextDecoder();
@@ -123,12 +130,7 @@ Deno.test("streaming: exec, attach and port-forward with real containers", async
   const pod = podConfig(logRoot, "stream");
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
   const start = async (name: string, args: string[], extra = {}) => {
-    const id = (await client.runtime.createContainer({
-      podSandboxId: podId,
-      config: containerConfig(name, busybox, args, extra),
-      sandboxConfig: pod,
-    })).containerId;
-    await client.runtime.startContainer({ containerId: id });
+    const id = await runContainer(client, podId, containerConfig(name, busybox, args, extra), pod);
     return id;
   };
   const shell = await start("shell", ["sleep", "100000"]);
@@ -647,16 +649,16 @@ Deno.test("streaming: exec, attach and port-forward with real containers", async
     });
     const hostPodId = (await client.runtime.runPodSandbox({ config: hostPod })).podSandboxId;
     try {
-      const ctr = (await client.runtime.createContainer({
-        podSandboxId: hostPodId,
-        config: containerConfig("web", busybox, [
+      const ctr = await runContainer(
+        client,
+        hostPodId,
+        containerConfig("web", busybox, [
           "sh",
           "-c",
           `mkdir -p /www && echo hello-from-host-pod > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`,
         ]),
-        sandboxConfig: hostPod,
-      })).containerId;
-      await client.runtime.startContainer({ containerId: ctr });
+        hostPod,
+      );
       await eventually("httpd to listen", async () => {
         const r = await client.runtime.execSync({
           containerId: ctr,

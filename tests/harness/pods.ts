@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { DeepPartial } from "./cri_client.ts";
+import type { CriClient, DeepPartial } from "./cri_client.ts";
 import { type ContainerConfig, NamespaceMode, type PodSandboxConfig } from "../../cri/gen/api.ts";
 import { shimProcesses, type TestAgent } from "./agent.ts";
 
@@ -45,6 +45,22 @@ export function containerConfig(
     labels: { container: name },
     ...extra,
   };
+}
+
+/** CreateContainer then StartContainer of `config` in pod `podSandboxId`; returns its id. */
+export async function runContainer(
+  client: CriClient,
+  podSandboxId: string,
+  config: DeepPartial<ContainerConfig>,
+  sandboxConfig?: DeepPartial<PodSandboxConfig>,
+): Promise<string> {
+  const { containerId } = await client.runtime.createContainer({
+    podSandboxId,
+    config,
+    ...(sandboxConfig ? { sandboxConfig } : {}),
+  });
+  await client.runtime.startContainer({ containerId });
+  return containerId;
 }
 
 /** Polls `fn` until it returns a value other than undefined, or fails after `ms`. */
