@@ -139,11 +139,38 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs `cmd` to completion; never throws for a non-zero exit. */
-export async function run(cmd: string, args: string[]): Promise<Ran> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** How long a command of a node test may run: `systemctl start` waits for READY=1 at most. */
+const COMMAND_LIMIT_MS = 180_000;
+
+/**
+ * Runs `cmd` to completion; never throws for a non-zero exit. One that outlives `limitMs` is
+ * killed and throws, naming itself: a hung `systemctl` fails its step, not the whole file.
+ */
+export async function run(cmd: string, args: string[], limitMs = COMMAND_LIMIT_MS): Promise<Ran> {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it ended meanwhile
+    }
+  }, limitMs);
+  try {
+    const out = await child.output();
+    if (timedOut) {
+      throw new Error(
+        `${cmd} ${args.join(" ")} did not finish within ${limitMs / 1000} s: ${
+          dec.decode(out.stderr).trim()
+        }`,
+      );
+    }
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs `cmd` and returns its stdout; throws with its stderr when it fails. */

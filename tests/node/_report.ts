@@ -75,6 +75,42 @@ export function parseJunit(xml: string): TestCase[] {
   return cases;
 }
 
+/**
+ * The test files the guest stopped before they reported, from its `unfinished` file (one
+ * `<file> <limit s> <why>` line each; why is `timed-out`, `not-started` or `signal-<n>`), as
+ * failed cases. `logs` maps a file to its `deno test` output, whose tail goes into the
+ * message: it names the test that was running.
+ */
+export function unfinishedCases(text: string, logs: ReadonlyMap<string, string>): TestCase[] {
+  const cases: TestCase[] = [];
+  for (const line of text.split("\n")) {
+    const [file, limitText, why] = line.trim().split(/\s+/);
+    if (!file || !why) continue;
+    const limit = Number(limitText) || 0;
+    const what = why === "timed-out"
+      ? `ran out of its ${limit} s time limit`
+      : why === "not-started"
+      ? `not started: the guest's ${limit} s budget was spent`
+      : why.startsWith("signal-")
+      ? `deno test died of signal ${why.slice("signal-".length)}`
+      : why;
+    const tail = (logs.get(file) ?? "").trimEnd().split("\n").filter((l) => l.trim())
+      .slice(-10);
+    const message = why === "not-started"
+      ? what
+      : [`${what}; the last lines of its output:`, ...(tail.length ? tail : ["(none)"])]
+        .join("\n");
+    cases.push({
+      file,
+      name: `${file} did not finish (${what})`,
+      seconds: why === "timed-out" ? limit : 0,
+      outcome: "failed",
+      message,
+    });
+  }
+  return cases;
+}
+
 /** Counts of top-level tests (steps are detail, not tests). */
 export interface Tally {
   passed: number;

@@ -12,8 +12,11 @@
 # .cache/ (test images, reports) stays on the share. Deno goes where the agent's permission
 # set expects Deno.execPath(): /usr/lib/node_modules/deno/deno.
 #
-# RUN_DIR/out gets junit.xml, phases (name and time of each step) and node (what this node
-# is); run.ts prints the summary from them. Exit code: deno test's.
+# RUN_DIR/out gets junit/<file>.xml and log/<file>.log per test file, unfinished (files that
+# ran out of time or died), diag/ (the guest's state then), phases (name and time of each
+# step) and node (what this node is); run.ts prints the summary from them. Exit code: 0 when
+# every file passed. NODE_TIER_BUDGET (s, all files) and NODE_TIER_FILE_LIMIT (s, one file)
+# bound the run.
 set -euo pipefail
 RUN_DIR=$(cd "${1:?usage: guest.sh RUN_DIR [deno test args...]}" && pwd -P)
 shift
@@ -52,12 +55,56 @@ phase copied
 } >"$OUT/node"
 sed 's/^/node: /' "$OUT/node"
 
+# One deno test per file, each under a time limit: a hang then costs one file its limit, not
+# the whole VM its timeout, and every other file still reports. A file that runs out of time
+# is recorded in $OUT/unfinished (file, limit, why), with the guest's state in diag/.
+BUDGET=${NODE_TIER_BUDGET:-600}
+FILE_LIMIT=${NODE_TIER_FILE_LIMIT:-300}
+deadline=$((SECONDS + BUDGET))
+mkdir -p "$OUT/junit" "$OUT/log" "$OUT/diag"
+
+diagnose() {
+  {
+    echo "== processes"
+    ps -N --ppid 2 -o pid,ppid,stat,etimes,args --forest | cut -c1-200
+    echo "== failed units"
+    systemctl list-units --failed --no-pager --plain || true
+    echo "== journal (last 60 lines)"
+    journalctl -n 40 --no-pager -o short-monotonic || true
+  } >"$OUT/diag/$1.txt" 2>&1
+  echo "guest: $2; the guest's state then (also in .cache/node-vm/last/diag/$1.txt):" >&2
+  sed 's/^/guest: /' "$OUT/diag/$1.txt" >&2
+}
+
 rc=0
-# --no-check: the static tier type-checks on the host; here it would cost minutes.
-deno test -A --no-check --cached-only --no-prompt --junit-path="$OUT/junit.xml" \
-  "$@" tests/node/ || rc=$?
-phase tests
-if [ "$rc" -gt 128 ]; then
-  echo "guest: deno test died of signal $((rc - 128)); the report is lost, see its output above" >&2
-fi
+for file in tests/node/*_test.ts; do
+  name=$(basename "$file" .ts)
+  left=$((deadline - SECONDS))
+  if ((left < 30)); then
+    echo "./$file $BUDGET not-started" >>"$OUT/unfinished"
+    rc=1
+    continue
+  fi
+  limit=$((left < FILE_LIMIT ? left : FILE_LIMIT))
+  # --no-check: the static tier type-checks on the host; here it would cost minutes.
+  # The output goes to a file that is followed, not through a pipe: a process the tests
+  # left behind could hold a pipe open past the time limit.
+  log=$OUT/log/$name.log
+  timeout -k 10 "$limit" deno test -A --no-check --cached-only --no-prompt \
+    --junit-path="$OUT/junit/$name.xml" "$@" "$file" >"$log" 2>&1 &
+  tpid=$!
+  tail -n +1 -s 0.2 --pid="$tpid" -f "$log" &
+  frc=0
+  wait "$tpid" || frc=$?
+  wait
+  phase "$name"
+  if ((frc == 124 || frc == 137)); then
+    echo "./$file $limit timed-out" >>"$OUT/unfinished"
+    diagnose "$name" "$file ran out of its $limit s"
+  elif ((frc > 128)); then
+    echo "./$file $limit signal-$((frc - 128))" >>"$OUT/unfinished"
+    diagnose "$name" "deno test of $file died of signal $((frc - 128))"
+  fi
+  ((frc == 0)) || rc=1
+done
 exit "$rc"

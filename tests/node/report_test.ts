@@ -4,7 +4,14 @@
  * `t.step`). Pure: runs anywhere, needs no permission.
  */
 import { assertEquals, assertStringIncludes } from "../../testing/assert.ts";
-import { formatReport, parseJunit, parseNodeVmTiming, parsePhaseMarks, tally } from "./_report.ts";
+import {
+  formatReport,
+  parseJunit,
+  parseNodeVmTiming,
+  parsePhaseMarks,
+  tally,
+  unfinishedCases,
+} from "./_report.ts";
 
 const XML = `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="deno test" tests="6" failures="2" errors="0" time="0.012">
@@ -108,4 +115,35 @@ Deno.test("formatReport() leaves out what a --filter skipped, not what was ignor
   });
   assertEquals(filtered.join("\n").includes("other"), false);
   assertEquals(filtered.at(-1), "0 passed, 0 failed (1 filtered out)");
+});
+
+Deno.test("unfinishedCases() fails each stopped file with the tail of its output", () => {
+  const log = [
+    "running 1 test from ./tests/node/b_test.ts",
+    "slow test ...",
+    "  step one ... ok (2s)",
+  ]
+    .concat(Array.from({ length: 12 }, (_, i) => `line ${i}`), ["  the hanging step ...", ""])
+    .join("\n");
+  const cases = unfinishedCases(
+    "./tests/node/b_test.ts 300 timed-out\n./tests/node/c_test.ts 600 not-started\n" +
+      "./tests/node/d_test.ts 300 signal-11\n\n",
+    new Map([["./tests/node/b_test.ts", log]]),
+  );
+  assertEquals(cases.map((c) => [c.file, c.outcome, c.seconds, c.parent]), [
+    ["./tests/node/b_test.ts", "failed", 300, undefined],
+    ["./tests/node/c_test.ts", "failed", 0, undefined],
+    ["./tests/node/d_test.ts", "failed", 0, undefined],
+  ]);
+  const [b, c, d] = cases.map((x) => x.message!.split("\n"));
+  assertEquals(b![0], "ran out of its 300 s time limit; the last lines of its output:");
+  assertEquals(b!.length, 11);
+  assertEquals(b!.at(-1), "  the hanging step ...");
+  assertEquals(c, ["not started: the guest's 600 s budget was spent"]);
+  assertEquals(d, ["deno test died of signal 11; the last lines of its output:", "(none)"]);
+  assertEquals(tally(cases), { passed: 0, failed: 3, ignored: 0 });
+  const text = formatReport({ cases, phases: [], node: "" }).join("\n");
+  assertStringIncludes(text, "FAIL  300.0 s  ./tests/node/b_test.ts did not finish");
+  assertStringIncludes(text, "              the hanging step ...");
+  assertStringIncludes(text, "0 passed, 3 failed");
 });

@@ -36,6 +36,7 @@ import {
   parsePhaseMarks,
   type Phase,
   type TestCase,
+  unfinishedCases,
 } from "./_report.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -46,6 +47,12 @@ const DENO_DIR = `${CACHE}/deno`;
 const DENO_BIN = `${CACHE}/bin/deno`;
 /** The VM's budget: the whole stage must stay under 15 minutes on a fresh CI machine. */
 const DEFAULT_VM_TIMEOUT_S = 720;
+/**
+ * What the VM's budget keeps back from the tests' (`NODE_TIER_BUDGET` in guest.sh): boot
+ * (~15 s), unpacking (~6 s), power-off, and a margin, so that the guest stops its tests and
+ * reports before the VM is killed.
+ */
+const VM_OVERHEAD_S = 90;
 /** What the guest's copy of the checkout leaves out (`.cache` stays shared, see guest.sh). */
 const TAR_EXCLUDES = ["--exclude=./.git", "--exclude=./.cache", "--exclude=./bench/results"];
 /** Exit code when the tier could not run (no report at all). */
@@ -196,6 +203,43 @@ async function prepare(
   );
 }
 
+/** `NODE_TIER_FILE_LIMIT` passed on to the guest when set here. */
+function guestLimit(): string[] {
+  const limit = Deno.env.get("NODE_TIER_FILE_LIMIT");
+  return limit ? ["-e", `NODE_TIER_FILE_LIMIT=${limit}`] : [];
+}
+
+/** The sorted names of the files in `dir` ending in `suffix`; none when `dir` is missing. */
+async function filesEndingIn(dir: string, suffix: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(suffix)) names.push(e.name);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return names.sort();
+}
+
+/**
+ * The guest's results: every test file's JUnit report, and a failed case for each file it
+ * stopped (see guest.sh), with the tail of that file's output.
+ */
+async function readGuestReport(out: string): Promise<TestCase[]> {
+  const cases: TestCase[] = [];
+  for (const name of await filesEndingIn(`${out}/junit`, ".xml")) {
+    cases.push(...parseJunit(await Deno.readTextFile(`${out}/junit/${name}`)));
+  }
+  const logs = new Map<string, string>();
+  for (const name of await filesEndingIn(`${out}/log`, ".log")) {
+    const file = `./tests/node/${name.replace(/\.log$/, ".ts")}`;
+    logs.set(file, await Deno.readTextFile(`${out}/log/${name}`));
+  }
+  const unfinished = await Deno.readTextFile(`${out}/unfinished`).catch(() => "");
+  return [...cases, ...unfinishedCases(unfinished, logs)];
+}
+
 /**
  * The node-vm script: `$NODE_VM`, else `../shared/vm/node-vm` beside the checkout (the
  * developers' layout), else the workplace's `/work/shared/vm/node-vm` (a CI clone may live
@@ -244,6 +288,7 @@ async function main(extra: string[]): Promise<number> {
     if (mirror) env.NODE_VM_MIRROR = mirror;
   }
   env.NODE_VM_TIMEOUT = Deno.env.get("NODE_VM_TIMEOUT") ?? String(DEFAULT_VM_TIMEOUT_S);
+  const budget = Math.max(60, Number(env.NODE_VM_TIMEOUT) - VM_OVERHEAD_S);
 
   // Per run, so that two runs from one checkout do not share their packs and reports.
   await Deno.mkdir(CACHE, { recursive: true });
@@ -261,26 +306,39 @@ async function main(extra: string[]): Promise<number> {
       phases,
       "node-vm run (boot + tests + power-off)",
       () =>
-        nodeVm(nodeVmScript, ["run", "--share", ROOT, "--", "bash", guest, runDir, ...extra], env),
+        nodeVm(nodeVmScript, [
+          "run",
+          "--share",
+          ROOT,
+          "-e",
+          `NODE_TIER_BUDGET=${budget}`,
+          ...guestLimit(),
+          "--",
+          "bash",
+          guest,
+          runDir,
+          ...extra,
+        ], env),
     );
     const timing = parseNodeVmTiming(vm.stderr);
     if (timing) phases.push(...timing.phases);
     phases.push(...parsePhaseMarks(await Deno.readTextFile(`${out}/phases`).catch(() => "")));
     const node = (timing ? `accel=${timing.accel}\n` : "") +
       await Deno.readTextFile(`${out}/node`).catch(() => "");
-    const xml = await Deno.readTextFile(`${out}/junit.xml`).catch(() => undefined);
+    const cases = await readGuestReport(out);
     // The last report stays for a look after the run.
     await Deno.remove(LAST, { recursive: true }).catch(() => {});
     await Deno.rename(out, LAST).catch(() => {});
-    if (xml === undefined) {
+    if (cases.length === 0) {
       report([], node, `no test report from the guest (node-vm exit ${vm.code})`);
       return NOT_RUN;
     }
-    const cases = parseJunit(xml);
     const failed = cases.filter((c) => c.parent === undefined && c.outcome === "failed").length;
     // deno test fails without failed cases when a module does not load; count that as one.
     const problem = vm.code !== 0 && failed === 0
       ? `the guest run failed (exit ${vm.code}) without a failed test`
+      : vm.code === NOT_RUN
+      ? `the guest did not finish (node-vm exit ${vm.code}): the report is partial`
       : undefined;
     report(cases, node, problem);
     return problem ? Math.max(failed, 1) : Math.min(failed, NOT_RUN - 1);
