@@ -69,7 +69,7 @@ diagnose() {
     ps -N --ppid 2 -o pid,ppid,stat,etimes,args --forest | cut -c1-200
     echo "== failed units"
     systemctl list-units --failed --no-pager --plain || true
-    echo "== journal (last 60 lines)"
+    echo "== journal (last 40 lines)"
     journalctl -n 40 --no-pager -o short-monotonic || true
   } >"$OUT/diag/$1.txt" 2>&1
   echo "guest: $2; the guest's state then (also in .cache/node-vm/last/diag/$1.txt):" >&2
