@@ -203,6 +203,33 @@ async function prepare(
   );
 }
 
+/** Free space the run needs where the guest's disk overlay and the packs go. */
+const MIN_FREE_MIB = 2048;
+
+/**
+ * Why the host has too little disk for a run, or undefined. The guest's disk is a qcow2
+ * overlay in node-vm's temp dir, and qemu pauses a guest whose writes meet ENOSPC: it would
+ * sit silent until the VM's timeout instead of failing.
+ */
+async function shortOfSpace(): Promise<string | undefined> {
+  for (const dir of [Deno.env.get("TMPDIR") || "/tmp", ROOT]) {
+    const out = await new Deno.Command("df", {
+      args: ["-Pk", dir],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output().catch(() => undefined);
+    const fields = out?.success
+      ? new TextDecoder().decode(out.stdout).split("\n")[1]?.split(/\s+/)
+      : [];
+    const freeMiB = Math.floor(Number(fields?.[3]) / 1024);
+    if (Number.isFinite(freeMiB) && freeMiB < MIN_FREE_MIB) {
+      return `only ${freeMiB} MiB free in ${dir} (the run needs ${MIN_FREE_MIB} MiB: the guest's disk overlay and the packs)`;
+    }
+  }
+  return undefined;
+}
+
 /** `NODE_TIER_FILE_LIMIT` passed on to the guest when set here. */
 function guestLimit(): string[] {
   const limit = Deno.env.get("NODE_TIER_FILE_LIMIT");
@@ -280,6 +307,11 @@ async function main(extra: string[]): Promise<number> {
   }
   if (!(await Deno.stat(nodeVmScript).then((s) => s.isFile, () => false))) {
     report([], "", `node-vm not found at ${nodeVmScript} (set NODE_VM to its path)`);
+    return NOT_RUN;
+  }
+  const short = await shortOfSpace();
+  if (short) {
+    report([], "", short);
     return NOT_RUN;
   }
   const env: Record<string, string> = {};
