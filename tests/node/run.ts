@@ -41,7 +41,7 @@ import {
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${ROOT}/.cache/node-vm`;
-/** The last run's report files (junit.xml, phases, node), kept for a look afterwards. */
+/** The last run's report files (junit/, log/, diag/, unfinished, phases, node), kept for a look afterwards. */
 const LAST = `${CACHE}/last`;
 const DENO_DIR = `${CACHE}/deno`;
 const DENO_BIN = `${CACHE}/bin/deno`;
