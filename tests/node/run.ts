@@ -18,7 +18,8 @@
  *
  * It prints per-test results with durations, the time of every phase, and
  * `N passed, N failed`; the exit code is the number of failed tests (125 when the guest
- * could not run them at all). The last run's JUnit report stays in `.cache/node-vm/last/`.
+ * could not run them at all; a test file the guest had to stop counts as one failed test).
+ * The last run's reports stay in `.cache/node-vm/last/`.
  *
  * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`, then
  * `/work/shared/vm/node-vm`, then `node-vm` on PATH),
