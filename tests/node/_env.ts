@@ -12,6 +12,7 @@ import { startRegistry } from "../fixtures/registry.ts";
 import { TestAgent } from "../harness/agent.ts";
 import { CriClient } from "../harness/cri_client.ts";
 import { sandboxConfig, type TestNetwork, testNetwork } from "../harness/env.ts";
+import { reportOnHang } from "./_node.ts";
 
 /** What a node test runs against. */
 export interface NodeEnv extends AsyncDisposable {
@@ -59,6 +60,8 @@ export async function nodeEnv(opts: NodeEnvOptions): Promise<NodeEnv> {
       logLevel: "info",
     });
     undo.push(() => agent[Symbol.asyncDispose]());
+    const hang = reportOnHang(() => `agent log, last 20 lines:\n${agent.tail(20)}`);
+    undo.push(() => hang[Symbol.dispose]());
     const logRoot = `${agent.dir}/pod-logs`;
     await Deno.mkdir(logRoot, { recursive: true });
     const client = new CriClient(agent.socket);

@@ -120,16 +120,58 @@ export function onNode(
   };
 }
 
+/** What a test shows when one of its steps runs long: an agent's log, a unit's journal. */
+type HangReporter = () => string | Promise<string>;
+const hangReporters = new Set<HangReporter>();
+
+/**
+ * After this long, and as often again, a running step prints what the reporters show
+ * (`NODE_TIER_STEP_REPORT_S`, default 90 s).
+ */
+const STEP_REPORT_MS = (() => {
+  try {
+    return Number(Deno.env.get("NODE_TIER_STEP_REPORT_S") || 90) * 1000;
+  } catch {
+    return 90_000;
+  }
+})();
+
+/**
+ * Registers `fn` to show what is going on while a step runs long (see {@link step}), until
+ * the returned handle is disposed.
+ */
+export function reportOnHang(fn: HangReporter): Disposable {
+  hangReporters.add(fn);
+  return { [Symbol.dispose]: () => void hangReporters.delete(fn) };
+}
+
 /**
  * Runs a step and stops the test when it fails: later steps build on earlier ones, and
- * their failures would only bury the first.
+ * their failures would only bury the first. A step still running after 90 s prints what the
+ * {@link reportOnHang} reporters show (again every 90 s): if the guest then stops the file
+ * at its time limit, the tail of its output says where the agent was.
  */
 export async function step(
   t: Deno.TestContext,
   name: string,
   fn: () => Promise<void>,
 ): Promise<void> {
-  if (!(await t.step(name, fn))) throw new Error(`step failed: ${name}`);
+  const started = Date.now();
+  const timer = setInterval(async () => {
+    const lines = [
+      `node test: "${name}" still running after ${Math.round((Date.now() - started) / 1000)} s`,
+    ];
+    for (const r of hangReporters) {
+      lines.push(await Promise.resolve().then(r).catch((err) => `(reporter failed: ${err})`));
+    }
+    // deno-lint-ignore no-console -- shown in the guest's output and the stopped file's report
+    console.error(lines.join("\n"));
+  }, STEP_REPORT_MS);
+  try {
+    if (!(await t.step(name, fn))) throw new Error(`step failed: ${name}`);
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** The result of a finished command. */

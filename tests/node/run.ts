@@ -231,10 +231,12 @@ async function shortOfSpace(): Promise<string | undefined> {
   return undefined;
 }
 
-/** `NODE_TIER_FILE_LIMIT` passed on to the guest when set here. */
+/** `NODE_TIER_FILE_LIMIT` and `NODE_TIER_STEP_REPORT_S`, passed on to the guest when set here. */
 function guestLimit(): string[] {
-  const limit = Deno.env.get("NODE_TIER_FILE_LIMIT");
-  return limit ? ["-e", `NODE_TIER_FILE_LIMIT=${limit}`] : [];
+  return ["NODE_TIER_FILE_LIMIT", "NODE_TIER_STEP_REPORT_S"].flatMap((name) => {
+    const value = Deno.env.get(name);
+    return value ? ["-e", `${name}=${value}`] : [];
+  });
 }
 
 /** The sorted names of the files in `dir` ending in `suffix`; none when `dir` is missing. */

@@ -18,7 +18,17 @@ import { pushBaseImages } from "../fixtures/images.ts";
 import { startRegistry } from "../fixtures/registry.ts";
 import { CriClient } from "../harness/cri_client.ts";
 import { containerConfig, eventually, podConfig } from "../harness/pods.ts";
-import { alive, cgroupOf, onNode, run, sh, shimPid, step, unitProps } from "./_node.ts";
+import {
+  alive,
+  cgroupOf,
+  onNode,
+  reportOnHang,
+  run,
+  sh,
+  shimPid,
+  step,
+  unitProps,
+} from "./_node.ts";
 import { kubeletSlices } from "./_slices.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -68,6 +78,7 @@ Deno.test(onNode(
     const hadBridge = (await run("ip", ["link", "show", "sauropod0"])).code === 0;
     let podId = "";
     let logDir = "";
+    using _hang = reportOnHang(async () => `${UNIT} journal, last 20 lines:\n${await journal(20)}`);
     try {
       const images = await pushBaseImages(registry.host);
       const pod = podConfig(LOG_ROOT, "unit");
@@ -77,12 +88,16 @@ Deno.test(onNode(
 
       await step(t, "deploy/install.sh installs the code, config and unit offline", async () => {
         assert(!hadPrefix, `${PREFIX} must not exist before the test (a node to throw away)`);
-        // The guest has no network: seed the npm packages install.sh would fetch.
+        // The guest has no network: seed what install.sh would fetch, the npm packages and
+        // the esbuild binary that `deno bundle` downloads.
         const deno = Deno.env.get("DENO_DIR");
         assert(deno, "DENO_DIR names the warmed Deno cache");
         await Deno.mkdir(`${PREFIX}/.deno`, { recursive: true });
-        await sh("cp", ["-a", `${deno}/npm`, `${PREFIX}/.deno/npm`]);
-        await script(`${ROOT}/deploy/install.sh`, ["--skip-packages", "--no-enable"]);
+        for (const dir of ["npm", "dl"]) {
+          await sh("cp", ["-a", `${deno}/${dir}`, `${PREFIX}/.deno/`]);
+        }
+        const out = await script(`${ROOT}/deploy/install.sh`, ["--skip-packages", "--no-enable"]);
+        assert(!out.includes("warning"), `install.sh warned:\n${out}`);
         const config = await Deno.readTextFile(CONFIG);
         const driver = '# cgroup_driver = "cgroupfs"';
         assertStringIncludes(config, driver);
@@ -123,6 +138,9 @@ Deno.test(onNode(
           ["active", "running", "0", `${WATCHDOG_S}s`],
         );
         assert(p.StatusText, "the agent sent a STATUS= line");
+        // Offline, the installed agent still bundles its shim (install.sh fetched esbuild).
+        const log = await journal(200);
+        assert(!log.includes("cannot bundle the shim"), log);
       });
 
       let initPid = 0;
