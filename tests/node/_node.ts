@@ -189,30 +189,21 @@ const COMMAND_LIMIT_MS = 180_000;
  * killed and throws, naming itself: a hung `systemctl` fails its step, not the whole file.
  */
 export async function run(cmd: string, args: string[], limitMs = COMMAND_LIMIT_MS): Promise<Ran> {
-  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // it ended meanwhile
-    }
-  }, limitMs);
-  try {
-    const out = await child.output();
-    if (timedOut) {
-      throw new Error(
-        `${cmd} ${args.join(" ")} did not finish within ${limitMs / 1000} s: ${
-          dec.decode(out.stderr).trim()
-        }`,
-      );
-    }
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
+  const signal = AbortSignal.timeout(limitMs);
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal,
+  }).output();
+  const stderr = dec.decode(out.stderr);
+  if (signal.aborted) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} did not finish within ${limitMs / 1000} s: ${stderr.trim()}`,
+    );
   }
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr };
 }
 
 /** Runs `cmd` and returns its stdout; throws with its stderr when it fails. */

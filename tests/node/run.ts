@@ -220,9 +220,7 @@ async function shortOfSpace(): Promise<string | undefined> {
       stderr: "null",
     })
       .output().catch(() => undefined);
-    const fields = out?.success
-      ? new TextDecoder().decode(out.stdout).split("\n")[1]?.split(/\s+/)
-      : [];
+    const fields = out?.success ? dec.decode(out.stdout).split("\n")[1]?.split(/\s+/) : [];
     const freeMiB = Math.floor(Number(fields?.[3]) / 1024);
     if (Number.isFinite(freeMiB) && freeMiB < MIN_FREE_MIB) {
       return `only ${freeMiB} MiB free in ${dir} (the run needs ${MIN_FREE_MIB} MiB: the guest's disk overlay and the packs)`;
@@ -231,12 +229,17 @@ async function shortOfSpace(): Promise<string | undefined> {
   return undefined;
 }
 
-/** `NODE_TIER_FILE_LIMIT` and `NODE_TIER_STEP_REPORT_S`, passed on to the guest when set here. */
-function guestLimit(): string[] {
-  return ["NODE_TIER_FILE_LIMIT", "NODE_TIER_STEP_REPORT_S"].flatMap((name) => {
+/**
+ * The guest's `-e` settings for node-vm: the tests' budget, and `NODE_TIER_FILE_LIMIT` and
+ * `NODE_TIER_STEP_REPORT_S` when set here.
+ */
+function guestEnv(budget: number): string[] {
+  const args = ["-e", `NODE_TIER_BUDGET=${budget}`];
+  for (const name of ["NODE_TIER_FILE_LIMIT", "NODE_TIER_STEP_REPORT_S"]) {
     const value = Deno.env.get(name);
-    return value ? ["-e", `${name}=${value}`] : [];
-  });
+    if (value) args.push("-e", `${name}=${value}`);
+  }
+  return args;
 }
 
 /** The sorted names of the files in `dir` ending in `suffix`; none when `dir` is missing. */
@@ -345,9 +348,7 @@ async function main(extra: string[]): Promise<number> {
           "run",
           "--share",
           ROOT,
-          "-e",
-          `NODE_TIER_BUDGET=${budget}`,
-          ...guestLimit(),
+          ...guestEnv(budget),
           "--",
           "bash",
           guest,
