@@ -440,7 +440,10 @@ export class H2Connection implements StreamOwner {
     const w = this.#opts.initialWindowSize;
     // Once the client finished sending, nothing more arrives: only what is held counts.
     const outstanding = s.buffered + (s.remoteDone ? 0 : s.recvWindow);
-    const want = s.remoteDone ? 0 : Math.max(w, s.demand);
+    // A need beyond the whole pool is clamped to it, or it would block the queue forever.
+    const want = s.remoteDone
+      ? 0
+      : Math.min(w + this.#opts.connectionBufferBytes, Math.max(w, s.demand));
     const keep = Math.max(0, Math.max(want, outstanding) - w);
     let freed = false;
     if (s.extra > keep) {
@@ -477,7 +480,8 @@ export class H2Connection implements StreamOwner {
     const w = this.#opts.initialWindowSize;
     while (this.#waiting.length > 0) {
       const s = this.#waiting[0]!;
-      const more = Math.max(0, Math.max(w, s.demand) - w - s.extra);
+      const want = Math.min(w + this.#opts.connectionBufferBytes, Math.max(w, s.demand));
+      const more = Math.max(0, want - w - s.extra);
       if (more > this.#poolFree) return;
       this.#waiting.shift();
       s.waiting = false;

@@ -16,7 +16,7 @@ import {
   trailersOnly,
 } from "./_call.ts";
 import { type ByteConn, H2Connection } from "./_h2_connection.ts";
-import { DEFAULT_WINDOW } from "./_h2_frame.ts";
+import { DEFAULT_WINDOW, MAX_WINDOW } from "./_h2_frame.ts";
 import { PREFIX_SIZE } from "./_message.ts";
 import type { H2Stream, StreamListener } from "./_h2_stream.ts";
 import type { RequestHead } from "./_h2_headers.ts";
@@ -103,12 +103,20 @@ export class GrpcServer {
         throw invalidArgument(`GrpcServerOptions.${key} must be a positive integer, got ${v}`);
       }
     }
+    // A message's whole window must fit one HTTP/2 window (at most 2^31-1).
+    const maxPool = MAX_WINDOW - STREAM_WINDOW;
     const minPool = opts.maxRecvMessageBytes + PREFIX_SIZE;
-    const pool = opts.maxConnectionBufferBytes ?? 2 * minPool;
-    if (!Number.isSafeInteger(pool) || pool < minPool) {
+    if (minPool > maxPool) {
       throw invalidArgument(
-        `GrpcServerOptions.maxConnectionBufferBytes must be an integer of at least ` +
-          `maxRecvMessageBytes + ${PREFIX_SIZE} (${minPool}), got ${pool}`,
+        `GrpcServerOptions.maxRecvMessageBytes must be at most ${maxPool - PREFIX_SIZE} ` +
+          `(an HTTP/2 window), got ${opts.maxRecvMessageBytes}`,
+      );
+    }
+    const pool = opts.maxConnectionBufferBytes ?? Math.min(2 * minPool, maxPool);
+    if (!Number.isSafeInteger(pool) || pool < minPool || pool > maxPool) {
+      throw invalidArgument(
+        `GrpcServerOptions.maxConnectionBufferBytes must be an integer from ` +
+          `maxRecvMessageBytes + ${PREFIX_SIZE} (${minPool}) to ${maxPool}, got ${pool}`,
       );
     }
     this.#pool = pool;

@@ -447,7 +447,12 @@ Deno.test("GrpcServer refuses a connection buffer smaller than one message", () 
   assertThrows(
     () => new GrpcServer({ ...opts, maxConnectionBufferBytes: 1000 }),
     SauropodError,
-    "maxConnectionBufferBytes must be an integer of at least maxRecvMessageBytes + 5 (1005)",
+    "maxConnectionBufferBytes must be an integer from maxRecvMessageBytes + 5 (1005)",
+  );
+  assertThrows(
+    () => new GrpcServer({ ...opts, maxRecvMessageBytes: 2 ** 31 }),
+    SauropodError,
+    "maxRecvMessageBytes must be at most 2147418107 (an HTTP/2 window)",
   );
   new GrpcServer({ ...opts, maxConnectionBufferBytes: 1005 });
 });
