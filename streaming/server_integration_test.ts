@@ -353,7 +353,10 @@ Deno.test("a request head trickled a byte at a time gets 408 at the head timeout
     reading.catch(() => {}); // still pending if the server never answers
     for (; sent < head.length; sent++) {
       await conn.write(head.subarray(sent, sent + 1));
-      const n = await Promise.race([reading, new Promise((r) => setTimeout(r, 20, "later"))]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const later = new Promise((r) => (timer = setTimeout(r, 20, "later")));
+      const n = await Promise.race([reading, later]);
+      clearTimeout(timer);
       if (n === "later") continue;
       if (typeof n === "number") answer = new TextDecoder().decode(buf.subarray(0, n));
       break;
