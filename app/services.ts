@@ -131,6 +131,10 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     port: config.stream.port,
     tokenTtlMs: config.stream.tokenTtlSeconds * 1000,
     idleTimeoutMs: config.stream.idleTimeoutSeconds * 1000,
+    headTimeoutMs: config.stream.headTimeoutSeconds * 1000,
+    maxConnections: config.stream.maxConnections,
+    maxConnectionsPerSource: config.stream.maxConnectionsPerSource,
+    maxUnauthenticatedConnections: config.stream.maxUnauthenticatedConnections,
     backend: streamingBackend(runtime.core, dialer),
     logger: log.with({ component: "streaming" }),
   });

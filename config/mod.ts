@@ -48,7 +48,16 @@ export interface Config {
     mirrors: Record<string, string[]>;
     auths: Record<string, RegistryAuth>;
   };
-  stream: { address: string; port: number; tokenTtlSeconds: number; idleTimeoutSeconds: number };
+  stream: {
+    address: string;
+    port: number;
+    tokenTtlSeconds: number;
+    idleTimeoutSeconds: number;
+    headTimeoutSeconds: number;
+    maxConnections: number;
+    maxConnectionsPerSource: number;
+    maxUnauthenticatedConnections: number;
+  };
   limits: {
     maxRecvMessageBytes: number;
     maxSendMessageBytes: number;

@@ -172,6 +172,29 @@ export const SCHEMA: TableSpec = {
           14400,
           "An exec/attach/port-forward session with no traffic for this long is closed. 0: never.",
         ),
+        head_timeout_seconds: int(
+          5,
+          "A connection must send its whole request head within this, however slowly it " +
+            "trickles; then it gets 408 and is closed.",
+          1,
+        ),
+        max_connections: int(
+          1024,
+          "Connections open at once; more are refused with 503.",
+          1,
+        ),
+        max_connections_per_source: int(
+          512,
+          "Connections open at once from one source address; more are refused with 429. " +
+            "With the default address every client (the kubelet included) is 127.0.0.1.",
+          1,
+        ),
+        max_unauthenticated_connections: int(
+          128,
+          "Connections that have not yet presented a valid streaming token; more are refused " +
+            "with 503.",
+          1,
+        ),
       },
     },
     limits: {

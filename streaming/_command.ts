@@ -160,29 +160,48 @@ function raceTimeout<T>(p: Promise<T>, ms: number, signal?: AbortSignal): Promis
 }
 
 /**
- * Applies resizes in arrival order and lets stdin wait for them: a client that resizes
- * and then types expects the program to see the new size first.
+ * Applies resizes and lets stdin wait for them: a client that resizes and then types
+ * expects the program to see the new size first. At most one size waits while another is
+ * applied, and a newer one replaces it: only the latest size matters, and a client that
+ * floods resizes faster than the shim applies them costs one slot, not a queue.
  */
-class ResizeQueue {
-  readonly #session: StdioSession;
+export class ResizeQueue {
+  readonly #session: Pick<StdioSession, "resize">;
   readonly #log: Logger;
   #chain: Promise<void> = Promise.resolve();
+  #next: TerminalSize | undefined;
+  #applying = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
-  constructor(session: StdioSession, log: Logger) {
+  constructor(session: Pick<StdioSession, "resize">, log: Logger) {
     this.#session = session;
     this.#log = log;
   }
 
-  /** Resolves when every resize queued so far has been applied (or failed). */
+  /** Resolves when the latest size pushed so far has been applied (or failed). */
   get settled(): Promise<void> {
     return this.#chain;
   }
 
   push(size: TerminalSize): void {
-    this.#chain = this.#chain.then(() => this.#session.resize(size)).catch((err) => {
-      this.#log.debug("terminal resize failed", { error: messageOf(err) });
-    });
+    this.#next = size;
+    if (!this.#applying) this.#chain = this.#apply();
+  }
+
+  async #apply(): Promise<void> {
+    this.#applying = true;
+    try {
+      for (let size = this.#next; size !== undefined; size = this.#next) {
+        this.#next = undefined;
+        try {
+          await this.#session.resize(size);
+        } catch (err) {
+          this.#log.debug("terminal resize failed", { error: messageOf(err) });
+        }
+      }
+    } finally {
+      this.#applying = false;
+    }
   }
 
   async pump(source: ReadableStream<Uint8Array>): Promise<void> {

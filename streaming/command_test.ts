@@ -1,6 +1,6 @@
 import { nullLogger } from "../log/mod.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
-import { type CommandChannels, runCommand, VANISH_GRACE_MS } from "./_command.ts";
+import { type CommandChannels, ResizeQueue, runCommand, VANISH_GRACE_MS } from "./_command.ts";
 import { Feed } from "./_feed.ts";
 import type { CommandStatus } from "./_status.ts";
 import type { StdioSession, TerminalSize } from "./_types.ts";
@@ -199,4 +199,55 @@ Deno.test("runCommand(): a client that leaves before the session starts still ge
   started.resolve(s.session);
   await new Promise((r) => setTimeout(r, 1));
   assertEquals(s.closed, 1);
+});
+
+/** A session whose resizes wait until the test lets them through, one at a time. */
+function slowResizer() {
+  const applied: TerminalSize[] = [];
+  const waiting: Array<() => void> = [];
+  return {
+    applied,
+    waiting,
+    session: {
+      resize: (size: TerminalSize) =>
+        new Promise<void>((resolve) =>
+          waiting.push(() => {
+            applied.push(size);
+            resolve();
+          })
+        ),
+    },
+  };
+}
+
+Deno.test("ResizeQueue: while one size is applied, only the latest of a flood waits", async () => {
+  const r = slowResizer();
+  const q = new ResizeQueue(r.session, nullLogger);
+  for (let i = 1; i <= 10_000; i++) q.push({ width: i, height: i });
+  await new Promise((res) => setTimeout(res, 0));
+  assertEquals(r.waiting.length, 1, "one resize in progress, nothing queued behind it");
+  r.waiting.shift()!();
+  await new Promise((res) => setTimeout(res, 0));
+  r.waiting.shift()!();
+  await q.settled;
+  assertEquals(r.applied, [{ width: 1, height: 1 }, { width: 10_000, height: 10_000 }]);
+  assertEquals(r.waiting.length, 0);
+});
+
+Deno.test("ResizeQueue: a resize stream flooded faster than the shim applies costs one slot", async () => {
+  const r = slowResizer();
+  const q = new ResizeQueue(r.session, nullLogger);
+  const feed = new Feed();
+  const pumping = q.pump(feed.readable);
+  const sizes = Array.from({ length: 5_000 }, (_, i) => `{"Width":${i},"Height":1}`).join("");
+  await feed.push(enc.encode(sizes));
+  await feed.push(enc.encode('{"Width":80,"Height":24}'));
+  feed.close();
+  await pumping;
+  while (r.waiting.length > 0) {
+    r.waiting.shift()!();
+    await new Promise((res) => setTimeout(res, 0));
+  }
+  await q.settled;
+  assertEquals(r.applied, [{ width: 0, height: 1 }, { width: 80, height: 24 }]);
 });

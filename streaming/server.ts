@@ -11,10 +11,18 @@
  * server do not share: 403 (with `X-Accepted-Stream-Protocol-Versions` for SPDY); a request
  * that is not an upgrade: 400.
  *
+ * Every address that can reach the port can connect, so connections are capped before a
+ * byte is read (`_admission.ts`): in total (503), per source address (429), and those that
+ * have not yet presented a valid token (503), each refusal answered with its status and
+ * logged once per reason and minute. A connection has {@link DEFAULT_HEAD_TIMEOUT_MS} to
+ * send its whole request head, however slowly it trickles (then 408 and closed): the
+ * kubelet sends its head at once.
+ *
  * @module
  */
 import { failedPrecondition, invalidArgument, messageOf, wrap } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { Admission, isRefusal, type Refusal, RefusalLog, type Ticket } from "./_admission.ts";
 import { runCommand } from "./_command.ts";
 import {
   formatResponse,
@@ -46,10 +54,18 @@ import { acceptKey, CloseCode, isValidKey, WebSocketConnection } from "./websock
 const SPDY_TUNNEL_PREFIX = "SPDY/3.1+";
 /** Largest request head accepted. */
 const MAX_HEAD_BYTES = 16 * 1024;
-/** A connection must send its request head within this time. */
-const HEAD_TIMEOUT_MS = 30_000;
 /** How long a protocol error response may take to flush before the socket closes. */
 const ERROR_GRACE_MS = 1_000;
+/** Default: a connection must send its whole request head within this time. */
+export const DEFAULT_HEAD_TIMEOUT_MS = 5_000;
+/** Default cap on connections open at once. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+/** Default cap on connections open at once from one source address. */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 512;
+/** Default cap on connections that have not yet presented a valid token. */
+export const DEFAULT_MAX_UNAUTHENTICATED = 128;
+/** Refused connections being answered at once; beyond it they are closed without an answer. */
+const MAX_REFUSING = 64;
 
 /** Options of a {@link StreamingServer}. */
 export interface StreamingServerOptions {
@@ -68,6 +84,21 @@ export interface StreamingServerOptions {
   readonly streamCreationTimeoutMs?: number;
   /** Unused tokens outstanding at once (default 1000, as the kubelet library). */
   readonly maxTokens?: number;
+  /** Connections open at once (default {@link DEFAULT_MAX_CONNECTIONS}); more get 503. */
+  readonly maxConnections?: number;
+  /** Connections open at once from one address (default {@link DEFAULT_MAX_CONNECTIONS_PER_SOURCE}); more get 429. */
+  readonly maxConnectionsPerSource?: number;
+  /** Connections not yet past their token (default {@link DEFAULT_MAX_UNAUTHENTICATED}); more get 503. */
+  readonly maxUnauthenticatedConnections?: number;
+  /** Time to send the whole request head (default {@link DEFAULT_HEAD_TIMEOUT_MS}); then 408. */
+  readonly headTimeoutMs?: number;
+}
+
+/** A connection being served: how to end it, when it is over, and its hold on the caps. */
+interface Served {
+  abort(): void;
+  done: Promise<void>;
+  readonly ticket: Ticket;
 }
 
 /** What an exec URL runs. */
@@ -101,7 +132,11 @@ export class StreamingServer {
   readonly #opts: StreamingServerOptions;
   readonly #log: Logger;
   readonly #tokens: TokenCache;
+  readonly #admission: Admission;
+  readonly #refusals: RefusalLog;
+  readonly #headTimeoutMs: number;
   readonly #active = new Set<{ abort(): void; done: Promise<void> }>();
+  #refusing = 0;
   /** Aborted by {@link close}: sessions end without their usual grace. */
   readonly #shutdown = new AbortController();
   #listener: Deno.Listener | undefined;
@@ -120,6 +155,30 @@ export class StreamingServer {
       ttlMs: opts.tokenTtlMs,
       ...(opts.maxTokens !== undefined ? { maxInFlight: opts.maxTokens } : {}),
     });
+    const limits = {
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnectionsPerSource: opts.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+      maxUnauthenticatedConnections: opts.maxUnauthenticatedConnections ??
+        DEFAULT_MAX_UNAUTHENTICATED,
+      headTimeoutMs: opts.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS,
+    };
+    for (const [k, v] of Object.entries(limits)) {
+      if (!Number.isSafeInteger(v) || v < 1) {
+        throw invalidArgument(`streaming server option ${k} must be a positive integer, got ${v}`);
+      }
+    }
+    this.#admission = new Admission({
+      total: limits.maxConnections,
+      perSource: limits.maxConnectionsPerSource,
+      unauthenticated: limits.maxUnauthenticatedConnections,
+    });
+    this.#refusals = new RefusalLog(this.#log);
+    this.#headTimeoutMs = limits.headTimeoutMs;
+  }
+
+  /** Connections open now: in total, and not yet past their token. */
+  get connections(): { total: number; unauthenticated: number } {
+    return this.#admission.counts;
   }
 
   /** Binds the listener and starts accepting connections. */
@@ -205,6 +264,7 @@ export class StreamingServer {
     const sessions = [...this.#active];
     for (const s of sessions) s.abort();
     await Promise.allSettled(sessions.map((s) => s.done));
+    this.#refusals.flush();
   }
 
   #url(path: string, req: StreamRequest): string {
@@ -228,10 +288,19 @@ export class StreamingServer {
   }
 
   #serve(conn: Deno.Conn): void {
-    const transport = connTransport(conn);
     const remote = conn.remoteAddr as Deno.NetAddr;
+    const admitted = this.#admission.admit(remote.hostname);
+    if (isRefusal(admitted)) {
+      this.#refuse(conn, admitted, remote.hostname);
+      return;
+    }
+    const transport = connTransport(conn);
     const log = this.#log.with({ remote: `${remote.hostname}:${remote.port}` });
-    const entry = { abort: () => transport.close(), done: Promise.resolve() };
+    const entry: Served = {
+      abort: () => transport.close(),
+      done: Promise.resolve(),
+      ticket: admitted,
+    };
     entry.done = (async () => {
       try {
         (conn as Deno.TcpConn).setNoDelay(true);
@@ -240,6 +309,7 @@ export class StreamingServer {
         log.warn("streaming connection failed", { error: messageOf(err) });
       } finally {
         transport.close();
+        admitted.release();
         this.#active.delete(entry);
       }
     })();
@@ -247,16 +317,51 @@ export class StreamingServer {
     if (this.#closing) entry.abort();
   }
 
+  /**
+   * Answers a connection over a cap with its status, without reading its request, and
+   * closes it. Past {@link MAX_REFUSING} answers in progress, closes it at once.
+   */
+  #refuse(conn: Deno.Conn, r: Refusal, source: string): void {
+    this.#refusals.note(r, source);
+    if (this.#refusing >= MAX_REFUSING || this.#closing) {
+      conn.close();
+      return;
+    }
+    this.#refusing++;
+    const transport = connTransport(conn);
+    const entry = { abort: () => transport.close(), done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        await respond(
+          transport,
+          new HttpError(r.status, r.message, [["Retry-After", "1"]]),
+          true,
+        );
+      } finally {
+        transport.close();
+        this.#refusing--;
+        this.#active.delete(entry);
+      }
+    })();
+    this.#active.add(entry);
+  }
+
   async #handle(
     transport: Transport,
-    entry: { abort(): void },
+    entry: Served,
     log: Logger,
   ): Promise<void> {
     const reader = new BufferedReader(() => transport.read());
-    let head: Uint8Array | null;
-    const headTimer = setTimeout(() => transport.close(), HEAD_TIMEOUT_MS);
+    let head: Uint8Array | null | "timeout";
+    // One deadline for the whole head, however it trickles in (slowloris).
+    let headTimer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"timeout">((r) => {
+      headTimer = setTimeout(() => r("timeout"), this.#headTimeoutMs);
+    });
+    const reading = reader.readHead(MAX_HEAD_BYTES);
+    reading.catch(() => {}); // settles after a timeout too, when the socket closes
     try {
-      head = await reader.readHead(MAX_HEAD_BYTES);
+      head = await Promise.race([reading, expired]);
     } catch (err) {
       if (err instanceof RangeError) {
         await respond(transport, new HttpError(431, err.message));
@@ -264,6 +369,14 @@ export class StreamingServer {
       return;
     } finally {
       clearTimeout(headTimer);
+    }
+    if (head === "timeout") {
+      log.debug("streaming request head not received in time", { ms: this.#headTimeoutMs });
+      await respond(
+        transport,
+        new HttpError(408, `request head not received within ${this.#headTimeoutMs} ms`),
+      );
+      return;
     }
     if (head === null) return;
     try {
@@ -283,7 +396,7 @@ export class StreamingServer {
     req: RequestHead,
     reader: BufferedReader,
     transport: Transport,
-    entry: { abort(): void },
+    entry: Served,
     log: Logger,
   ): Promise<void> {
     const m = /^\/(exec|attach|portforward)\/([^/]+)$/.exec(req.path);
@@ -300,6 +413,7 @@ export class StreamingServer {
     if (cached.kind !== endpoint) {
       throw new HttpError(404, `streaming token is for ${cached.kind}, not ${endpoint}`);
     }
+    entry.ticket.authenticated();
     const slog = log.with(
       cached.kind === "portforward"
         ? { session: "portforward", podId: cached.podSandboxId }
@@ -541,10 +655,23 @@ function parsePortParam(s: string): number {
   return n;
 }
 
-async function respond(transport: Transport, err: HttpError): Promise<void> {
+/**
+ * Writes an error response and ends our side. With `drain`, also reads (and drops) what the
+ * client sent until it closes, within the same grace: closing a socket with unread input
+ * resets it, and a reset can destroy the response before the client reads it.
+ */
+async function respond(transport: Transport, err: HttpError, drain = false): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const write = transport.write(formatResponse(err.status, err.headers, err.message + "\n"))
-    .then(() => transport.closeWrite()).catch(() => {});
+    .then(() => transport.closeWrite())
+    .then(async () => {
+      if (!drain) return;
+      let left = MAX_HEAD_BYTES * 4;
+      for (let b = await transport.read(); b !== null && left > 0; b = await transport.read()) {
+        left -= b.byteLength;
+      }
+    })
+    .catch(() => {});
   const grace = new Promise<void>((r) => (timer = setTimeout(r, ERROR_GRACE_MS)));
   await Promise.race([write, grace]);
   clearTimeout(timer);

@@ -229,3 +229,143 @@ Deno.test("too many outstanding tokens is resource-exhausted", async () => {
   const e = assertThrows(() => h.server.execUrl(execReq), SauropodError, "in flight");
   assertEquals(e.kind, "resource-exhausted");
 });
+
+// ---- limits: connection caps and the head timeout (security review L6) ----
+
+/** Polls `cond` (the server counts a connection once it accepts it). */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Connects and sends nothing. */
+function idle(baseUrl: string): Promise<Deno.TcpConn> {
+  const u = new URL(baseUrl);
+  return Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+}
+
+/** Connects, sends a request head for a made-up token, and reads the whole answer. */
+async function refusedWith(baseUrl: string): Promise<{ status: number; text: string }> {
+  const conn = await idle(baseUrl);
+  try {
+    await conn.write(new TextEncoder().encode(`GET /exec/${"A".repeat(43)} HTTP/1.1\r\n\r\n`));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return { status: Number(text.split(" ")[1]), text };
+  } finally {
+    conn.close();
+  }
+}
+
+const refusalLines = (logs: string[]) =>
+  logs.filter((l) => l.includes("refusing streaming connections"));
+
+Deno.test("connections beyond the total cap get 503, logged once, and a freed slot serves again", async () => {
+  await using h = await startHarness({
+    maxConnections: 3,
+    maxConnectionsPerSource: 100,
+    maxUnauthenticatedConnections: 100,
+  });
+  const held = await Promise.all([1, 2, 3].map(() => idle(h.server.baseUrl)));
+  try {
+    await until(() => h.server.connections.total === 3, "3 connections");
+    for (let i = 0; i < 20; i++) {
+      const r = await refusedWith(h.server.baseUrl);
+      assertEquals(r.status, 503, r.text);
+      assertStringIncludes(r.text, "too many streaming connections (limit 3)");
+      assertStringIncludes(r.text, "Retry-After: 1");
+    }
+    assertEquals(refusalLines(h.logs).length, 1, "a flood is logged once");
+    held.pop()!.close();
+    await until(() => h.server.connections.total === 2, "a freed slot");
+    assertEquals((await spdyExec(h.server.execUrl(execReq))).status.exitCode, 0);
+  } finally {
+    for (const c of held) c.close();
+  }
+});
+
+Deno.test("connections beyond the per-source cap get 429 naming the source", async () => {
+  await using h = await startHarness({
+    maxConnections: 100,
+    maxConnectionsPerSource: 2,
+    maxUnauthenticatedConnections: 100,
+  });
+  const held = await Promise.all([1, 2].map(() => idle(h.server.baseUrl)));
+  try {
+    await until(() => h.server.connections.total === 2, "2 connections");
+    const r = await refusedWith(h.server.baseUrl);
+    assertEquals(r.status, 429, r.text);
+    assertStringIncludes(r.text, "too many streaming connections from 127.0.0.1 (limit 2)");
+  } finally {
+    for (const c of held) c.close();
+  }
+});
+
+Deno.test("connections that have not presented a token are capped; sessions past their token are not", async () => {
+  await using h = await startHarness({
+    maxConnections: 100,
+    maxConnectionsPerSource: 100,
+    maxUnauthenticatedConnections: 2,
+  });
+  h.backend.startContainer("quiet", ["sleep", "600"]);
+  const attach = await SpdyRemoteCommand.open(
+    h.server.attachUrl({
+      containerId: "quiet",
+      tty: false,
+      stdin: false,
+      stdout: true,
+      stderr: true,
+    }),
+    { stderr: true },
+  );
+  const held: Deno.TcpConn[] = [];
+  try {
+    await until(() => h.server.connections.unauthenticated === 0, "the attach to authenticate");
+    held.push(await idle(h.server.baseUrl), await idle(h.server.baseUrl));
+    await until(() => h.server.connections.unauthenticated === 2, "2 idle connections");
+    const r = await refusedWith(h.server.baseUrl);
+    assertEquals(r.status, 503, r.text);
+    assertStringIncludes(r.text, "waiting to present a token (limit 2)");
+    assertEquals(h.server.connections, { total: 3, unauthenticated: 2 });
+  } finally {
+    for (const c of held) c.close();
+    attach.close();
+  }
+});
+
+Deno.test("a request head trickled a byte at a time gets 408 at the head timeout", async () => {
+  await using h = await startHarness({ headTimeoutMs: 300 });
+  const conn = await idle(h.server.baseUrl);
+  const head = new TextEncoder().encode(
+    `GET /exec/x HTTP/1.1\r\nX-Pad: ${"a".repeat(2000)}\r\n\r\n`,
+  );
+  try {
+    const buf = new Uint8Array(4096);
+    let sent = 0;
+    let answer = "";
+    const reading = conn.read(buf);
+    reading.catch(() => {}); // still pending if the server never answers
+    for (; sent < head.length; sent++) {
+      await conn.write(head.subarray(sent, sent + 1));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const later = new Promise((r) => (timer = setTimeout(r, 20, "later")));
+      const n = await Promise.race([reading, later]);
+      clearTimeout(timer);
+      if (n === "later") continue;
+      if (typeof n === "number") answer = new TextDecoder().decode(buf.subarray(0, n));
+      break;
+    }
+    // Every byte kept the connection busy; the deadline held all the same.
+    assert(sent < head.length, "the whole head was sent before the server gave up");
+    assertMatch(answer, /^HTTP\/1\.1 408 /);
+    await until(() => h.server.connections.total === 0, "the connection to close");
+  } finally {
+    conn.close();
+  }
+});

@@ -176,6 +176,12 @@ export class Call implements StreamListener {
   readonly #reader: MessageReader;
   readonly #ctx: Context;
   #request: RawMessage | undefined;
+  /**
+   * Request bytes the stream handed us that we still hold (the message in progress, or the
+   * whole request until the handler takes it): they count against the connection's budget
+   * until consumed, so a client cannot park messages here for free.
+   */
+  #held = 0;
   #finished = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When the call began, for its duration. */
@@ -221,13 +227,32 @@ export class Call implements StreamListener {
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.#finished) return;
+    if (this.#finished) {
+      this.#stream.consume(chunk.length);
+      return;
+    }
+    this.#held += chunk.length;
+    if (this.#request !== undefined) {
+      // A unary request has one message: the first byte of a second already breaks it.
+      this.#request = undefined;
+      this.#cardinality("more");
+      return;
+    }
     try {
       this.#reader.push(chunk);
     } catch (err) {
       const s = err instanceof StatusError ? err : new StatusError(Status.INTERNAL, String(err));
       this.fail(s.code, s.message);
+      return;
     }
+    if (this.#finished) return;
+    if (this.#request !== undefined && this.#reader.buffered > 0) {
+      this.#request = undefined;
+      this.#cardinality("more");
+      return;
+    }
+    const missing = this.#reader.missing;
+    if (missing > 0) this.#stream.need(missing);
   }
 
   #onMessage(m: RawMessage): void {
@@ -261,6 +286,8 @@ export class Call implements StreamListener {
     }
     const m = this.#request;
     this.#request = undefined;
+    // The handler takes the message: its bytes are the handler's now, not the transport's.
+    this.#release();
     void this.#run(m);
   }
 
@@ -376,6 +403,13 @@ export class Call implements StreamListener {
       new StatusError(Status.CANCELLED, `${this.method} already ended`);
   }
 
+  /** Gives the stream back every request byte the call holds. */
+  #release(): void {
+    const n = this.#held;
+    this.#held = 0;
+    this.#stream.consume(n);
+  }
+
   /** Ends the call with an error status, aborting the handler's signal. */
   fail(code: Status, message: string): void {
     this.#finish(code, message, true);
@@ -384,6 +418,8 @@ export class Call implements StreamListener {
   #finish(code: Status, message: string, write: boolean): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#request = undefined;
+    this.#reader.reset();
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -405,6 +441,8 @@ export class Call implements StreamListener {
         s.end(code === Status.OK ? OK_TRAILERS : encodeBlock(statusFields(code, message)));
       }
     }
+    // After the response: a stream it closed already dropped what we held.
+    this.#release();
     if (code !== Status.OK && !this.#ac.signal.aborted) {
       this.#ac.abort(new StatusError(code, message));
     }

@@ -7,6 +7,18 @@
  * Input is processed synchronously, a socket read at a time; output is gathered in one
  * buffer and written with one socket write per batch.
  *
+ * Receive flow control bounds what one connection can make us hold. Request bytes count
+ * as buffered from the DATA frame that carries them until the application consumes them
+ * ({@link H2Stream.consume}); credit (WINDOW_UPDATE) follows consumption, never receipt.
+ * Each stream may hold its initial window; beyond it, a stream whose application says it
+ * needs more ({@link H2Stream.need}: a message larger than the window) reserves the rest
+ * from the connection's pool, first come first served, and gets the whole of it at once, so
+ * a large message flows without waiting on us and holders always finish: the pool never
+ * deadlocks on half-granted messages. So a connection holds at most
+ * `maxConcurrentStreams × initialWindowSize + connectionBufferBytes`; the connection window
+ * (that plus {@link CONN_SLACK}) backs the stream windows up, and a client that sends past
+ * either gets FLOW_CONTROL_ERROR (RFC 9113 §6.9).
+ *
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
@@ -56,10 +68,13 @@ export interface H2Options {
   maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE; larger requests get HTTP 431. */
   maxHeaderListSize: number;
-  /** SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on a stream before we ack it. */
+  /** SETTINGS_INITIAL_WINDOW_SIZE: what a stream may hold before the application consumes. */
   initialWindowSize: number;
-  /** The connection-level receive window. */
-  connectionWindowSize: number;
+  /**
+   * The pool all streams together may hold beyond their initial windows (for messages
+   * larger than the window); at least the largest message the application accepts.
+   */
+  connectionBufferBytes: number;
   /** A connection that has not sent its preface and SETTINGS by then is closed. */
   prefaceTimeoutMs: number;
   /** At most this many stream resets (client RST_STREAM or refused streams)… */
@@ -78,6 +93,11 @@ const CLOSE_FLUSH_MS = 2_000;
 const DRAIN_PING_MS = 1_000;
 /** How far an encoded header block (buffered until its last frame) may exceed the list limit. */
 const BLOCK_SLACK = 16_384;
+/**
+ * Connection credit given back in batches of this size; the connection window is this much
+ * larger than what the streams may hold, so a pending batch never blocks a granted stream.
+ */
+export const CONN_SLACK = 1 << 20;
 
 const DRAIN_PING = new Uint8Array([0x73, 0x61, 0x75, 0x72, 0x6f, 0x70, 0x6f, 0x64]); // "sauropod"
 const HEADERS_431 = encodeBlock([[":status", "431"]]);
@@ -106,7 +126,16 @@ export class H2Connection implements StreamOwner {
   #lastProcessed = 0;
   #peerInitialWindow = DEFAULT_WINDOW;
   #connRecvWindow = DEFAULT_WINDOW;
+  /** Bytes consumed (or discarded) not yet returned to the client's connection window. */
   #connUnacked = 0;
+  /** Bytes of all streams handed to listeners and not yet consumed. */
+  #buffered = 0;
+  /** What is left of the pool for windows beyond the initial one. */
+  #poolFree: number;
+  /** Streams waiting for a reservation, in arrival order. */
+  readonly #waiting: H2Stream[] = [];
+  /** The stream whose listener is running: its window is settled once the listener returns. */
+  #dispatching: H2Stream | undefined;
 
   #writing = false;
   #flushQueued = false;
@@ -132,6 +161,18 @@ export class H2Connection implements StreamOwner {
     });
     this.#resets = new Budget(opts.maxResetsPerInterval, opts.resetIntervalMs);
     this.#send = new Sender((s) => this.#localEnd(s));
+    this.#poolFree = opts.connectionBufferBytes;
+  }
+
+  /** Request bytes received and not yet consumed, over all streams. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** The most {@link bufferedBytes} can reach: every stream's window plus the pool. */
+  get bufferLimit(): number {
+    return this.#opts.maxConcurrentStreams * this.#opts.initialWindowSize +
+      this.#opts.connectionBufferBytes;
   }
 
   /** Reads and serves until the connection ends; never rejects. */
@@ -150,9 +191,10 @@ export class H2Connection implements StreamOwner {
       [Setting.MAX_HEADER_LIST_SIZE, this.#opts.maxHeaderListSize],
       [Setting.ENABLE_PUSH, 0],
     ]);
-    if (this.#opts.connectionWindowSize > DEFAULT_WINDOW) {
-      this.#send.out.windowUpdate(0, this.#opts.connectionWindowSize - DEFAULT_WINDOW);
-      this.#connRecvWindow = this.#opts.connectionWindowSize;
+    const connWindow = Math.min(MAX_WINDOW, this.bufferLimit + CONN_SLACK);
+    if (connWindow > DEFAULT_WINDOW) {
+      this.#send.out.windowUpdate(0, connWindow - DEFAULT_WINDOW);
+      this.#connRecvWindow = connWindow;
     }
     this.#flush();
     try {
@@ -311,21 +353,22 @@ export class H2Connection implements StreamOwner {
       );
     }
     this.#connRecvWindow -= len;
-    // Whatever happens to the stream, the bytes count against the connection and are
-    // given back (RFC 9113 §6.9).
-    this.#connUnacked += len;
-    this.#ackConnection();
     const s = this.#streams.get(id);
     if (s === undefined) {
       if (this.#idle(id)) {
         throw connectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
       }
-      return; // a stream we already closed: frames in flight are ignored
+      // A stream we already closed: frames in flight are dropped, and their bytes still
+      // count against the connection until given back (RFC 9113 §6.9).
+      this.#release(len);
+      return;
     }
     if (s.remoteDone) {
+      this.#release(len);
       throw streamError(ErrorCode.STREAM_CLOSED, `DATA after END_STREAM on stream ${id}`, id);
     }
     if (len > s.recvWindow) {
+      this.#release(len);
       throw streamError(
         ErrorCode.FLOW_CONTROL_ERROR,
         `DATA of ${len} bytes exceeds the window of stream ${id} (${s.recvWindow})`,
@@ -334,6 +377,10 @@ export class H2Connection implements StreamOwner {
     }
     s.recvWindow -= len;
     const data = unpadData(f);
+    // Padding is consumed on arrival; the data is held until the application consumes it.
+    if (data.length < len) this.#release(len - data.length);
+    s.buffered += data.length;
+    this.#buffered += data.length;
     s.received += data.length;
     if (s.contentLength !== undefined && s.received > s.contentLength) {
       throw streamError(
@@ -343,24 +390,121 @@ export class H2Connection implements StreamOwner {
       );
     }
     const end = (f.flags & Flag.END_STREAM) !== 0;
-    if (data.length > 0 && !s.localDone) s.listener?.onData(data);
-    if (end) {
-      this.#remoteEnd(s);
-    } else if (!s.closed) {
-      s.unacked += len;
-      if (s.unacked >= this.#opts.initialWindowSize / 2) {
-        this.#send.out.windowUpdate(id, s.unacked);
-        s.recvWindow += s.unacked;
-        s.unacked = 0;
-      }
+    if (data.length > 0) {
+      if (s.listener === undefined) this.consume(s, data.length);
+      else this.#dispatch(s, (l) => l.onData(data));
+    }
+    if (end) this.#remoteEnd(s);
+    else this.#settle(s);
+  }
+
+  /** Runs a listener callback; window changes it makes are settled once, after it. */
+  #dispatch(s: H2Stream, fn: (l: StreamListener) => void): void {
+    const outer = this.#dispatching;
+    this.#dispatching = s;
+    try {
+      fn(s.listener!);
+    } finally {
+      this.#dispatching = outer;
     }
   }
 
-  #ackConnection(): void {
-    if (this.#connUnacked >= this.#opts.connectionWindowSize / 2) {
+  /** @internal see {@link H2Stream.consume}. */
+  consume(s: H2Stream, n: number): void {
+    if (s.closed || n <= 0) return;
+    if (n > s.buffered) {
+      throw new RangeError(`stream ${s.id}: consumed ${n} bytes of ${s.buffered} held`);
+    }
+    s.buffered -= n;
+    this.#buffered -= n;
+    s.demand = 0;
+    this.#release(n);
+    if (this.#dispatching !== s) this.#settle(s);
+  }
+
+  /** @internal see {@link H2Stream.need}. */
+  need(s: H2Stream, n: number): void {
+    if (s.closed) return;
+    s.demand = n > 0 ? s.buffered + n : 0;
+    if (this.#dispatching !== s) this.#settle(s);
+  }
+
+  /**
+   * Brings a stream's reservation and window in line with what it holds and needs: pool
+   * credit it no longer needs goes back (never below what the client may still send),
+   * a need beyond the initial window reserves from the pool (or queues for it), and the
+   * window is topped up to the stream's credit when that is worth a frame or is needed.
+   */
+  #settle(s: H2Stream): void {
+    if (s.closed) return;
+    const w = this.#opts.initialWindowSize;
+    // Once the client finished sending, nothing more arrives: only what is held counts.
+    const outstanding = s.buffered + (s.remoteDone ? 0 : s.recvWindow);
+    // A need beyond the whole pool is clamped to it, or it would block the queue forever.
+    const want = s.remoteDone
+      ? 0
+      : Math.min(w + this.#opts.connectionBufferBytes, Math.max(w, s.demand));
+    const keep = Math.max(0, Math.max(want, outstanding) - w);
+    let freed = false;
+    if (s.extra > keep) {
+      this.#poolFree += s.extra - keep;
+      s.extra = keep;
+      freed = true;
+    }
+    const more = want - w - s.extra;
+    if (more > 0) {
+      if (!s.waiting && this.#waiting.length === 0 && more <= this.#poolFree) {
+        this.#poolFree -= more;
+        s.extra += more;
+      } else if (!s.waiting) {
+        s.waiting = true;
+        this.#waiting.push(s);
+      }
+    } else if (s.waiting) {
+      this.#unqueue(s);
+    }
+    if (!s.remoteDone) {
+      const inc = w + s.extra - outstanding;
+      // Small increments wait to be worth a frame, unless the listener waits on them.
+      if (inc > 0 && (inc >= w / 2 || s.demand - s.buffered > s.recvWindow)) {
+        this.#send.out.windowUpdate(s.id, inc);
+        s.recvWindow += inc;
+        this.#scheduleFlush();
+      }
+    }
+    if (freed) this.#grantWaiting();
+  }
+
+  /** Hands freed pool credit to waiting streams, in order, while the first one fits. */
+  #grantWaiting(): void {
+    const w = this.#opts.initialWindowSize;
+    while (this.#waiting.length > 0) {
+      const s = this.#waiting[0]!;
+      const want = Math.min(w + this.#opts.connectionBufferBytes, Math.max(w, s.demand));
+      const more = Math.max(0, want - w - s.extra);
+      if (more > this.#poolFree) return;
+      this.#waiting.shift();
+      s.waiting = false;
+      this.#poolFree -= more;
+      s.extra += more;
+      this.#settle(s);
+    }
+  }
+
+  #unqueue(s: H2Stream): void {
+    s.waiting = false;
+    const i = this.#waiting.indexOf(s);
+    if (i >= 0) this.#waiting.splice(i, 1);
+  }
+
+  /** Bytes no longer held: returned to the client's connection window in batches. */
+  #release(n: number): void {
+    this.#connUnacked += n;
+    if (this.#connUnacked >= CONN_SLACK) {
       this.#send.out.windowUpdate(0, this.#connUnacked);
       this.#connRecvWindow += this.#connUnacked;
       this.#connUnacked = 0;
+      this.#scheduleFlush();
     }
   }
 
@@ -469,7 +613,7 @@ export class H2Connection implements StreamOwner {
     this.#streams.set(id, s);
     this.#lastProcessed = id;
     s.listener = this.#handler(s, head);
-    if (endStream && !s.closed) s.listener.onEnd();
+    if (endStream && !s.closed) this.#dispatch(s, (l) => l.onEnd());
   }
 
   #remoteEnd(s: H2Stream): void {
@@ -485,7 +629,8 @@ export class H2Connection implements StreamOwner {
       this.#forget(s);
       return;
     }
-    s.listener?.onEnd();
+    if (s.listener !== undefined) this.#dispatch(s, (l) => l.onEnd());
+    this.#settle(s);
   }
 
   #onPriority(f: Frame): void {
@@ -692,6 +837,18 @@ export class H2Connection implements StreamOwner {
     if (s.closed) return;
     s.closed = true;
     this.#streams.delete(s.id);
+    // What the stream held is dropped with it: its bytes and its reservation go back.
+    if (s.buffered > 0) {
+      this.#buffered -= s.buffered;
+      this.#release(s.buffered);
+      s.buffered = 0;
+    }
+    if (s.waiting) this.#unqueue(s);
+    if (s.extra > 0) {
+      this.#poolFree += s.extra;
+      s.extra = 0;
+      this.#grantWaiting();
+    }
     this.#send.drop(s, new Error(`stream ${s.id} closed before its data was sent`));
     if (this.#goawaySent && this.#streams.size === 0) this.#closeWhenFlushed();
   }

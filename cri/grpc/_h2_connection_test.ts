@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { nullLogger } from "../../log/mod.ts";
-import { H2Connection, type H2Options, type StreamHandler } from "./_h2_connection.ts";
+import { CONN_SLACK, H2Connection, type H2Options, type StreamHandler } from "./_h2_connection.ts";
 import type { AbortReason, H2Stream } from "./_h2_stream.ts";
 import { ErrorCode, Flag, FrameType, PREFACE, Setting } from "./_h2_frame.ts";
 import type { RequestHead } from "./_h2_headers.ts";
@@ -11,7 +11,7 @@ const OPTS: H2Options = {
   maxConcurrentStreams: 4,
   maxHeaderListSize: 4096,
   initialWindowSize: 65_535,
-  connectionWindowSize: 1 << 20,
+  connectionBufferBytes: 1 << 20,
   prefaceTimeoutMs: 5_000,
   maxResetsPerInterval: 20,
   resetIntervalMs: 60_000,
@@ -34,7 +34,10 @@ function echo(seen: Seen, hold = false): StreamHandler {
     seen.streams.push(stream);
     const body: number[] = [];
     return {
-      onData: (chunk) => body.push(...chunk),
+      onData: (chunk) => {
+        body.push(...chunk);
+        stream.consume(chunk.length);
+      },
       onEnd: () => {
         if (hold) return;
         stream.respond(OK_HEADERS, false);
@@ -89,7 +92,11 @@ Deno.test("H2Connection sends its SETTINGS, acks the client's, and answers PING"
       [Setting.ENABLE_PUSH, 0],
     ]);
     const wu = await c.until(isType(FrameType.WINDOW_UPDATE));
-    assertEquals(new DataView(wu.payload.buffer).getUint32(0), (1 << 20) - 65_535);
+    // Every stream's window plus the pool plus the slack for batched credit.
+    assertEquals(
+      new DataView(wu.payload.buffer).getUint32(0),
+      4 * 65_535 + (1 << 20) + CONN_SLACK - 65_535,
+    );
     await c.until((f) => f.type === FrameType.SETTINGS && f.flags === Flag.ACK);
     await c.frames((w) => w.ping(false, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8])));
     const pong = await c.until(isType(FrameType.PING));
@@ -376,4 +383,137 @@ Deno.test("H2Connection.drain() brackets in-flight streams with GOAWAY and PING,
     await c.drain(); // the server closes once stream 1 is done
     assertEquals(seen.heads.length, 1);
   });
+});
+
+// ---- receive flow control: credit follows consumption ----
+
+/** A connection whose streams hold what they receive until the test consumes it. */
+async function withHolder(
+  fn: (c: RawClient, conn: H2Connection, streams: H2Stream[]) => Promise<void>,
+  opts: Partial<H2Options> = {},
+): Promise<void> {
+  const [server, client] = memoryPipe();
+  const streams: H2Stream[] = [];
+  const conn = new H2Connection(server, { ...OPTS, ...opts }, (stream) => {
+    streams.push(stream);
+    return { onData() {}, onEnd() {}, onAbort() {} };
+  });
+  const served = conn.serve();
+  try {
+    const c = new RawClient(client);
+    await c.start();
+    await roundTrip(c);
+    await fn(c, conn, streams);
+  } finally {
+    client.close();
+    await served;
+  }
+}
+
+let pings = 0;
+/** A PING round trip: the frames the server sent before its ack (it answers in order). */
+async function roundTrip(c: RawClient): Promise<Received[]> {
+  const opaque = new Uint8Array(8);
+  opaque[7] = ++pings;
+  await c.frames((w) => w.ping(false, opaque));
+  const before: Received[] = [];
+  for (;;) {
+    const f = await c.next();
+    if (f === null) throw new Error("connection closed during a PING round trip");
+    if (f.type === FrameType.PING && f.flags === Flag.ACK && f.payload[7] === opaque[7]) {
+      return before;
+    }
+    before.push(f);
+  }
+}
+
+/** The WINDOW_UPDATEs among `frames`, as [stream, increment]. */
+function updates(frames: Received[]): Array<[number, number]> {
+  return frames.filter(isType(FrameType.WINDOW_UPDATE)).map((
+    f,
+  ) => [f.streamId, new DataView(f.payload.buffer).getUint32(0)]);
+}
+
+const SMALL = { initialWindowSize: 1000, connectionBufferBytes: 6000 };
+
+Deno.test("H2Connection gives a stream's window back only as the application consumes", async () => {
+  await withHolder(async (c, conn, streams) => {
+    await c.request(1, "/a.B/C");
+    await c.frames((w) => w.data(1, false, new Uint8Array(1000)));
+    // Received is not consumed: no credit, and the bytes count as buffered.
+    assertEquals(updates(await roundTrip(c)), []);
+    assertEquals(conn.bufferedBytes, 1000);
+    streams[0]!.consume(400);
+    assertEquals(updates(await roundTrip(c)), [], "400 bytes are not worth a frame yet");
+    streams[0]!.consume(200);
+    assertEquals(updates(await roundTrip(c)), [[1, 600]]);
+    assertEquals(conn.bufferedBytes, 400);
+    // A client that sends past its window is reset, and what the stream held is dropped.
+    await c.frames((w) => w.data(1, false, new Uint8Array(601)));
+    assertEquals(await c.rst(1), ErrorCode.FLOW_CONTROL_ERROR);
+    assertEquals(conn.bufferedBytes, 0);
+  }, SMALL);
+});
+
+Deno.test("H2Connection opens the whole window a stream needs at once, from the pool", async () => {
+  await withHolder(async (c, conn, streams) => {
+    await c.request(1, "/a.B/C");
+    await c.frames((w) => w.data(1, false, new Uint8Array(10)));
+    await roundTrip(c);
+    streams[0]!.need(5000);
+    // 10 held + 990 left of the window + 4010 from the pool = the 5000 more it needs.
+    assertEquals(updates(await roundTrip(c)), [[1, 4010]]);
+    await c.frames((w) => {
+      for (let i = 0; i < 5; i++) w.data(1, false, new Uint8Array(1000));
+    });
+    assertEquals(updates(await roundTrip(c)), []);
+    assertEquals(conn.bufferedBytes, 5010);
+    // Consumed: the reservation goes back and the stream is back to its initial window.
+    streams[0]!.consume(5010);
+    assertEquals(updates(await roundTrip(c)), [[1, 1000]]);
+    assertEquals(conn.bufferedBytes, 0);
+  }, SMALL);
+});
+
+Deno.test("H2Connection queues reservations beyond the pool in order and grants them as it frees", async () => {
+  await withHolder(async (c, conn, streams) => {
+    for (const id of [1, 3, 5]) {
+      await c.request(id, "/a.B/C");
+      await c.frames((w) => w.data(id, false, new Uint8Array(10)));
+    }
+    await roundTrip(c);
+    const [s1, s3, s5] = streams;
+    s1!.need(5000); // 4010 of the pool's 6000
+    s3!.need(3000); // 2010: does not fit, waits
+    s5!.need(1500); // 510 would fit, but waits its turn behind stream 3
+    assertEquals(updates(await roundTrip(c)), [[1, 4010]]);
+    await c.frames((w) => {
+      for (let i = 0; i < 5; i++) w.data(1, false, new Uint8Array(1000));
+    });
+    await roundTrip(c);
+    assert(conn.bufferedBytes <= conn.bufferLimit);
+    s1!.consume(5010);
+    assertEquals(updates(await roundTrip(c)), [[1, 1000], [3, 2010], [5, 510]]);
+    // A stream that goes away gives its reservation back too.
+    await c.frames((w) => w.rstStream(3, ErrorCode.CANCEL));
+    s1!.need(5000);
+    assertEquals(updates(await roundTrip(c)), [[1, 4000]]);
+  }, SMALL);
+});
+
+Deno.test("H2Connection treats DATA past the connection window as a FLOW_CONTROL_ERROR connection error", async () => {
+  await withHolder(async (c) => {
+    // Stream 1 holds its whole window; the connection has the slack left.
+    await c.request(1, "/a.B/C");
+    await c.frames((w) => w.data(1, false, new Uint8Array(16_384)));
+    // Stream 3 is refused; DATA already on its way to it still counts, until the slack
+    // runs out before the batch of credit is due.
+    await c.request(3, "/a.B/C");
+    assertEquals(await c.rst(3), ErrorCode.REFUSED_STREAM);
+    await c.frames((w) => {
+      for (let i = 0; i < 70; i++) w.data(3, false, new Uint8Array(16_000));
+    });
+    const debug = await expectGoaway(c, ErrorCode.FLOW_CONTROL_ERROR);
+    assert(debug.includes("exceeds the connection window"), debug);
+  }, { maxConcurrentStreams: 1, initialWindowSize: 16_384, connectionBufferBytes: 0 });
 });

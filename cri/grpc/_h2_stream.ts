@@ -18,7 +18,11 @@ export type AbortReason =
   /** The client broke the protocol on this stream; we reset it. */
   | "protocol-error";
 
-/** What the application does with one request stream. */
+/**
+ * What the application does with one request stream. Bytes handed to {@link onData} count
+ * against the connection's receive budget until the application gives them back with
+ * {@link H2Stream.consume}: flow-control credit follows consumption, not receipt.
+ */
 export interface StreamListener {
   /** Request body bytes; a view that is only valid during the call. */
   onData(chunk: Uint8Array): void;
@@ -39,6 +43,8 @@ export interface StreamOwner {
   ): void;
   end(s: H2Stream, trailers: EncodedBlock): void;
   reset(s: H2Stream, code: ErrorCode): void;
+  consume(s: H2Stream, n: number): void;
+  need(s: H2Stream, n: number): void;
 }
 
 /** DATA queued on a stream: `a` then `b`, framed as windows allow. */
@@ -59,8 +65,14 @@ export class H2Stream {
   recvWindow: number;
   /** @internal send window the client granted us. */
   sendWindow: number;
-  /** @internal bytes consumed since the last WINDOW_UPDATE. */
-  unacked = 0;
+  /** @internal bytes handed to the listener and not yet consumed. */
+  buffered = 0;
+  /** @internal the level {@link buffered} must reach before the listener can consume (0: none). */
+  demand = 0;
+  /** @internal receive credit beyond the initial window, reserved from the connection's pool. */
+  extra = 0;
+  /** @internal queued for a reservation from the connection's pool. */
+  waiting = false;
   /** @internal the client sent END_STREAM. */
   remoteDone = false;
   /** @internal our END_STREAM is written (or the stream was reset). */
@@ -117,5 +129,23 @@ export class H2Stream {
   /** Ends the stream at once with RST_STREAM(`code`), dropping queued DATA. */
   reset(code: ErrorCode): void {
     this.#owner.reset(this, code);
+  }
+
+  /**
+   * Gives back `n` bytes received through {@link StreamListener.onData}: the application
+   * has processed or dropped them, so the client may send as many more.
+   */
+  consume(n: number): void {
+    this.#owner.consume(this, n);
+  }
+
+  /**
+   * Says the application can consume nothing until `n` more bytes arrive (a message
+   * prefix declared its length): the stream's window is opened that far, from the
+   * connection's pool, so a message larger than the initial window does not stall. A
+   * {@link consume} ends the need.
+   */
+  need(n: number): void {
+    this.#owner.need(this, n);
   }
 }

@@ -52,6 +52,25 @@ export class MessageReader {
     return this.#prefixLen > 0;
   }
 
+  /** Bytes of the message in progress held so far, prefix included. */
+  get buffered(): number {
+    return this.#prefixLen + (this.#prefixLen === PREFIX_SIZE ? this.#filled : 0);
+  }
+
+  /** Bytes still to come before the message in progress is complete (0 between messages). */
+  get missing(): number {
+    if (this.#prefixLen === 0) return 0;
+    if (this.#prefixLen < PREFIX_SIZE) return PREFIX_SIZE - this.#prefixLen;
+    return this.#length - this.#filled;
+  }
+
+  /** Drops the message in progress. */
+  reset(): void {
+    this.#prefixLen = 0;
+    this.#buf = undefined;
+    this.#filled = 0;
+  }
+
   /**
    * Consumes a chunk (copying what it keeps). Throws a StatusError: RESOURCE_EXHAUSTED
    * for a message over the limit (before buffering it), INTERNAL for a bad flag byte.

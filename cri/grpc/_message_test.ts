@@ -70,3 +70,14 @@ Deno.test("MessageReader.partial reports a message cut short", () => {
   reader.push(new Uint8Array([0, 0, 0]));
   assertEquals(reader.partial, true);
 });
+
+Deno.test("MessageReader says how much of a message it holds and how much is missing", () => {
+  const r = new MessageReader(1000, () => {});
+  assertEquals([r.buffered, r.missing], [0, 0]);
+  r.push(new Uint8Array([0, 0, 0]));
+  assertEquals([r.buffered, r.missing], [3, 2]);
+  r.push(new Uint8Array([0, 100, 1, 2, 3]));
+  assertEquals([r.buffered, r.missing], [8, 97]);
+  r.reset();
+  assertEquals([r.buffered, r.missing, r.partial], [0, 0, false]);
+});

@@ -16,6 +16,8 @@ import {
   trailersOnly,
 } from "./_call.ts";
 import { type ByteConn, H2Connection } from "./_h2_connection.ts";
+import { DEFAULT_WINDOW, MAX_WINDOW } from "./_h2_frame.ts";
+import { PREFIX_SIZE } from "./_message.ts";
 import type { H2Stream, StreamListener } from "./_h2_stream.ts";
 import type { RequestHead } from "./_h2_headers.ts";
 import { Status, StatusError } from "./_status.ts";
@@ -45,12 +47,22 @@ export interface GrpcServerOptions {
   prefaceTimeoutMs?: number;
   /** Stream resets (client cancels, refused streams) a connection may cause per second before it is closed with ENHANCE_YOUR_CALM. Default 200. */
   maxResetsPerSecond?: number;
+  /**
+   * Request bytes one connection may hold beyond every stream's initial window: the pool a
+   * message larger than the window reserves its window from. At least
+   * `maxRecvMessageBytes` + 5; default: room for two such messages at once.
+   */
+  maxConnectionBufferBytes?: number;
 }
 
-/** Per-stream receive window: large enough that a call rarely waits for WINDOW_UPDATE. */
-const STREAM_WINDOW = 1 << 20;
-/** Connection receive window. */
-const CONNECTION_WINDOW = 16 << 20;
+/**
+ * Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE): HTTP/2's default, so a client
+ * never sends past it before our SETTINGS arrive. A request up to this size never waits for
+ * a WINDOW_UPDATE; a larger one gets the rest of its window in one WINDOW_UPDATE as soon as
+ * its first frame (with the message length) arrives. It also prices each stream: a
+ * connection holds at most maxConcurrentStreams × this plus the pool.
+ */
+const STREAM_WINDOW = DEFAULT_WINDOW;
 
 function defaultToStatus(err: unknown): { code: Status; message: string } {
   if (err instanceof StatusError) return { code: err.code, message: err.message };
@@ -71,6 +83,7 @@ export class GrpcServer {
   readonly #calls = new Set<Call>();
   /** What calls see of the server. */
   readonly #host: CallHost;
+  readonly #pool: number;
   #nextConnection = 1;
   #shuttingDown: Promise<void> | undefined;
   #idleWaiter: (() => void) | undefined;
@@ -90,6 +103,23 @@ export class GrpcServer {
         throw invalidArgument(`GrpcServerOptions.${key} must be a positive integer, got ${v}`);
       }
     }
+    // A message's whole window must fit one HTTP/2 window (at most 2^31-1).
+    const maxPool = MAX_WINDOW - STREAM_WINDOW;
+    const minPool = opts.maxRecvMessageBytes + PREFIX_SIZE;
+    if (minPool > maxPool) {
+      throw invalidArgument(
+        `GrpcServerOptions.maxRecvMessageBytes must be at most ${maxPool - PREFIX_SIZE} ` +
+          `(an HTTP/2 window), got ${opts.maxRecvMessageBytes}`,
+      );
+    }
+    const pool = opts.maxConnectionBufferBytes ?? Math.min(2 * minPool, maxPool);
+    if (!Number.isSafeInteger(pool) || pool < minPool || pool > maxPool) {
+      throw invalidArgument(
+        `GrpcServerOptions.maxConnectionBufferBytes must be an integer from ` +
+          `maxRecvMessageBytes + ${PREFIX_SIZE} (${minPool}) to ${maxPool}, got ${pool}`,
+      );
+    }
+    this.#pool = pool;
     this.#opts = opts;
     this.#log = opts.logger;
     this.#host = {
@@ -197,7 +227,7 @@ export class GrpcServer {
         maxConcurrentStreams: this.#opts.maxConcurrentStreams,
         maxHeaderListSize: this.#opts.maxHeaderListBytes ?? 64 * 1024,
         initialWindowSize: STREAM_WINDOW,
-        connectionWindowSize: CONNECTION_WINDOW,
+        connectionBufferBytes: this.#pool,
         prefaceTimeoutMs: this.#opts.prefaceTimeoutMs ?? 10_000,
         maxResetsPerInterval: this.#opts.maxResetsPerSecond ?? 200,
         resetIntervalMs: 1_000,
@@ -210,6 +240,18 @@ export class GrpcServer {
       this.#connections.delete(h2);
       this.#checkIdle();
     });
+  }
+
+  /** Request bytes held by all connections, received and not yet consumed by a handler. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.#connections) n += c.bufferedBytes;
+    return n;
+  }
+
+  /** The most one connection can hold: every stream's initial window plus the pool. */
+  get connectionBufferLimit(): number {
+    return this.#opts.maxConcurrentStreams * STREAM_WINDOW + this.#pool;
   }
 
   #onStream(stream: H2Stream, head: RequestHead, peer: string): StreamListener {

@@ -14,6 +14,7 @@ import {
 } from "./mod.ts";
 import { percentDecode } from "./_status.ts";
 import { memoryPipe, RawClient, type RawResponse } from "./_testing.ts";
+import { flood } from "./testing/flood.ts";
 
 const text: Codec<string> = {
   encode: (s) => new TextEncoder().encode(s),
@@ -433,4 +434,82 @@ Deno.test("GrpcServer refuses bad registrations and options", () => {
     SauropodError,
     "maxConcurrentCalls",
   );
+});
+
+Deno.test("GrpcServer refuses a connection buffer smaller than one message", () => {
+  const opts: GrpcServerOptions = {
+    maxRecvMessageBytes: 1000,
+    maxSendMessageBytes: 1000,
+    maxConcurrentStreams: 1,
+    maxConcurrentCalls: 1,
+    logger: nullLogger,
+  };
+  assertThrows(
+    () => new GrpcServer({ ...opts, maxConnectionBufferBytes: 1000 }),
+    SauropodError,
+    "maxConnectionBufferBytes must be an integer from maxRecvMessageBytes + 5 (1005)",
+  );
+  assertThrows(
+    () => new GrpcServer({ ...opts, maxRecvMessageBytes: 2 ** 31 }),
+    SauropodError,
+    "maxRecvMessageBytes must be at most 2147418107 (an HTTP/2 window)",
+  );
+  new GrpcServer({ ...opts, maxConnectionBufferBytes: 1005 });
+});
+
+Deno.test("GrpcServer holds at most its buffer limit of 1000 streams each sending 15 MiB of a message", async () => {
+  const MiB = 1 << 20;
+  const server = new GrpcServer({
+    maxRecvMessageBytes: 16 * MiB,
+    maxSendMessageBytes: 16 * MiB,
+    maxConcurrentStreams: 1000,
+    maxConcurrentCalls: 2000,
+    logger: nullLogger,
+  });
+  let handled = 0;
+  server.addUnary("/t.Echo/Say", text, text, (req) => {
+    handled++;
+    return Promise.resolve(req);
+  });
+  const limit = server.connectionBufferLimit;
+  // 1000 streams × the initial 64 KiB window, plus a pool of two 16 MiB messages.
+  assertEquals(limit, 1000 * 65_535 + 2 * (16 * MiB + 5));
+  const [a, b] = memoryPipe();
+  server.serveConnection(a, "memory#flood");
+  try {
+    const result = await flood(b, {
+      streams: 1000,
+      path: "/t.Echo/Say",
+      declared: 15 * MiB + 1,
+      perStream: 15 * MiB,
+      // Without a bound the flood would take 15 GB: give up well before.
+      onBatch: (sent) => sent <= 2 * limit,
+    });
+    assertEquals(result.end, "stalled", `sent ${result.sent} bytes, limit ${limit}`);
+    assertEquals(result.ended, 0);
+    // Everything the client was allowed to send is held, and no more than the limit…
+    assertEquals(server.bufferedBytes, result.sent);
+    assert(result.sent <= limit, `${result.sent} > ${limit}`);
+    // …and the limit is what it is because each stream got its window and two got a
+    // reservation for their whole message.
+    assert(result.sent >= 1000 * 65_535 + 2 * (15 * MiB - 65_535), `${result.sent}`);
+    assertEquals(handled, 0);
+  } finally {
+    b.close();
+    await server.shutdown(0);
+  }
+  assertEquals(server.bufferedBytes, 0);
+});
+
+Deno.test("GrpcServer counts a whole request as buffered until its handler takes it", async () => {
+  await withServer(async ({ server, client }) => {
+    await client.request(1, "/t.Echo/Say");
+    await client.message(1, enc("hello"), false);
+    await client.frames((w) => w.ping(false, new Uint8Array(8)));
+    await client.until((f) => f.type === FrameType.PING);
+    assertEquals(server.bufferedBytes, 5 + 5);
+    await client.frames((w) => w.data(1, true, new Uint8Array(0)));
+    assertEquals((await client.response(1)).messages.map(dec), ["hello"]);
+    assertEquals(server.bufferedBytes, 0);
+  });
 });

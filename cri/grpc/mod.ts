@@ -7,7 +7,9 @@
  * send as `:authority`. This implementation speaks HTTP/2 with prior knowledge
  * (RFC 9113, HPACK per RFC 7541) and the gRPC wire protocol (grpc/grpc
  * `doc/PROTOCOL-HTTP2.md`): unary and server-streaming calls, `grpc-timeout`, gzip
- * request messages, size limits, and cancellation through an AbortSignal.
+ * request messages, size limits, and cancellation through an AbortSignal. Receive flow
+ * control follows consumption, so one connection holds at most its streams' 64 KiB windows
+ * plus a pool of two maximum messages (`_h2_connection.ts`).
  *
  * ```ts
  * const server = new GrpcServer({ maxRecvMessageBytes: 16 << 20, maxSendMessageBytes: 16 << 20,

@@ -6,7 +6,11 @@
  * Prints calls/s sequential and with N in flight, latency percentiles, and the server's
  * CPU time per call. Needs `node` on PATH.
  *
+ * With `--bytes N` each request carries N bytes instead (an echo of the length comes
+ * back): how large requests fare against the server's flow-control windows.
+ *
  *   deno run -A cri/grpc/unary_bench.ts [--calls 3000] [--inflight 16] [--authority localhost]
+ *     [--bytes 0]
  *
  * @module
  */
@@ -16,16 +20,18 @@ import { GrpcServer, protoCodec } from "./mod.ts";
 
 const CLIENT = `
 const grpc = require(process.argv[1]);
-const [sock, calls, inflight, authority] = process.argv.slice(2);
+const [sock, calls, inflight, authority, bytes] = process.argv.slice(2);
 const N = Number(calls);
 const c = new grpc.Client("unix://" + sock, grpc.credentials.createInsecure(),
-  { "grpc.default_authority": authority });
-const req = Buffer.from([0x0a, 0x02, 0x76, 0x31]); // VersionRequest{version:"v1"}
+  { "grpc.default_authority": authority, "grpc.max_send_message_length": 32 << 20 });
+const big = Number(bytes) > 0;
+const req = big ? Buffer.alloc(Number(bytes), 7) : Buffer.from([0x0a, 0x02, 0x76, 0x31]); // VersionRequest{version:"v1"}
+const path = big ? "/bench.Bench/Size" : "/runtime.v1.RuntimeService/Version";
 const call = () => new Promise((res, rej) => c.makeUnaryRequest(
-  "/runtime.v1.RuntimeService/Version", (b) => b, (b) => b, req, (e, r) => (e ? rej(e) : res(r))));
+  path, (b) => b, (b) => b, req, (e, r) => (e ? rej(e) : res(r))));
 const pct = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
 (async () => {
-  for (let i = 0; i < 200; i++) await call();
+  for (let i = 0; i < Math.min(200, N); i++) await call();
   const lat = [];
   let t = process.hrtime.bigint();
   for (let i = 0; i < N; i++) {
@@ -60,6 +66,7 @@ async function cpuTicks(): Promise<number> {
 const calls = Number(arg("calls", "3000"));
 const inflight = Number(arg("inflight", "16"));
 const authority = arg("authority", "localhost");
+const bytes = Number(arg("bytes", "0"));
 const grpcJs = new URL("../../node_modules/@grpc/grpc-js", import.meta.url).pathname;
 
 const dir = await Deno.makeTempDir({ prefix: "sauropod-grpc-bench-" });
@@ -83,17 +90,25 @@ server.addUnary(
       runtimeApiVersion: "v1",
     }),
 );
+const raw = { encode: (b: Uint8Array) => b, decode: (b: Uint8Array) => b };
+server.addUnary(
+  "/bench.Bench/Size",
+  raw,
+  raw,
+  (req) => Promise.resolve(new TextEncoder().encode(String(req.length))),
+);
 try {
   await server.listen(sock);
   const before = await cpuTicks();
   const out = await new Deno.Command("node", {
-    args: ["-e", CLIENT, grpcJs, sock, String(calls), String(inflight), authority],
+    args: ["-e", CLIENT, grpcJs, sock, String(calls), String(inflight), authority, String(bytes)],
     stderr: "inherit",
   }).output();
   const ticks = (await cpuTicks()) - before;
   if (!out.success) throw new Error("the node client failed");
   const r = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<string, number>;
-  const total = 200 + 2 * calls;
+  const total = Math.min(200, calls) + 2 * calls;
+  if (bytes > 0) console.log(`requests of ${bytes} bytes`);
   console.log(
     `sequential: ${r.seq!.toFixed(0)}/s (p50 ${r.p50!.toFixed(2)} ms, p99 ${r.p99!.toFixed(2)} ms)`,
   );
