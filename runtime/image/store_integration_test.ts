@@ -2,6 +2,7 @@
  * The image store over time: removal, garbage collection, usage, restarts and recovery
  * from an interrupted pull.
  */
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertRejects } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { testRegistry } from "../../tests/fixtures/images.ts";
@@ -189,6 +190,23 @@ Deno.test({
         await ts.svc.unmountRootfs("c", target);
       },
     );
+
+    await t.step("pulls and removals never parse stored configs again", async () => {
+      await using ts = await openTestService();
+      const user = await ts.svc.pull(img.userUid.ref);
+      // Make the stored config unreadable: only verbose status may ever look at it now.
+      const raw = new DatabaseSync(`${ts.root}/images/meta.db`);
+      raw.prepare("UPDATE images SET config_json = 'not json' WHERE id = ?").run(user.id);
+      raw.close();
+      await ts.svc.pull(img.busybox.ref);
+      await ts.svc.remove(img.busybox.ref);
+      await ts.svc.pull(img.pause.ref);
+      assertEquals(ts.svc.resolve(img.userUid.ref)?.config.user, "1000", "facts from the pull");
+      assertEquals(ts.svc.configJson(user.id), "not json");
+      // A restart reads the stored facts, not the config.
+      const svc = await ts.reopen();
+      assertEquals(svc.resolve(img.userUid.ref)?.config.user, "1000");
+    });
 
     await t.step("usage grows with pulls and falls after removal", async () => {
       await using ts = await openTestService();
