@@ -336,7 +336,9 @@ export async function pull<T>(
 function selectOrThrow(doc: Index, want: Platform, name: string): Descriptor {
   const desc = selectPlatform(doc, want);
   if (!desc) {
-    const have = doc.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform!));
+    // Platform names come from the index: shown only when they look like platforms.
+    const have = doc.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform!))
+      .filter((p) => /^[a-z0-9_.-]{1,32}(\/[a-z0-9_.-]{1,32}){1,2}$/i.test(p)).slice(0, 16);
     throw notFound(
       `image ${name} has no manifest for platform ${formatPlatform(want)} (it has: ${
         have.join(", ") || "none"

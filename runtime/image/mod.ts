@@ -33,7 +33,7 @@ import { Leases, pull, Semaphore } from "./_pull.ts";
 import { RegistryClient } from "./_registry.ts";
 import { Snapshotter } from "./_snapshots.ts";
 import { ImageDb } from "./_store.ts";
-import { ImageIndex, type ImageRecord, MIN_ID_PREFIX } from "./_index.ts";
+import { ImageIndex, type ImageRecord } from "./_index.ts";
 
 export { formatReference, parseReference, type Reference } from "./_reference.ts";
 export type { ImageConfigSummary } from "./_summary.ts";
