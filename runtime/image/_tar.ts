@@ -423,7 +423,9 @@ export class TarReader {
       this.#remaining = 0;
       this.#padding = 0;
     }
-    let pax: Map<string, Uint8Array> | undefined;
+    // The data of the member's `x` header, parsed only when the member comes: a header a
+    // later one replaces is checked and counted, never turned into a map.
+    let pax: Uint8Array | undefined;
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
@@ -449,7 +451,7 @@ export class TarReader {
           // Replaces an earlier `x` header for the same member, as Go's reader does.
           const data = await this.#readData(size, "PAX header");
           this.#countRecords(scanPax(data), "PAX header");
-          pax = parsePax(data);
+          pax = data;
           continue;
         }
         case "g":
@@ -476,7 +478,7 @@ export class TarReader {
           `tar: member ${quoteName(name)} has unsupported type ${JSON.stringify(flag)}`,
         );
       }
-      return this.#entry(h, type, flag, size, pax, longName, longLink);
+      return this.#entry(h, type, flag, size, pax && parsePax(pax), longName, longLink);
     }
   }
 

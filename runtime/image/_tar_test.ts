@@ -8,6 +8,12 @@ import {
 import { SauropodError } from "../../errors/mod.ts";
 import { tarBytes, type TarItem } from "../../tests/fixtures/_tar_writer.ts";
 import {
+  extendedHeader,
+  fileMember,
+  paxRecord,
+  paxRecords,
+} from "../../tests/fixtures/_tar_raw.ts";
+import {
   parseNumeric,
   parsePax,
   TAR_LIMITS,
@@ -187,49 +193,10 @@ Deno.test("parsePax() reads records with binary values and refuses bad lengths",
   assertThrows(() => parsePax(enc.encode("9 path=ab")), SauropodError);
 });
 
-/** One PAX record `"%d %s=%s\n"`. */
-function rec(k: string, v: string): string {
-  const body = ` ${k}=${v}\n`;
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len = String(len).length + body.length;
-  return `${len}${body}`;
-}
-
-/** An extended header (`x`, `g`, `L`, `K`) with its data, padded to whole blocks. */
-function extended(flag: string, data: Uint8Array): Uint8Array {
-  const size = data.length.toString(8).padStart(11, "0") + "\0";
-  return concat(
-    rawHeader({ 0: "PaxHeaders/x", 100: "0000644\0", 124: size, 156: flag }, "ustar\u000000"),
-    data,
-    new Uint8Array((512 - (data.length % 512)) % 512),
-  );
-}
-
-/** PAX data of about `bytes` bytes: records `k<n>=v` with distinct keys from `first` on. */
-function manyRecords(bytes: number, first = 0): { data: Uint8Array; count: number } {
-  const parts: string[] = [];
-  let n = 0;
-  let size = 0;
-  for (;;) {
-    const r = rec(`k${first + n}`, "v");
-    if (size + r.length > bytes) break;
-    parts.push(r);
-    size += r.length;
-    n++;
-  }
-  return { data: enc.encode(parts.join("")), count: n };
-}
-
-/** A plain ustar member header (and body). */
-function member(name: string, body = ""): Uint8Array {
-  const data = enc.encode(body);
-  const size = data.length.toString(8).padStart(11, "0") + "\0";
-  return concat(
-    rawHeader({ 0: name, 100: "0000644\0", 124: size, 156: "0" }, "ustar\u000000"),
-    data,
-    new Uint8Array((512 - (data.length % 512)) % 512),
-  );
-}
+const rec = paxRecord;
+const extended = extendedHeader;
+const manyRecords = paxRecords;
+const member = fileMember;
 
 /**
  * Reads every member of `source`, sampling the heap after each: the largest growth over
