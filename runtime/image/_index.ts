@@ -109,9 +109,17 @@ export class ImageIndex {
    */
   put(img: StoredImage, names: { name: string; target: string }[]): ImageRecord {
     const old = this.#images.get(img.id);
-    const stored: StoredImage = old
-      ? { ...img, pulledAtNs: old.stored.pulledAtNs, facts: old.stored.facts }
-      : img;
+    // Field by field: the caller's row may carry the config document, which stays on disk.
+    const stored: StoredImage = {
+      id: img.id,
+      manifestDigest: img.manifestDigest,
+      manifestMediaType: img.manifestMediaType,
+      facts: old?.stored.facts ?? img.facts,
+      layers: img.layers,
+      chainIds: img.chainIds,
+      size: img.size,
+      pulledAtNs: old?.stored.pulledAtNs ?? img.pulledAtNs,
+    };
     const mine = old?.names ?? new Map<string, string>();
     const touched = new Set<Entry>();
     for (const { name, target } of names) {
