@@ -423,7 +423,7 @@ export class TarReader {
       this.#remaining = 0;
       this.#padding = 0;
     }
-    // The data of the member's `x` header, parsed only when the member comes: a header a
+    // The data of the member's `x` header, parsed (once) when the member comes: a header a
     // later one replaces is checked and counted, never turned into a map.
     let pax: Uint8Array | undefined;
     let longName: string | undefined;
@@ -450,7 +450,8 @@ export class TarReader {
         case "x": {
           // Replaces an earlier `x` header for the same member, as Go's reader does.
           const data = await this.#readData(size, "PAX header");
-          this.#countRecords(scanPax(data), "PAX header");
+          // The header this one replaces is only checked and counted.
+          if (pax) this.#countRecords(scanPax(pax), "PAX header");
           pax = data;
           continue;
         }
@@ -478,7 +479,19 @@ export class TarReader {
           `tar: member ${quoteName(name)} has unsupported type ${JSON.stringify(flag)}`,
         );
       }
-      return this.#entry(h, type, flag, size, pax && parsePax(pax), longName, longLink);
+      let records: Map<string, Uint8Array> | undefined;
+      if (pax) {
+        records = new Map();
+        const map = records;
+        const data = pax;
+        this.#countRecords(
+          scanPax(pax, (k, eq, end) => {
+            map.set(utf8.decode(data.subarray(k, eq)), data.subarray(eq + 1, end));
+          }),
+          "PAX header",
+        );
+      }
+      return this.#entry(h, type, flag, size, records, longName, longLink);
     }
   }
 
