@@ -241,13 +241,18 @@ function scanPax(
   return n;
 }
 
+/** PAX records (key → value bytes; a later record of a key wins, as in Go) and their count. */
+function readPax(data: Uint8Array): { records: Map<string, Uint8Array>; count: number } {
+  const records = new Map<string, Uint8Array>();
+  const count = scanPax(data, (k, eq, end) => {
+    records.set(utf8.decode(data.subarray(k, eq)), data.subarray(eq + 1, end));
+  });
+  return { records, count };
+}
+
 /** PAX records: key → value bytes (a later record of a key wins, as in Go). */
 export function parsePax(data: Uint8Array): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
-  scanPax(data, (k, eq, end) => {
-    out.set(utf8.decode(data.subarray(k, eq)), data.subarray(eq + 1, end));
-  });
-  return out;
+  return readPax(data).records;
 }
 
 function paxTime(v: Uint8Array, key: string): number {
@@ -448,9 +453,9 @@ export class TarReader {
       const size = parseNumeric(field(h, F.size), "size");
       switch (flag) {
         case "x": {
-          // Replaces an earlier `x` header for the same member, as Go's reader does.
+          // Replaces an earlier `x` header for the same member, as Go's reader does; the
+          // replaced one is only checked and counted.
           const data = await this.#readData(size, "PAX header");
-          // The header this one replaces is only checked and counted.
           if (pax) this.#countRecords(scanPax(pax), "PAX header");
           pax = data;
           continue;
@@ -481,15 +486,9 @@ export class TarReader {
       }
       let records: Map<string, Uint8Array> | undefined;
       if (pax) {
-        records = new Map();
-        const map = records;
-        const data = pax;
-        this.#countRecords(
-          scanPax(pax, (k, eq, end) => {
-            map.set(utf8.decode(data.subarray(k, eq)), data.subarray(eq + 1, end));
-          }),
-          "PAX header",
-        );
+        const read = readPax(pax);
+        this.#countRecords(read.count, "PAX header");
+        records = read.records;
       }
       return this.#entry(h, type, flag, size, records, longName, longLink);
     }
