@@ -52,6 +52,49 @@ Deno.test("images: pull, list, inspect, remove and fs info through the CRI", asy
     assertEquals(none.image, undefined);
   });
 
+  await t.step(
+    "a short id prefix is never an image: inspecti of one hex character fails, a pod's " +
+      "one-character image is NOT_FOUND",
+    async () => {
+      // The review's M1: `crictl inspecti "$(crictl images -q | head -c1)"`, and a pod with
+      // `image: <that character>` and pull policy Never, must not reach the pulled image.
+      const id = images.busybox.id;
+      const one = id.slice(7, 8);
+      for (const short of [one, `sha256:${one}`, id.slice(7, 18)]) {
+        const st = await client.image.imageStatus({ image: { image: short } });
+        assertEquals(st.image, undefined, short);
+        const listed = await client.image.listImages({ filter: { image: { image: short } } });
+        assertEquals(listed.images, [], short);
+      }
+      // What `crictl images` shows (13 hex characters) still finds it.
+      const shown = await client.image.imageStatus({ image: { image: id.slice(7, 20) } });
+      assertEquals(shown.image?.id, id);
+      // The kubelet asks ImageStatus first (absent: ErrImageNeverPull under Never); a client
+      // that goes on to CreateContainer gets NOT_FOUND.
+      const pod = podConfig(logRoot, "short-image");
+      const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
+      try {
+        const err = await assertRejects(
+          () =>
+            client.runtime.createContainer({
+              podSandboxId: podId,
+              config: containerConfig("c", one, ["true"]),
+              sandboxConfig: pod,
+            }),
+          CriError,
+        );
+        assertEquals(err.code, grpc.status.NOT_FOUND);
+        // Removing by one character removes nothing (and is not an error: idempotent).
+        await client.image.removeImage({ image: { image: one } });
+        const still = await client.image.imageStatus({ image: { image: id } });
+        assertEquals(still.image?.id, id);
+      } finally {
+        await client.runtime.stopPodSandbox({ podSandboxId: podId });
+        await client.runtime.removePodSandbox({ podSandboxId: podId });
+      }
+    },
+  );
+
   await t.step("a multi-arch index yields linux/amd64", async () => {
     const r = await client.image.pullImage({ image: { image: images.multiarch.ref } });
     assertEquals(r.imageRef, images.multiarch.id);

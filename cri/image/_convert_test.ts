@@ -32,7 +32,6 @@ const record: ImageRecord = {
   chainIds: [],
   pinned: true,
   manifestDigest: "sha256:" + "c".repeat(64),
-  configJson: "{}",
   pulledAtNs: 1n,
 };
 

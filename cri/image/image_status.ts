@@ -11,11 +11,11 @@ import type { Logger } from "../../log/mod.ts";
 import { invalidArgument } from "../../errors/mod.ts";
 import { toCriImage } from "./_convert.ts";
 
-/** containerd's verbose info document for `img`. */
-export function verboseInfo(img: ImageRecord): Record<string, string> {
+/** containerd's verbose info document for `img`, whose config document is `configJson`. */
+export function verboseInfo(img: ImageRecord, configJson: string): Record<string, string> {
   let spec: unknown;
   try {
-    spec = JSON.parse(img.configJson);
+    spec = JSON.parse(configJson);
   } catch (err) {
     return { info: `cannot decode image config: ${err instanceof Error ? err.message : err}` };
   }
@@ -33,6 +33,6 @@ export function imageStatus(
   if (!img) return Promise.resolve({ info: {} });
   return Promise.resolve({
     image: toCriImage(img),
-    info: req.verbose ? verboseInfo(img) : {},
+    info: req.verbose ? verboseInfo(img, images.configJson(img.id) ?? "{}") : {},
   });
 }

@@ -8,13 +8,17 @@
  *   token (POST, as containerd does) — and send it as `Authorization: Bearer`.
  * A CRI `registry_token` is used as the bearer token directly.
  *
- * Tokens are cached per host and scope until shortly before they expire.
+ * Tokens are cached per host and scope until shortly before they expire. The realm is a
+ * place the registry chose: it, and any redirect of the token request, must pass the same
+ * rules as the registry's redirects (`_redirects.ts`), and a malformed token response is
+ * reported without quoting it.
  *
  * @module
  */
-import { permissionDenied, unavailable, wrap } from "../../errors/mod.ts";
+import { permissionDenied, SauropodError, unavailable, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { type Challenge, parseChallenges } from "./_challenge.ts";
+import { fetchFollowing } from "./_redirects.ts";
 
 /** Credentials for one registry host (CRI `AuthConfig`, config file `auths`). */
 export interface Credentials {
@@ -96,6 +100,7 @@ export class Authorizer {
    */
   async challenge(
     host: string,
+    registry: URL,
     scope: string,
     wwwAuthenticate: string | null,
     creds: Credentials | undefined,
@@ -106,7 +111,7 @@ export class Authorizer {
     const basic = challenges.find((c) => c.scheme === "basic");
     const who = userAndSecret(creds);
     if (bearer && bearer.params.realm) {
-      const header = await this.#fetchToken(host, bearer, scope, who, signal);
+      const header = await this.#fetchToken(host, registry, bearer, scope, who, signal);
       this.#tokens.set(`${host} ${scope} ${credKey(creds)}`, header);
       return;
     }
@@ -117,9 +122,10 @@ export class Authorizer {
       this.#basic.set(`${host} ${credKey(creds)}`, basicHeader(who.username, who.password));
       return;
     }
+    const schemes = challenges.map((c) => c.scheme).filter((c) => /^[a-z0-9-]{1,32}$/.test(c));
     throw permissionDenied(
       `registry ${host} requires authorization but sent no usable challenge` +
-        (wwwAuthenticate ? ` (${wwwAuthenticate})` : ""),
+        (schemes.length > 0 ? ` (schemes: ${schemes.slice(0, 8).join(", ")})` : ""),
     );
   }
 
@@ -131,6 +137,7 @@ export class Authorizer {
 
   async #fetchToken(
     host: string,
+    registry: URL,
     ch: Challenge,
     scope: string,
     who: ReturnType<typeof userAndSecret>,
@@ -141,11 +148,16 @@ export class Authorizer {
     try {
       url = new URL(realm);
     } catch {
-      throw permissionDenied(`registry ${host} sent a malformed token realm "${realm}"`);
+      throw permissionDenied(`registry ${host} sent a malformed token realm`);
     }
     const service = ch.params.service;
     // The registry's own scope (it may ask for more, e.g. push) wins over ours.
     const wantScope = ch.params.scope || scope;
+    const follow = {
+      registry,
+      who: `registry ${host}`,
+      what: "its token request",
+    };
     let res: Response;
     try {
       if (who && "refreshToken" in who) {
@@ -156,21 +168,21 @@ export class Authorizer {
           scope: wantScope,
         });
         if (service) form.set("service", service);
-        res = await this.#fetch(url.href, {
+        ({ res } = await fetchFollowing(this.#fetch, url, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded" },
           body: form.toString(),
           signal,
-        });
+        }, follow));
       } else {
         if (service) url.searchParams.set("service", service);
         url.searchParams.set("scope", wantScope);
         const headers: Record<string, string> = {};
         if (who) headers.authorization = basicHeader(who.username, who.password);
-        res = await this.#fetch(url.href, { headers, signal });
+        ({ res } = await fetchFollowing(this.#fetch, url, { headers, signal }, follow));
       }
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (signal.aborted || err instanceof SauropodError) throw err;
       throw wrap(err, `cannot reach token service ${url.host} of registry ${host}`, "unavailable");
     }
     if (res.status === 401 || res.status === 403) {
@@ -189,9 +201,17 @@ export class Authorizer {
     }
     let body: Record<string, unknown>;
     try {
-      body = await res.json() as Record<string, unknown>;
+      const text = await readSmall(res, MAX_TOKEN_RESPONSE_BYTES);
+      const v: unknown = JSON.parse(text);
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+      body = v as Record<string, unknown>;
     } catch (err) {
-      throw wrap(err, `token service ${url.host} of registry ${host} sent malformed JSON`);
+      if (signal.aborted || err instanceof SauropodError) throw err;
+      // Not wrapped: a JSON parse error quotes the body, and the body is the token
+      // service's (it would reach pod events).
+      throw permissionDenied(
+        `token service ${url.host} of registry ${host} sent a response that is not a JSON object`,
+      );
     }
     const token = typeof body.token === "string" && body.token
       ? body.token
@@ -211,6 +231,31 @@ export class Authorizer {
       expiresAt: Date.now() + Math.max(1, expiresIn - 10) * 1000,
     };
   }
+}
+
+/** A token response larger than this is refused (tokens are a few KiB). */
+const MAX_TOKEN_RESPONSE_BYTES = 1 << 20;
+
+/** Reads a small text body, refusing more than `max` bytes. */
+async function readSmall(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of res.body) {
+    n += chunk.length;
+    if (n > max) {
+      await res.body.cancel().catch(() => {});
+      throw permissionDenied(`token response is larger than ${max} bytes`);
+    }
+    parts.push(chunk);
+  }
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 function credKey(c: Credentials | undefined): string {

@@ -26,6 +26,8 @@ export class ContentStore {
   readonly #blobs: string;
   readonly #ingest: string;
   readonly #inflight = new Map<string, Promise<void>>();
+  /** Deletions started and not finished: a blob being deleted is not there any more. */
+  readonly #deleting = new Map<string, Promise<void>>();
 
   private constructor(root: string) {
     this.#blobs = `${root}/blobs/sha256`;
@@ -48,8 +50,15 @@ export class ContentStore {
     return `${this.#blobs}/${hexOf(digest)}`;
   }
 
+  /** Waits for a deletion of `digest` that has started, so no one sees it half-gone. */
+  async #settled(digest: string): Promise<void> {
+    const d = this.#deleting.get(digest);
+    if (d) await d.catch(() => {});
+  }
+
   /** True when the blob is stored with the expected size. */
   async has(digest: string, size?: number): Promise<boolean> {
+    await this.#settled(digest);
     try {
       const st = await Deno.stat(this.path(digest));
       return size === undefined || st.size === size;
@@ -61,6 +70,7 @@ export class ContentStore {
 
   /** Reads a small blob (a manifest or config) whole. */
   async read(digest: string): Promise<Uint8Array> {
+    await this.#settled(digest);
     return await Deno.readFile(this.path(digest));
   }
 
@@ -203,10 +213,17 @@ export class ContentStore {
     return this.#inflight.has(digest);
   }
 
-  /** Deletes a blob; a missing one is fine. */
-  async delete(digest: string): Promise<void> {
-    await Deno.remove(this.path(digest)).catch((err) => {
+  /**
+   * Deletes a blob; a missing one is fine. From the call on (before it yields), `has`,
+   * `read` and `ingest` of the digest wait for the deletion and then see no blob.
+   */
+  delete(digest: string): Promise<void> {
+    const p = Deno.remove(this.path(digest)).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }).finally(() => {
+      if (this.#deleting.get(digest) === p) this.#deleting.delete(digest);
     });
+    this.#deleting.set(digest, p);
+    return p;
   }
 }

@@ -105,12 +105,36 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A value from a registry document for an error message. Registries (and whoever pushed
+ * to them) write these documents, and errors reach pod events: only a short token in the
+ * grammar of media types, platforms and digests is quoted; anything else is described.
+ */
+export function shown(v: unknown): string {
+  if (typeof v === "string") {
+    return /^[A-Za-z0-9][A-Za-z0-9.+_/:=-]{0,127}$/.test(v)
+      ? `"${v}"`
+      : `a string of ${v.length} characters`;
+  }
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "a number";
+  if (v === null || v === undefined || typeof v === "boolean") return String(v);
+  return Array.isArray(v) ? "a list" : `a value of type ${typeof v}`;
+}
+
 function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
   let v: unknown;
+  let text: string;
   try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (err) {
-    throw invalidArgument(`${what} is not valid JSON: ${err instanceof Error ? err.message : err}`);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw invalidArgument(`${what} (${bytes.length} bytes) is not valid UTF-8`);
+  }
+  try {
+    v = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the document, and the document is the
+    // registry's, on its way into pod events.
+    throw invalidArgument(`${what} (${bytes.length} bytes) is not valid JSON`);
   }
   if (!isRecord(v)) throw invalidArgument(`${what} is not a JSON object`);
   return v;
@@ -123,10 +147,10 @@ function checkDescriptor(v: unknown, what: string): Descriptor {
     throw invalidArgument(`${what}.mediaType is missing`);
   }
   if (typeof digest !== "string" || !isSha256Digest(digest)) {
-    throw invalidArgument(`${what}.digest ${JSON.stringify(digest)} is not a sha256 digest`);
+    throw invalidArgument(`${what}.digest ${shown(digest)} is not a sha256 digest`);
   }
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-    throw invalidArgument(`${what}.size ${JSON.stringify(size)} is not a size`);
+    throw invalidArgument(`${what}.size ${shown(size)} is not a size`);
   }
   const d: Descriptor = { mediaType, digest, size };
   if (Array.isArray(v.urls) && v.urls.every((u) => typeof u === "string")) d.urls = v.urls;
@@ -173,7 +197,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string): Index | M
   }
   if (mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest) {
     if (doc.schemaVersion !== 2) {
-      throw invalidArgument(`manifest schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2`);
+      throw invalidArgument(`manifest schemaVersion ${shown(doc.schemaVersion)} is not 2`);
     }
     const config = checkDescriptor(doc.config, "manifest.config");
     if (!Array.isArray(doc.layers)) throw invalidArgument("manifest has no layers list");
@@ -182,7 +206,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string): Index | M
     if (isRecord(doc.annotations)) m.annotations = doc.annotations as Record<string, string>;
     return m;
   }
-  throw invalidArgument(`unsupported manifest media type "${mediaType}"`);
+  throw invalidArgument(`unsupported manifest media type ${shown(mediaType)}`);
 }
 
 /** The compression of a layer, from its media type; throws for layers we cannot unpack. */
@@ -200,9 +224,9 @@ export function layerCompression(mediaType: string): Compression {
       return "none";
   }
   if (mediaType.includes("encrypted")) {
-    throw unimplemented(`encrypted layers (${mediaType}) are not supported`);
+    throw unimplemented(`encrypted layers (${shown(mediaType)}) are not supported`);
   }
-  throw invalidArgument(`unsupported layer media type "${mediaType}"`);
+  throw invalidArgument(`unsupported layer media type ${shown(mediaType)}`);
 }
 
 /** The platform this node runs images for (Go's GOOS/GOARCH spelling). */

@@ -160,3 +160,28 @@ Deno.test("parseImageConfig() reads what containers need and checks diff ids", (
     "config.Cmd",
   );
 });
+
+Deno.test("parseManifest() errors never quote the registry's document", () => {
+  const secret = "SECRET body text";
+  const t = new TextEncoder();
+  const cases: [Uint8Array, string][] = [
+    [t.encode(`<html>${secret}</html>`), "not valid JSON"],
+    [t.encode(`{"${secret}`), "not valid JSON"],
+    [new Uint8Array([0xff, 0xfe, 0x41]), "not valid UTF-8"],
+    [enc({ ...manifest, mediaType: `${secret} <script>` }), "unsupported manifest media type"],
+    [enc({ ...manifest, schemaVersion: secret }), "schemaVersion"],
+    [enc({ ...manifest, layers: [{ mediaType: "x", digest: secret, size: 1 }] }), "digest"],
+    [enc({ ...manifest, layers: [{ mediaType: "x", digest: d(2), size: secret }] }), "size"],
+  ];
+  for (const [bytes, what] of cases) {
+    const err = assertThrows(() => parseManifest(bytes, "application/json"), SauropodError, what);
+    assertEquals(err.kind === "invalid-argument" || err.kind === "unimplemented", true);
+    assertEquals(err.message.includes("SECRET"), false, err.message);
+  }
+  // A short value in the grammar of media types is still named, so errors stay useful.
+  assertThrows(
+    () => parseManifest(enc({ ...manifest, mediaType: "application/vnd.example+json" }), ""),
+    SauropodError,
+    '"application/vnd.example+json"',
+  );
+});

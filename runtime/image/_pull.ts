@@ -34,6 +34,7 @@ import { formatReference, type Reference, repository } from "./_reference.ts";
 import type { Endpoint, PullCredentials, RegistryClient } from "./_registry.ts";
 import type { Snapshotter } from "./_snapshots.ts";
 import type { ImageRow } from "./_store.ts";
+import { summariseConfig } from "./_summary.ts";
 import { unpackLayer } from "./_unpack.ts";
 
 const RETRIES = 3;
@@ -105,7 +106,7 @@ export interface PullDeps {
 export interface PullResult {
   image: ImageRow;
   names: { name: string; target: string }[];
-  /** The parsed config, for the caller's record. */
+  /** The parsed config (its facts are in `image.facts`). */
   config: ImageConfig;
 }
 
@@ -125,14 +126,14 @@ function backoff(attempt: number, signal: AbortSignal): Promise<void> {
 
 /**
  * Pulls `ref`, unpacks it and hands the result to `record` while the pull's leases still
- * protect its content from garbage collection.
+ * protect its content from garbage collection (they are released once `record` settles).
  */
 export async function pull<T>(
   d: PullDeps,
   ref: Reference,
   auth: PullCredentials | undefined,
   signal: AbortSignal,
-  record: (r: PullResult) => T,
+  record: (r: PullResult) => T | Promise<T>,
 ): Promise<T> {
   const name = formatReference(ref);
   const log = d.logger.with({ image: name });
@@ -299,6 +300,8 @@ export async function pull<T>(
       manifestDigest,
       manifestMediaType,
       configJson: new TextDecoder().decode(cfgBytes),
+      // The config is parsed here, once; listing and removing images never parse it again.
+      facts: summariseConfig(config),
       layers: manifest.layers.map((l, i) => ({
         digest: l.digest,
         size: l.size,
@@ -318,7 +321,7 @@ export async function pull<T>(
       downloadedMB: (progress.bytes / (1 << 20)).toFixed(1),
       seconds: ((performance.now() - started) / 1000).toFixed(2),
     });
-    return record({ image, names, config });
+    return await record({ image, names, config });
   } catch (err) {
     if (signal.aborted && kindOf(err) !== "canceled") {
       throw canceled(`pull of ${name} canceled`, { cause: err });
@@ -333,7 +336,9 @@ export async function pull<T>(
 function selectOrThrow(doc: Index, want: Platform, name: string): Descriptor {
   const desc = selectPlatform(doc, want);
   if (!desc) {
-    const have = doc.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform!));
+    // Platform names come from the index: shown only when they look like platforms.
+    const have = doc.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform!))
+      .filter((p) => /^[a-z0-9_.-]{1,32}(\/[a-z0-9_.-]{1,32}){1,2}$/i.test(p)).slice(0, 16);
     throw notFound(
       `image ${name} has no manifest for platform ${formatPlatform(want)} (it has: ${
         have.join(", ") || "none"

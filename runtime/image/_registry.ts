@@ -8,6 +8,11 @@
  * registries; https otherwise. A request that fails on one endpoint (unreachable, 5xx,
  * 404, refused credentials) moves on to the next; the error names every endpoint tried.
  *
+ * Redirects are followed by hand, only to places the endpoint itself may send us
+ * (`_redirects.ts`): no downgrade to http, no loopback or link-local address unless the
+ * endpoint is one, a bounded number of hops, credentials to the endpoint's origin only.
+ * Error messages never quote a response body.
+ *
  * Transient failures (connection errors, 429, 502–504) are retried with exponential
  * backoff; a request that sends no response headers within {@link HEADER_TIMEOUT_MS} is
  * abandoned, and a body that stalls for the configured progress timeout is cut off.
@@ -29,6 +34,7 @@ import type { Logger } from "../../log/mod.ts";
 import { Authorizer, type Credentials } from "./_auth.ts";
 import { sha256 } from "./_digest.ts";
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./_manifest.ts";
+import { fetchFollowing } from "./_redirects.ts";
 import { DEFAULT_DOMAIN, DOCKER_HUB_HOST, isLoopbackHost, type Reference } from "./_reference.ts";
 
 /** Response headers must arrive within this long. */
@@ -117,6 +123,7 @@ export class RegistryClient {
   constructor(opts: RegistryOptions) {
     this.#o = opts;
     this.#auth = new Authorizer(opts.logger, (url, init) => this.#fetch(url, init));
+    // (The authorizer checks and follows the token service's redirects itself.)
   }
 
   #fetch(url: string, init: RequestInit): Promise<Response> {
@@ -183,6 +190,8 @@ export class RegistryClient {
     attempts: number,
   ): Promise<{ res: Response; abort: AbortController }> {
     const url = `${ep.base}/${ref.path}/${suffix}`;
+    const registry = new URL(ep.base);
+    const what = suffix.replace(/s\//, " ");
     const scope = `repository:${ref.path}:pull`;
     let challenged = false;
     for (let attempt = 1;; attempt++) {
@@ -197,14 +206,17 @@ export class RegistryClient {
       const authz = this.#auth.header(ep.host, scope, creds);
       if (authz) h.authorization = authz;
       let res: Response;
+      let crossOrigin: boolean;
       try {
-        res = await this.#fetch(url, {
-          headers: h,
-          signal: AbortSignal.any([signal, abort.signal]),
-          redirect: "follow",
-        });
+        ({ res, crossOrigin } = await fetchFollowing(
+          (u, init) => this.#fetch(u, init),
+          new URL(url),
+          { headers: h, signal: AbortSignal.any([signal, abort.signal]) },
+          { registry, who: `registry ${ep.host}`, what },
+        ));
       } catch (err) {
         if (signal.aborted) throw canceled(`request to ${ep.host} canceled`, { cause: err });
+        if (err instanceof SauropodError) throw err; // a refused redirect: not worth a retry
         const timedOut = abort.signal.aborted;
         if (attempt < attempts) {
           this.#o.logger.debug("registry request failed, retrying", {
@@ -221,11 +233,14 @@ export class RegistryClient {
       } finally {
         clearTimeout(timer);
       }
-      if (res.status === 401 && !challenged) {
+      // A 401 from where the registry redirected us is that storage's refusal, not a
+      // challenge of the registry's.
+      if (res.status === 401 && !challenged && !crossOrigin) {
         challenged = true;
         await res.body?.cancel();
         await this.#auth.challenge(
           ep.host,
+          registry,
           scope,
           res.headers.get("www-authenticate"),
           creds,

@@ -155,6 +155,11 @@ export class Snapshotter {
     return this.#db.snapshots();
   }
 
+  /** True when a container's writable snapshot has layer `chainId` below it (live). */
+  usedByContainer(chainId: string): boolean {
+    return this.#db.containerUses(chainId);
+  }
+
   /** Removes a committed layer snapshot. */
   async remove(key: string): Promise<void> {
     const r = this.#db.snapshot(key);

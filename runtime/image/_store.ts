@@ -11,8 +11,14 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { internal, wrap } from "../../errors/mod.ts";
+import { decodeFacts, encodeFacts, summariseConfig } from "./_summary.ts";
+import type { ConfigFacts } from "./_summary.ts";
 
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the first schema. 2: images keep the facts of their config (`facts`), taken once at
+ * pull; a version-1 store gets them from its stored configs when it is opened.
+ */
+const SCHEMA_VERSION = 2;
 
 /** A layer as recorded with its image. */
 export interface LayerInfo {
@@ -22,21 +28,26 @@ export interface LayerInfo {
   diffId: string;
 }
 
-/** An image row. */
-export interface ImageRow {
+/** An image row as loaded: everything but the config document itself. */
+export interface StoredImage {
   /** `sha256:<config digest>`. */
   id: string;
   /** Digest of the platform manifest the layers came from. */
   manifestDigest: string;
   manifestMediaType: string;
-  /** The image config exactly as fetched (JSON text). */
-  configJson: string;
+  /** What containers and the CRI use from the config, taken at pull. */
+  facts: ConfigFacts;
   layers: LayerInfo[];
   chainIds: string[];
   /** Bytes of content: index (if any) + manifest + config + compressed layers. */
   size: number;
   /** When the image was first pulled, ns since the epoch. */
   pulledAtNs: bigint;
+}
+
+/** An image row as written at pull, with the config exactly as fetched (JSON text). */
+export interface ImageRow extends StoredImage {
+  configJson: string;
 }
 
 /** A name pointing at an image: `docker.io/library/busybox:latest` or `…@sha256:…`. */
@@ -78,7 +89,7 @@ interface ImageDbRow {
   id: string;
   manifest_digest: string;
   manifest_media_type: string;
-  config_json: string;
+  facts: string;
   layers: string;
   chain_ids: string;
   size: number;
@@ -114,6 +125,7 @@ export class ImageDb {
     const v = (this.#db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version;
     if (v === SCHEMA_VERSION) return;
+    if (v === 1) return this.#migrateFrom1();
     if (v !== 0) {
       throw internal(`image database has schema version ${v}; this agent knows ${SCHEMA_VERSION}`);
     }
@@ -124,6 +136,7 @@ export class ImageDb {
           manifest_digest TEXT NOT NULL,
           manifest_media_type TEXT NOT NULL,
           config_json TEXT NOT NULL,
+          facts TEXT NOT NULL,
           layers TEXT NOT NULL,
           chain_ids TEXT NOT NULL,
           size INTEGER NOT NULL,
@@ -149,6 +162,25 @@ export class ImageDb {
     });
   }
 
+  /** Version 1 → 2: the config facts of every image, parsed once from its stored config. */
+  #migrateFrom1(): void {
+    this.#tx(() => {
+      this.#db.exec("ALTER TABLE images ADD COLUMN facts TEXT NOT NULL DEFAULT '{}'");
+      const rows = this.#all<{ id: string; config_json: string }>(
+        "SELECT id, config_json FROM images",
+      );
+      const set = this.#db.prepare("UPDATE images SET facts = ? WHERE id = ?");
+      for (const r of rows) {
+        let doc: unknown = {};
+        try {
+          doc = JSON.parse(r.config_json);
+        } catch { /* checked at pull; an unreadable one gives empty facts */ }
+        set.run(encodeFacts(summariseConfig(doc)), r.id);
+      }
+      this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+  }
+
   #tx<T>(fn: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
@@ -165,20 +197,31 @@ export class ImageDb {
     return this.#db.prepare(sql).all(...args) as unknown as T[];
   }
 
-  /** Every image. */
-  images(): ImageRow[] {
-    const stmt = this.#db.prepare("SELECT * FROM images ORDER BY pulled_at_ns, id");
+  /** Every image, oldest pull first (without config documents: see {@link configJson}). */
+  images(): StoredImage[] {
+    const stmt = this.#db.prepare(
+      `SELECT id, manifest_digest, manifest_media_type, facts, layers, chain_ids, size,
+         pulled_at_ns FROM images ORDER BY pulled_at_ns, id`,
+    );
     stmt.setReadBigInts(true);
     return (stmt.all() as unknown as ImageDbRow[]).map((r) => ({
       id: r.id,
       manifestDigest: r.manifest_digest,
       manifestMediaType: r.manifest_media_type,
-      configJson: r.config_json,
+      facts: decodeFacts(r.facts),
       layers: JSON.parse(r.layers) as LayerInfo[],
       chainIds: JSON.parse(r.chain_ids) as string[],
       size: Number(r.size),
       pulledAtNs: BigInt(r.pulled_at_ns),
     }));
+  }
+
+  /** The config document of image `id` as pulled (JSON text), if the image is stored. */
+  configJson(id: string): string | undefined {
+    const r = this.#db.prepare("SELECT config_json FROM images WHERE id = ?").get(id) as
+      | { config_json: string }
+      | undefined;
+    return r?.config_json;
   }
 
   /** Every name. */
@@ -196,8 +239,8 @@ export class ImageDb {
   putImage(img: ImageRow, names: { name: string; target: string }[]): void {
     this.#tx(() => {
       this.#db.prepare(
-        `INSERT INTO images (id, manifest_digest, manifest_media_type, config_json, layers,
-           chain_ids, size, pulled_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO images (id, manifest_digest, manifest_media_type, config_json, facts,
+           layers, chain_ids, size, pulled_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest,
            manifest_media_type = excluded.manifest_media_type, layers = excluded.layers,
            size = excluded.size`,
@@ -206,6 +249,7 @@ export class ImageDb {
         img.manifestDigest,
         img.manifestMediaType,
         img.configJson,
+        encodeFacts(img.facts),
         JSON.stringify(img.layers),
         JSON.stringify(img.chainIds),
         img.size,
@@ -230,6 +274,14 @@ export class ImageDb {
   /** Every snapshot. */
   snapshots(): SnapshotRow[] {
     return this.#all<SnapshotDbRow>("SELECT * FROM snapshots ORDER BY id").map(toSnapshot);
+  }
+
+  /** True when a container snapshot lists layer `chainId` among its lowers. */
+  containerUses(chainId: string): boolean {
+    return this.#db.prepare(
+      `SELECT 1 FROM snapshots, json_each(snapshots.lowers)
+       WHERE snapshots.kind = 'container' AND json_each.value = ? LIMIT 1`,
+    ).get(chainId) !== undefined;
   }
 
   /** The snapshot with `key`, if any. */

@@ -1,10 +1,25 @@
 /**
  * A streaming tar reader: ustar, GNU (`L`/`K` long names, base-256 numbers) and PAX
- * (`x`/`g` records, `SCHILY.xattr.*` and `LIBARCHIVE.xattr.*` extended attributes).
+ * (`x` records, `SCHILY.xattr.*` and `LIBARCHIVE.xattr.*` extended attributes).
  *
- * It never holds more than the decompressor's current chunk: entry bodies are yielded as
- * views into the incoming chunks. Malformed input (bad checksum, truncated stream, a body
- * longer than the archive) fails with an invalid-argument error that says where.
+ * It never holds more than the decompressor's current chunk and one extended header:
+ * entry bodies are yielded as views into the incoming chunks. Malformed input (bad
+ * checksum, truncated stream, a body longer than the archive) fails with an
+ * invalid-argument error that says where.
+ *
+ * Extended headers follow Go's `archive/tar`, which is what containerd and CRI-O unpack
+ * with, so a layer gives the same tree here as there:
+ * - a PAX `x` header applies to the next member only; a second `x` header before that
+ *   member replaces the first (it is not merged);
+ * - PAX `g` (global) headers are read and checked, then ignored: Go hands them to the
+ *   caller as a member of their own and containerd's and CRI-O's appliers skip it. So
+ *   they cost the reader nothing per later member;
+ * - a GNU `L`/`K` long name wins over a PAX `path`/`linkpath`.
+ *
+ * Bounds ({@link TAR_LIMITS}): every size and count an archive controls is capped, so a
+ * layer of N members costs O(N) time and memory whatever its headers say. Exceeding one
+ * is invalid-argument naming the member (or the header after the last member) and the
+ * bound.
  *
  * @module
  */
@@ -39,6 +54,11 @@ export interface TarEntry {
 const BLOCK = 512;
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder("utf-8");
+const encoder = new TextEncoder();
+
+function utf8Length(s: string): number {
+  return encoder.encode(s).length;
+}
 
 const TYPE_OF: Record<string, EntryType> = {
   "0": "file",
@@ -131,31 +151,115 @@ function isZeroBlock(h: Uint8Array): boolean {
   return true;
 }
 
-/** PAX records: `"%d %s=%s\n"`, length counting the whole record. Values stay bytes. */
-export function parsePax(data: Uint8Array): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
+/**
+ * Bounds on what an archive's extended headers may make the reader hold or do.
+ *
+ * - `headerBytes`: data of one extended header (PAX `x`/`g`, GNU `L`/`K`): 1 MiB, Go's
+ *   `maxSpecialFileSize` (so containerd refuses the same headers).
+ * - `archiveBytes`, `archiveRecords`: all extended header data and PAX records of one
+ *   layer: 256 MiB and 8 Mi records. Go sets no total; these are far above real layers
+ *   (a PAX header carries a long path, fractional times, a few xattrs: a few hundred bytes
+ *   and records, and the largest public layers hold a few hundred thousand members), so
+ *   a million members each with a 256-byte header and 8 records still fit. They bound the
+ *   work a small compressed layer can demand: gzip inflates up to ~1000×.
+ * - `nameBytes`: a member's path or link target: 4096 bytes, the kernel's `PATH_MAX`
+ *   (containerd fails on longer ones at the system call).
+ * - `xattrNameBytes`, `xattrValueBytes`: 255 and 65536 bytes, the kernel's
+ *   `XATTR_NAME_MAX` and `XATTR_SIZE_MAX`.
+ */
+export interface TarLimits {
+  headerBytes: number;
+  archiveBytes: number;
+  archiveRecords: number;
+  nameBytes: number;
+  xattrNameBytes: number;
+  xattrValueBytes: number;
+}
+
+/** The bounds every layer is read with (see {@link TarLimits}). */
+export const TAR_LIMITS: Readonly<TarLimits> = Object.freeze({
+  headerBytes: 1 << 20,
+  archiveBytes: 256 << 20,
+  archiveRecords: 8 << 20,
+  nameBytes: 4096,
+  xattrNameBytes: 255,
+  xattrValueBytes: 1 << 16,
+});
+
+/** Work the reader has done so far (tests assert on it; it never depends on timing). */
+export interface TarStats {
+  /** Members returned by `next()`. */
+  members: number;
+  /** Extended headers read (`x`, `g`, `L`, `K`). */
+  extendedHeaders: number;
+  /** Bytes of extended header data read. */
+  extendedBytes: number;
+  /** PAX records read, in `x` and `g` headers. */
+  records: number;
+  /** PAX records applied to members (at most the records of their own `x` header). */
+  recordsApplied: number;
+}
+
+/** A short, escaped rendering of a name from an archive for an error message. */
+export function quoteName(s: string): string {
+  return JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s);
+}
+
+/**
+ * Walks the PAX records of `data` (`"%d %s=%s\n"`, the length counting the whole record),
+ * calling `each` with the offsets of the key and the value. Returns the record count.
+ * Checks the framing only; keys and values stay bytes.
+ */
+function scanPax(
+  data: Uint8Array,
+  each?: (keyStart: number, eq: number, end: number) => void,
+): number {
   let i = 0;
+  let n = 0;
   while (i < data.length) {
     if (data[i] === 0) break; // NUL padding after the last record
-    const sp = data.indexOf(0x20, i);
-    if (sp === -1) throw invalidArgument("tar: malformed PAX record (no length)");
-    const len = Number(utf8.decode(data.subarray(i, sp)));
-    if (!Number.isSafeInteger(len) || len <= sp - i + 1 || i + len > data.length) {
+    let len = 0;
+    let j = i;
+    for (; j < data.length && j - i < 8; j++) {
+      const c = data[j]!;
+      if (c < 0x30 || c > 0x39) break;
+      len = len * 10 + (c - 0x30);
+    }
+    if (j === i || data[j] !== 0x20) throw invalidArgument("tar: malformed PAX record (no length)");
+    if (len <= j - i + 1 || i + len > data.length) {
       throw invalidArgument("tar: malformed PAX record length");
     }
-    const rec = data.subarray(sp + 1, i + len);
-    if (rec[rec.length - 1] !== 0x0a) throw invalidArgument("tar: PAX record not newline-ended");
-    const eq = rec.indexOf(0x3d);
-    if (eq <= 0) throw invalidArgument("tar: malformed PAX record (no key)");
-    out.set(utf8.decode(rec.subarray(0, eq)), rec.subarray(eq + 1, rec.length - 1));
+    const end = i + len - 1; // the newline
+    if (data[end] !== 0x0a) throw invalidArgument("tar: PAX record not newline-ended");
+    const keyStart = j + 1;
+    const eq = data.indexOf(0x3d, keyStart);
+    if (eq <= keyStart || eq > end) throw invalidArgument("tar: malformed PAX record (no key)");
+    each?.(keyStart, eq, end);
+    n++;
     i += len;
   }
-  return out;
+  return n;
+}
+
+/** PAX records (key → value bytes; a later record of a key wins, as in Go) and their count. */
+function readPax(data: Uint8Array): { records: Map<string, Uint8Array>; count: number } {
+  const records = new Map<string, Uint8Array>();
+  const count = scanPax(data, (k, eq, end) => {
+    records.set(utf8.decode(data.subarray(k, eq)), data.subarray(eq + 1, end));
+  });
+  return { records, count };
+}
+
+/** PAX records: key → value bytes (a later record of a key wins, as in Go). */
+export function parsePax(data: Uint8Array): Map<string, Uint8Array> {
+  return readPax(data).records;
 }
 
 function paxTime(v: Uint8Array, key: string): number {
   const s = utf8.decode(v);
-  if (!/^-?\d+(\.\d+)?$/.test(s)) throw invalidArgument(`tar: PAX ${key} "${s}" is not a time`);
+  if (!/^-?\d+(\.\d+)?$/.test(s)) {
+    throw invalidArgument(`tar: PAX ${key} ${quoteName(s)} is not a time`);
+  }
   return Number(s);
 }
 
@@ -163,13 +267,26 @@ function paxInt(v: Uint8Array, key: string): number {
   const s = utf8.decode(v);
   const n = Number(s);
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(n)) {
-    throw invalidArgument(`tar: PAX ${key} "${s}" is not a number`);
+    throw invalidArgument(`tar: PAX ${key} ${quoteName(s)} is not a number`);
   }
   return n;
 }
 
-function base64Decode(s: string): Uint8Array {
-  const bin = atob(s);
+/** A PAX `path` or `linkpath`: a NUL in it is invalid (Go's `validPAXRecord`). */
+function paxName(v: Uint8Array, key: string): string {
+  if (v.indexOf(0) !== -1) throw invalidArgument(`tar: PAX ${key} contains a NUL byte`);
+  return utf8.decode(v);
+}
+
+function base64Decode(s: string, member: string): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch {
+    throw invalidArgument(
+      `tar: member ${quoteName(member)} has a malformed LIBARCHIVE.xattr value`,
+    );
+  }
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
@@ -186,19 +303,35 @@ export class TarReader {
   #remaining = 0;
   #padding = 0;
   #ended = false;
-  #global = new Map<string, Uint8Array>();
   readonly #scratch = new Uint8Array(BLOCK);
-  /** Members read so far, and the last one's name (for error messages). */
-  #count = 0;
+  readonly #limits: TarLimits;
+  readonly #stats: TarStats = {
+    members: 0,
+    extendedHeaders: 0,
+    extendedBytes: 0,
+    records: 0,
+    recordsApplied: 0,
+  };
+  /** The last member's name (for error messages). */
   #last = "";
 
-  /** Reads from `source`, an iterable of (decompressed) byte chunks. */
-  constructor(source: AsyncIterable<Uint8Array>) {
+  /**
+   * Reads from `source`, an iterable of (decompressed) byte chunks, within `limits`
+   * (defaults: {@link TAR_LIMITS}; tests lower them).
+   */
+  constructor(source: AsyncIterable<Uint8Array>, limits: Partial<TarLimits> = {}) {
     this.#src = source[Symbol.asyncIterator]();
+    this.#limits = { ...TAR_LIMITS, ...limits };
+  }
+
+  /** Work done so far. */
+  get stats(): Readonly<TarStats> {
+    return { ...this.#stats };
   }
 
   #where(): string {
-    return this.#count === 0 ? "the start" : `member ${this.#count} ("${this.#last}")`;
+    const n = this.#stats.members;
+    return n === 0 ? "the start" : `member ${n} (${quoteName(this.#last)})`;
   }
 
   async #fill(): Promise<boolean> {
@@ -241,9 +374,27 @@ export class TarReader {
     }
   }
 
-  /** Reads a whole small body (PAX or GNU long-name data) into one buffer. */
+  /**
+   * Reads the data of an extended header (PAX or GNU long name) into one buffer, within
+   * the per-header and per-archive bounds.
+   */
   async #readData(size: number, what: string): Promise<Uint8Array> {
-    if (size > 1 << 20) throw invalidArgument(`tar: ${what} of ${size} bytes is too large`);
+    const l = this.#limits;
+    if (size > l.headerBytes) {
+      throw invalidArgument(
+        `tar: ${what} after ${this.#where()} is ${size} bytes, over the limit of ` +
+          `${l.headerBytes} bytes per extended header`,
+      );
+    }
+    const st = this.#stats;
+    st.extendedHeaders++;
+    st.extendedBytes += size;
+    if (st.extendedBytes > l.archiveBytes) {
+      throw invalidArgument(
+        `tar: ${what} after ${this.#where()} takes the layer's extended headers over the ` +
+          `limit of ${l.archiveBytes} bytes per layer`,
+      );
+    }
     const out = new Uint8Array(size);
     let got = 0;
     while (got < size) {
@@ -257,15 +408,29 @@ export class TarReader {
     return out;
   }
 
+  /** Counts `n` more PAX records against the archive's bound. */
+  #countRecords(n: number, what: string): void {
+    const st = this.#stats;
+    st.records += n;
+    if (st.records > this.#limits.archiveRecords) {
+      throw invalidArgument(
+        `tar: ${what} after ${this.#where()} takes the layer over the limit of ` +
+          `${this.#limits.archiveRecords} PAX records per layer`,
+      );
+    }
+  }
+
   /** The next entry, or `null` after the end-of-archive marker (or a clean end of input). */
   async next(): Promise<TarEntry | null> {
     if (this.#ended) return null;
     if (this.#remaining + this.#padding > 0) {
-      await this.#skip(this.#remaining + this.#padding, `body of "${this.#last}"`);
+      await this.#skip(this.#remaining + this.#padding, `body of ${quoteName(this.#last)}`);
       this.#remaining = 0;
       this.#padding = 0;
     }
-    let pax: Map<string, Uint8Array> | undefined;
+    // The data of the member's `x` header, parsed (once) when the member comes: a header a
+    // later one replaces is checked and counted, never turned into a map.
+    let pax: Uint8Array | undefined;
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
@@ -287,13 +452,20 @@ export class TarReader {
       const flag = String.fromCharCode(h[F.typeflag[0]]!);
       const size = parseNumeric(field(h, F.size), "size");
       switch (flag) {
-        case "x":
-          pax = new Map([...(pax ?? []), ...parsePax(await this.#readData(size, "PAX header"))]);
+        case "x": {
+          // Replaces an earlier `x` header for the same member, as Go's reader does; the
+          // replaced one is only checked and counted.
+          const data = await this.#readData(size, "PAX header");
+          if (pax) this.#countRecords(scanPax(pax), "PAX header");
+          pax = data;
           continue;
+        }
         case "g":
-          for (const [k, v] of parsePax(await this.#readData(size, "PAX global header"))) {
-            this.#global.set(k, v);
-          }
+          // Checked and counted, never applied (see the module doc).
+          this.#countRecords(
+            scanPax(await this.#readData(size, "PAX global header")),
+            "PAX global header",
+          );
           continue;
         case "L":
           longName = str(await this.#readData(size, "GNU long name"));
@@ -305,10 +477,20 @@ export class TarReader {
       const type = TYPE_OF[flag];
       if (type === undefined) {
         const name = longName ?? str(field(h, F.name));
-        if (flag === "S") throw invalidArgument(`tar: GNU sparse member "${name}" not supported`);
-        throw invalidArgument(`tar: member "${name}" has unsupported type '${flag}'`);
+        if (flag === "S") {
+          throw invalidArgument(`tar: GNU sparse member ${quoteName(name)} not supported`);
+        }
+        throw invalidArgument(
+          `tar: member ${quoteName(name)} has unsupported type ${JSON.stringify(flag)}`,
+        );
       }
-      return this.#entry(h, type, flag, size, pax, longName, longLink);
+      let records: Map<string, Uint8Array> | undefined;
+      if (pax) {
+        const read = readPax(pax);
+        this.#countRecords(read.count, "PAX header");
+        records = read.records;
+      }
+      return this.#entry(h, type, flag, size, records, longName, longLink);
     }
   }
 
@@ -329,16 +511,15 @@ export class TarReader {
       const prefix = str(field(h, F.prefix));
       if (prefix !== "") path = `${prefix}/${path}`;
     }
-    const pax = this.#global.size > 0 ? new Map([...this.#global, ...(localPax ?? [])]) : localPax;
     const e: TarEntry = {
-      path: longName ?? path,
+      path,
       type,
       mode: parseNumeric(field(h, F.mode), "mode") & 0o7777,
       uid: parseNumeric(field(h, F.uid), "uid"),
       gid: parseNumeric(field(h, F.gid), "gid"),
       size: headerSize,
       mtime: parseNumeric(field(h, F.mtime), "mtime"),
-      linkname: longLink ?? str(field(h, F.linkname)),
+      linkname: str(field(h, F.linkname)),
       devmajor: 0,
       devminor: 0,
     };
@@ -350,14 +531,15 @@ export class TarReader {
       e.devmajor = parseNumeric(field(h, F.devmajor), "devmajor");
       e.devminor = parseNumeric(field(h, F.devminor), "devminor");
     }
-    if (pax) {
-      for (const [k, v] of pax) {
+    if (localPax) {
+      this.#stats.recordsApplied += localPax.size;
+      for (const [k, v] of localPax) {
         switch (k) {
           case "path":
-            e.path = utf8.decode(v);
+            e.path = paxName(v, k);
             break;
           case "linkpath":
-            e.linkname = utf8.decode(v);
+            e.linkname = paxName(v, k);
             break;
           case "size":
             e.size = paxInt(v, k);
@@ -376,16 +558,29 @@ export class TarReader {
             break;
           default:
             if (k.startsWith("SCHILY.xattr.")) {
-              (e.xattrs ??= new Map()).set(k.slice("SCHILY.xattr.".length), v);
+              this.#xattr(e, k.slice("SCHILY.xattr.".length), v);
             } else if (k.startsWith("LIBARCHIVE.xattr.")) {
-              const name = decodeURIComponent(k.slice("LIBARCHIVE.xattr.".length));
-              (e.xattrs ??= new Map()).set(name, base64Decode(utf8.decode(v)));
+              const name = k.slice("LIBARCHIVE.xattr.".length);
+              let decoded: string;
+              try {
+                decoded = decodeURIComponent(name);
+              } catch {
+                throw invalidArgument(
+                  `tar: member ${quoteName(e.path)} has a malformed LIBARCHIVE.xattr name`,
+                );
+              }
+              this.#xattr(e, decoded, base64Decode(utf8.decode(v), e.path));
             } else if (k.startsWith("GNU.sparse.")) {
-              throw invalidArgument(`tar: GNU sparse member "${e.path}" not supported`);
+              throw invalidArgument(`tar: GNU sparse member ${quoteName(e.path)} not supported`);
             }
         }
       }
     }
+    // GNU long names win over PAX ones, as in Go's reader.
+    if (longName !== undefined) e.path = longName;
+    if (longLink !== undefined) e.linkname = longLink;
+    this.#checkName(e.path, "name", e.path);
+    this.#checkName(e.linkname, "link target", e.path);
     // Old (V7) archives mark directories with a trailing slash on a regular entry.
     if ((flag === "\0" || flag === "0") && e.path.endsWith("/")) e.type = "dir";
     // Only regular files (and GNU dumpdirs, which we skip) carry a body; the size field of
@@ -394,9 +589,40 @@ export class TarReader {
     if (e.type !== "file") e.size = 0;
     this.#remaining = bodySize;
     this.#padding = (BLOCK - (bodySize % BLOCK)) % BLOCK;
-    this.#count++;
+    this.#stats.members++;
     this.#last = e.path;
     return e;
+  }
+
+  #checkName(name: string, what: string, member: string): void {
+    // UTF-16 length ≤ UTF-8 length ≤ 3 × UTF-16 length: encode only near the bound.
+    const max = this.#limits.nameBytes;
+    if (name.length * 3 <= max) return;
+    if (name.length > max || utf8Length(name) > max) {
+      throw invalidArgument(
+        `tar: member ${quoteName(member)} has a ${what} longer than ${max} bytes (PATH_MAX)`,
+      );
+    }
+  }
+
+  #xattr(e: TarEntry, name: string, value: Uint8Array): void {
+    const l = this.#limits;
+    if (
+      name.length === 0 || name.length > l.xattrNameBytes || utf8Length(name) > l.xattrNameBytes
+    ) {
+      throw invalidArgument(
+        `tar: member ${quoteName(e.path)} has an extended attribute name that is empty or ` +
+          `longer than ${l.xattrNameBytes} bytes (XATTR_NAME_MAX)`,
+      );
+    }
+    if (value.length > l.xattrValueBytes) {
+      throw invalidArgument(
+        `tar: member ${quoteName(e.path)} has a ${value.length}-byte value of extended ` +
+          `attribute ${quoteName(name)}, over the limit of ${l.xattrValueBytes} bytes ` +
+          `(XATTR_SIZE_MAX)`,
+      );
+    }
+    (e.xattrs ??= new Map()).set(name, value);
   }
 
   /**
@@ -407,7 +633,7 @@ export class TarReader {
   async *body(): AsyncGenerator<Uint8Array, void, undefined> {
     while (this.#remaining > 0) {
       if (!(await this.#fill())) {
-        throw invalidArgument(`tar: archive truncated inside "${this.#last}"`);
+        throw invalidArgument(`tar: archive truncated inside ${quoteName(this.#last)}`);
       }
       const n = Math.min(this.#remaining, this.#buf.length - this.#off);
       const view = this.#buf.subarray(this.#off, this.#off + n);

@@ -8,7 +8,7 @@
 import { defaultConfig } from "../../config/mod.ts";
 import { Logger, nullLogger } from "../../log/mod.ts";
 import { parseMountinfo } from "./_mountinfo.ts";
-import { ImageService } from "./mod.ts";
+import { ImageService, type ImageServiceHooks } from "./mod.ts";
 
 /** Why an integration test cannot run here, or undefined when it can. */
 export function cannotRun(): string | undefined {
@@ -36,11 +36,12 @@ export interface TestService extends AsyncDisposable {
   snapshotDirs(): string[];
 }
 
-/** Options: config overrides of `image.*`, pinned refs, debug logging. */
+/** Options: config overrides of `image.*`, pinned refs, debug logging, pause hooks. */
 export interface TestServiceOptions {
   image?: Partial<ReturnType<typeof defaultConfig>["image"]>;
   pinned?: string[];
   debug?: boolean;
+  hooks?: ImageServiceHooks;
 }
 
 /** Mount points below `dir` in this mount namespace. */
@@ -62,6 +63,7 @@ export async function openTestService(opts: TestServiceOptions = {}): Promise<Te
       config,
       logger,
       ...(opts.pinned ? { pinned: opts.pinned } : {}),
+      ...(opts.hooks ? { hooks: opts.hooks } : {}),
       onRegistryRequest: (m, u) => requests.push(`${m} ${u}`),
     });
   let svc = await open();

@@ -14,6 +14,13 @@
  * even after its tag moves (as in containerd, it stays listed by digest). Content and
  * layers no longer used by any image or container are garbage-collected after a removal.
  *
+ * A reference resolves as a full id, then as a name, then as an id prefix of at least
+ * {@link MIN_ID_PREFIX} hex characters (what `crictl images` shows): a short string such as
+ * `a` never picks an image another pod pulled.
+ *
+ * The index of images lives in memory and changes with each pull and removal; the config
+ * of an image is parsed once, at pull, and its facts stored with it.
+ *
  * @module
  */
 import type { Config } from "../../config/mod.ts";
@@ -21,55 +28,16 @@ import { failedPrecondition, invalidArgument, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import type { Credentials } from "./_auth.ts";
 import { ContentStore } from "./_content.ts";
-import { isSha256Digest, parseReference, tryNormalise } from "./_reference.ts";
+import { parseReference, tryNormalise } from "./_reference.ts";
 import { Leases, pull, Semaphore } from "./_pull.ts";
 import { RegistryClient } from "./_registry.ts";
 import { Snapshotter } from "./_snapshots.ts";
-import { ImageDb, type ImageRow, type RefRow } from "./_store.ts";
+import { ImageDb } from "./_store.ts";
+import { ImageIndex, type ImageRecord } from "./_index.ts";
 
 export { formatReference, parseReference, type Reference } from "./_reference.ts";
-
-/** What the container spec builder needs from an image config. */
-export interface ImageConfigSummary {
-  /** `USER`: a name, uid, `uid:gid` or `name:group`; empty for root. */
-  user: string;
-  env: string[];
-  entrypoint: string[];
-  cmd: string[];
-  workingDir: string;
-  /** `STOPSIGNAL`, e.g. `SIGQUIT`; empty when unset. */
-  stopSignal: string;
-  /** `VOLUME` paths. */
-  volumes: string[];
-  labels: Record<string, string>;
-  /** `EXPOSE` entries, e.g. `80/tcp`. */
-  exposedPorts: string[];
-}
-
-/** One image as the CRI sees it. */
-export interface ImageRecord {
-  /** `sha256:<config digest>`. */
-  id: string;
-  /** Normalised `repo:tag` names. */
-  repoTags: string[];
-  /** Normalised `repo@sha256:…` names. */
-  repoDigests: string[];
-  /** Bytes of content: index (if any), manifest, config and compressed layers. */
-  size: number;
-  config: ImageConfigSummary;
-  /** Chain ids of the layers, bottom first. */
-  chainIds: string[];
-  /** Pinned images (the sandbox image) are exempt from the kubelet's image GC. */
-  pinned: boolean;
-  /** The config's `created` time, when it has one. */
-  createdAtNs?: bigint;
-  /** Digest of the platform manifest the layers came from. */
-  manifestDigest: string;
-  /** The full image config as pulled (JSON), for ImageStatus verbose info. */
-  configJson: string;
-  /** When this node first pulled the image. */
-  pulledAtNs: bigint;
-}
+export type { ImageConfigSummary } from "./_summary.ts";
+export { type ImageRecord, MIN_ID_PREFIX } from "./_index.ts";
 
 /** Credentials of one pull (the CRI `AuthConfig`). */
 export interface PullAuth {
@@ -95,6 +63,19 @@ export interface ImageServiceOptions {
   pinned?: string[];
   /** Sees every registry request (tests count them). */
   onRegistryRequest?: (method: string, url: string) => void;
+  /** Pause points for tests that interleave operations (never set in the agent). */
+  hooks?: ImageServiceHooks;
+}
+
+/**
+ * Points where a test can hold the service to interleave a pull with garbage collection
+ * deterministically. Unset, they add no await.
+ */
+export interface ImageServiceHooks {
+  /** A pull has unpacked and leased everything and is about to record image `id`. */
+  beforeRecord?: (id: string) => Promise<void>;
+  /** Garbage collection is about to decide on snapshot or blob `key`. */
+  beforeCollect?: (key: string) => Promise<void>;
 }
 
 /** Usage of the image file system. */
@@ -107,44 +88,6 @@ export interface ImageFsUsage {
 
 const USAGE_CACHE_MS = 10_000;
 
-function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-}
-
-function keys(v: unknown): string[] {
-  return v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v).sort() : [];
-}
-
-/** The summary of a config document (already validated at pull time). */
-export function summariseConfig(configJson: string): {
-  summary: ImageConfigSummary;
-  created?: bigint;
-} {
-  const doc = JSON.parse(configJson) as Record<string, unknown>;
-  const c = (doc.config && typeof doc.config === "object" ? doc.config : {}) as Record<
-    string,
-    unknown
-  >;
-  const labels: Record<string, string> = {};
-  if (c.Labels && typeof c.Labels === "object") {
-    for (const [k, v] of Object.entries(c.Labels)) if (typeof v === "string") labels[k] = v;
-  }
-  const summary: ImageConfigSummary = {
-    user: typeof c.User === "string" ? c.User : "",
-    env: strings(c.Env),
-    entrypoint: strings(c.Entrypoint),
-    cmd: strings(c.Cmd),
-    workingDir: typeof c.WorkingDir === "string" ? c.WorkingDir : "",
-    stopSignal: typeof c.StopSignal === "string" ? c.StopSignal : "",
-    volumes: keys(c.Volumes),
-    labels,
-    exposedPorts: keys(c.ExposedPorts),
-  };
-  const ms = typeof doc.created === "string" ? Date.parse(doc.created) : NaN;
-  if (Number.isFinite(ms)) return { summary, created: BigInt(ms) * 1_000_000n };
-  return { summary };
-}
-
 /** The image store and its CRI operations. One per agent. */
 export class ImageService {
   readonly #root: string;
@@ -156,10 +99,9 @@ export class ImageService {
   readonly #leases = new Leases();
   readonly #maxDownloads: number;
   readonly #unpacks: Semaphore;
-  readonly #pinned: Set<string>;
+  readonly #hooks: ImageServiceHooks;
+  readonly #index: ImageIndex;
   #inUse: (imageId: string) => boolean = () => false;
-  #byId = new Map<string, ImageRecord>();
-  #byName = new Map<string, string>();
   #gc: Promise<void> = Promise.resolve();
   #usage: { at: number; value: ImageFsUsage } | undefined;
 
@@ -179,9 +121,11 @@ export class ImageService {
     this.#log = opts.logger;
     this.#maxDownloads = opts.config.maxConcurrentDownloads;
     this.#unpacks = new Semaphore(Math.max(2, navigator.hardwareConcurrency ?? 2));
-    this.#pinned = new Set(
+    this.#hooks = opts.hooks ?? {};
+    const pinned = new Set(
       (opts.pinned ?? []).map((p) => tryNormalise(p)).filter((p): p is string => !!p),
     );
+    this.#index = new ImageIndex(pinned, db.images(), db.refs());
   }
 
   /**
@@ -210,7 +154,6 @@ export class ImageService {
         ...opts,
         logger: log,
       });
-      s.#reload();
       // Layers an interrupted pull completed belong to no image; nothing holds them now.
       await s.collectGarbage();
       return s;
@@ -218,36 +161,6 @@ export class ImageService {
       db.close();
       throw wrap(err, `cannot open the image store in ${opts.root}`);
     }
-  }
-
-  /** Rebuilds the in-memory index from the database (after every write). */
-  #reload(): void {
-    const refs = this.#db.refs();
-    const byImage = new Map<string, RefRow[]>();
-    for (const r of refs) byImage.set(r.imageId, [...(byImage.get(r.imageId) ?? []), r]);
-    const byId = new Map<string, ImageRecord>();
-    for (const row of this.#db.images()) byId.set(row.id, this.#record(row, byImage.get(row.id)));
-    this.#byId = byId;
-    this.#byName = new Map(refs.map((r) => [r.name, r.imageId]));
-  }
-
-  #record(row: ImageRow, refs: RefRow[] = []): ImageRecord {
-    const { summary, created } = summariseConfig(row.configJson);
-    const names = refs.map((r) => r.name);
-    const rec: ImageRecord = {
-      id: row.id,
-      repoTags: names.filter((n) => !n.includes("@")),
-      repoDigests: names.filter((n) => n.includes("@")),
-      size: row.size,
-      config: summary,
-      chainIds: row.chainIds,
-      pinned: names.some((n) => this.#pinned.has(n)),
-      manifestDigest: row.manifestDigest,
-      configJson: row.configJson,
-      pulledAtNs: row.pulledAtNs,
-    };
-    if (created !== undefined) rec.createdAtNs = created;
-    return rec;
   }
 
   /**
@@ -273,35 +186,21 @@ export class ImageService {
       parsed,
       opts.auth,
       signal,
-      (r) => {
+      async (r) => {
+        if (this.#hooks.beforeRecord) await this.#hooks.beforeRecord(r.image.id);
+        // Database and index change together, before the pull's leases are released.
         this.#db.putImage(r.image, r.names);
-        this.#reload();
-        return this.#byId.get(r.image.id)!;
+        return this.#index.put(r.image, r.names);
       },
     );
   }
 
   /**
-   * Finds a local image by id (`sha256:…`), unique id prefix (with or without `sha256:`),
-   * or reference (normalised: `busybox` finds `docker.io/library/busybox:latest`).
+   * Finds a local image by full id, by reference, or by a unique id prefix of at least
+   * {@link MIN_ID_PREFIX} hex characters (see `ImageIndex.resolve`).
    */
   resolve(ref: string): ImageRecord | undefined {
-    if (ref === "") return undefined;
-    if (isSha256Digest(ref)) {
-      const img = this.#byId.get(ref);
-      if (img) return img;
-    }
-    const name = tryNormalise(ref);
-    if (name) {
-      const id = this.#byName.get(name);
-      if (id) return this.#byId.get(id);
-    }
-    const hex = ref.startsWith("sha256:") ? ref.slice(7) : ref;
-    if (/^[0-9a-f]{1,64}$/.test(hex)) {
-      const matches = [...this.#byId.keys()].filter((id) => id.startsWith(`sha256:${hex}`));
-      if (matches.length === 1) return this.#byId.get(matches[0]!);
-    }
-    return undefined;
+    return this.#index.resolve(ref);
   }
 
   /** Every image, or only the one `filterRef` resolves to. Oldest pull first. */
@@ -310,7 +209,12 @@ export class ImageService {
       const img = this.resolve(filterRef);
       return img ? [img] : [];
     }
-    return [...this.#byId.values()];
+    return this.#index.records();
+  }
+
+  /** The config document of image `id` exactly as pulled (JSON), for verbose status. */
+  configJson(id: string): string | undefined {
+    return this.#db.configJson(id);
   }
 
   /** Lets the runtime say which images its containers use. */
@@ -333,7 +237,7 @@ export class ImageService {
       );
     }
     this.#db.deleteImage(img.id);
-    this.#reload();
+    this.#index.delete(img.id);
     this.#log.info("removed image", { image: ref, id: img.id });
     await this.collectGarbage();
   }
@@ -341,6 +245,12 @@ export class ImageService {
   /**
    * Deletes blobs and layer snapshots that no image, container or running pull refers
    * to. Runs one at a time.
+   *
+   * Pulls run meanwhile: one may record its image and release its leases while a row is
+   * being deleted. So each snapshot and blob is decided on the state of that moment (the
+   * index's current keep sets, live leases, container snapshots), and the decision and the
+   * start of the deletion happen with no await between them: the snapshot's row, or the
+   * blob's pending deletion, is visible to a pull before anything yields.
    */
   collectGarbage(): Promise<void> {
     const run = this.#gc.then(() => this.#collect());
@@ -349,38 +259,33 @@ export class ImageService {
   }
 
   async #collect(): Promise<void> {
-    const keepBlobs = new Set<string>();
-    const keepChains = new Set<string>();
-    for (const r of this.#db.refs()) keepBlobs.add(r.target);
-    for (const img of this.#db.images()) {
-      keepBlobs.add(img.id);
-      keepBlobs.add(img.manifestDigest);
-      for (const l of img.layers) keepBlobs.add(l.digest);
-      for (const c of img.chainIds) keepChains.add(c);
-    }
-    const rows = this.#snapshots.rows();
-    for (const r of rows) {
-      if (r.kind === "container") {
-        for (const c of r.lowers) keepChains.add(c);
-      }
-    }
+    const hook = this.#hooks.beforeCollect;
     let snapshots = 0;
-    for (const r of rows) {
-      if (r.kind !== "layer" || r.state !== "committed") continue;
-      if (keepChains.has(r.key) || this.#leases.has(r.key) || this.#snapshots.busy(r.key)) {
-        continue;
-      }
+    for (const r of this.#snapshots.rows()) {
+      if (r.kind !== "layer") continue;
+      if (hook) await hook(r.key);
+      if (!this.#collectableLayer(r.key)) continue;
       await this.#snapshots.remove(r.key);
       snapshots++;
     }
     let blobs = 0;
     for (const d of await this.#content.list()) {
-      if (keepBlobs.has(d) || this.#leases.has(d) || this.#content.busy(d)) continue;
+      if (hook) await hook(d);
+      if (this.#index.keep().blobs.has(d) || this.#leases.has(d) || this.#content.busy(d)) {
+        continue;
+      }
       await this.#content.delete(d);
       blobs++;
     }
     this.#usage = undefined;
     if (snapshots + blobs > 0) this.#log.info("garbage collected", { snapshots, blobs });
+  }
+
+  /** True when layer `chain` is committed and nothing needs it now. */
+  #collectableLayer(chain: string): boolean {
+    return this.#snapshots.has(chain) && !this.#index.keep().chains.has(chain) &&
+      !this.#leases.has(chain) && !this.#snapshots.busy(chain) &&
+      !this.#snapshots.usedByContainer(chain);
   }
 
   /**

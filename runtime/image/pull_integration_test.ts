@@ -231,6 +231,64 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "redirects are followed by hand: to allowed places, without credentials, bounded",
+      async () => {
+        // The registry the pull names (front) sends blobs to another origin, as registries
+        // send them to object storage.
+        await using storage = startProxy(img.host);
+        await using front = startProxy(img.host);
+        front.fault = (r) =>
+          r.path.includes("/blobs/")
+            ? { kind: "redirect", location: `http://${storage.host}${r.path}?sig=1` }
+            : undefined;
+        {
+          await using ts = await openTestService();
+          const r = await ts.svc.pull(img.busybox.ref.replace(img.host, front.host), {
+            auth: { registryToken: "front-only-secret" },
+          });
+          assertEquals(r.id, img.busybox.id);
+          const atFront = front.requests.filter((x) => x.path.includes("/manifests/"));
+          assert(atFront.length > 0);
+          for (const x of atFront) assertEquals(x.authorization, "Bearer front-only-secret");
+          const atStorage = storage.requests.filter((x) => x.path.includes("/blobs/"));
+          assertEquals(atStorage.length, 1 + img.busybox.layers.length, "config and layers");
+          for (const x of atStorage) assertEquals(x.authorization, null, "no credentials");
+        }
+        // To the cloud metadata address: refused before connecting, the reason named.
+        front.fault = (r) =>
+          r.path.includes("/blobs/")
+            ? { kind: "redirect", location: "http://169.254.169.254/latest/meta-data/iam" }
+            : undefined;
+        {
+          await using ts = await openTestService();
+          const err = await assertRejects(
+            () => ts.svc.pull(img.pause.ref.replace(img.host, front.host)),
+            SauropodError,
+            "to http://169.254.169.254, refused: it is a link-local address",
+          );
+          assertEquals(err.kind, "permission-denied");
+          assert(!err.message.includes("meta-data"), err.message);
+          assertEquals(ts.svc.list(), []);
+        }
+        // A loop ends after a bounded number of hops.
+        front.fault = (r) =>
+          r.path.includes("/manifests/")
+            ? { kind: "redirect", location: `http://${front.host}${r.path}` }
+            : undefined;
+        {
+          await using ts = await openTestService();
+          const before = front.requests.length;
+          await assertRejects(
+            () => ts.svc.pull(img.pause.ref.replace(img.host, front.host)),
+            SauropodError,
+            "more than 10 times",
+          );
+          assertEquals(front.requests.length - before, 11);
+        }
+      },
+    );
+
     await t.step("a stalled download hits the progress timeout", async () => {
       await using proxy = startProxy(img.host);
       const layer = img.pause.layers[0]!.digest;

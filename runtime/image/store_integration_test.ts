@@ -2,6 +2,7 @@
  * The image store over time: removal, garbage collection, usage, restarts and recovery
  * from an interrupted pull.
  */
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertRejects } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { testRegistry } from "../../tests/fixtures/images.ts";
@@ -128,6 +129,83 @@ Deno.test({
       assertEquals(stale.repoTags, []);
       assertEquals(stale.repoDigests, [`${img.host}/moving@${img.userUid.digest}`]);
       assertEquals(ts.svc.list().length, 2);
+    });
+
+    await t.step(
+      "garbage collection racing a pull never deletes the new image's layers or blobs",
+      async () => {
+        // The review's M2, interleaved through the service's pause points (no sleeps): a
+        // pull of X has unpacked and leased everything when the removal of Y starts a
+        // collection; X records its image and drops its leases while the collection is
+        // between rows; then the collection goes on over X's rows and blobs.
+        const x = img.whiteouts;
+        const y = img.deep; // shares only the base layer with X
+        const atRecord = Promise.withResolvers<void>();
+        const record = Promise.withResolvers<void>();
+        const atCollect = Promise.withResolvers<void>();
+        const collect = Promise.withResolvers<void>();
+        let armed = false;
+        const decided: string[] = [];
+        await using ts = await openTestService({
+          hooks: {
+            beforeRecord: async (id) => {
+              if (id !== x.id) return;
+              atRecord.resolve();
+              await record.promise;
+            },
+            beforeCollect: async (key) => {
+              if (!armed) return;
+              decided.push(key);
+              if (decided.length > 1) return;
+              atCollect.resolve();
+              await collect.promise;
+            },
+          },
+        });
+        const yRec = await ts.svc.pull(y.ref);
+        const pullX = ts.svc.pull(x.ref);
+        await atRecord.promise;
+        armed = true;
+        const removeY = ts.svc.remove(y.ref);
+        await atCollect.promise; // the collection has begun: X is not an image yet
+        record.resolve();
+        const xRec = await pullX; // X recorded, its leases released
+        collect.resolve();
+        await removeY;
+
+        // The collection did run over X's layers and blobs, and removed Y's own.
+        for (const c of xRec.chainIds) assert(decided.includes(c), `decided on ${c}`);
+        for (const l of x.layers) assert(decided.includes(l.digest), `decided on ${l.digest}`);
+        const left = blobs(ts.root);
+        for (const d of [x.id, ...x.layers.map((l) => l.digest)]) {
+          assert(left.includes(d), `blob ${d} of the new image kept`);
+        }
+        assert(!left.includes(yRec.id), "Y's config collected");
+        assertEquals(ts.snapshotDirs().length, xRec.chainIds.length, "only X's layers remain");
+        // And X is usable: every layer is there to mount.
+        const target = `${ts.root}/containers/c/rootfs`;
+        await Deno.mkdir(target, { recursive: true });
+        await ts.svc.mountRootfs("c", ts.svc.resolve(x.ref)!, target, { readonly: false });
+        assertEquals(await Deno.readTextFile(`${target}/w/o/z`), "z");
+        await ts.svc.unmountRootfs("c", target);
+      },
+    );
+
+    await t.step("pulls and removals never parse stored configs again", async () => {
+      await using ts = await openTestService();
+      const user = await ts.svc.pull(img.userUid.ref);
+      // Make the stored config unreadable: only verbose status may ever look at it now.
+      const raw = new DatabaseSync(`${ts.root}/images/meta.db`);
+      raw.prepare("UPDATE images SET config_json = 'not json' WHERE id = ?").run(user.id);
+      raw.close();
+      await ts.svc.pull(img.busybox.ref);
+      await ts.svc.remove(img.busybox.ref);
+      await ts.svc.pull(img.pause.ref);
+      assertEquals(ts.svc.resolve(img.userUid.ref)?.config.user, "1000", "facts from the pull");
+      assertEquals(ts.svc.configJson(user.id), "not json");
+      // A restart reads the stored facts, not the config.
+      const svc = await ts.reopen();
+      assertEquals(svc.resolve(img.userUid.ref)?.config.user, "1000");
     });
 
     await t.step("usage grows with pulls and falls after removal", async () => {
