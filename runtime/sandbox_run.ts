@@ -28,6 +28,7 @@ import { mountShm, unmountShm } from "./sandbox/shm.ts";
 import { removePause, startPause } from "./sandbox/pause.ts";
 import { portMappingsOf } from "./sandbox/network.ts";
 import { spareForPod } from "./spare_shims.ts";
+import { CONTAINER_READABLE_FILE, mkdirPrivate } from "./modes.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -108,20 +109,24 @@ export async function runPodSandbox(
     };
 
     // 2. The pod's files.
-    await Deno.mkdir(filesDir, { recursive: true, mode: 0o755 });
+    // Both 0700, as their parents (see modes.ts): the pause bundle and /dev/shm live here.
+    await mkdirPrivate(filesDir);
     undo.defer(() => Deno.remove(filesDir, { recursive: true }).catch(() => {}));
-    await Deno.mkdir(stateDir, { recursive: true, mode: 0o711 });
+    await mkdirPrivate(stateDir);
     undo.defer(() => Deno.remove(stateDir, { recursive: true }).catch(() => {}));
+    // Bind-mounted into every container, whose processes may run as any uid: world-readable.
     const hostname = podHostname(config, hostNetwork);
-    await writeFileAtomic(doc.files.hostname, `${hostname}\n`);
+    await writeFileAtomic(doc.files.hostname, `${hostname}\n`, CONTAINER_READABLE_FILE);
     await writeFileAtomic(
       doc.files.hosts,
       hostNetwork ? await Deno.readFile("/etc/hosts").catch(() => podHosts()) : podHosts(),
+      CONTAINER_READABLE_FILE,
     );
     const dns = resolvConf(config.dnsConfig);
     await writeFileAtomic(
       doc.files.resolvConf,
       dns ?? await Deno.readFile("/etc/resolv.conf").catch(() => ""),
+      CONTAINER_READABLE_FILE,
     );
     checkpoint();
 
