@@ -93,7 +93,7 @@ export async function createContainer(
       core.deps.store.delete("container", id);
     });
 
-    faultPoint(core, "container-create:after-record");
+    await faultPoint(core, "container-create:after-record");
     // containers/ and containers/<id>/ are 0700: the bundle holds the pod's env and the
     // rootfs the image's setuid binaries (see modes.ts). The mount point's own mode is
     // hidden by the overlay's root.
@@ -130,7 +130,7 @@ export async function createContainer(
       });
       doc.upperDir = mounted.upperDir;
       phase.mountMs = performance.now() - t0;
-      faultPoint(core, "container-create:after-mount");
+      await faultPoint(core, "container-create:after-mount");
       undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
       if (signal?.aborted) throw signal.reason;
       const spec = await containerSpec(core, sandbox, c, image);
@@ -150,7 +150,7 @@ export async function createContainer(
     undo.defer(() => shim.delete().catch(() => {}));
     c.shim = shim;
     doc.pid = shim.initPid;
-    faultPoint(core, "container-create:after-shim");
+    await faultPoint(core, "container-create:after-shim");
     doc.phase = "ready";
     core.saveContainer(c);
     undo.move();

@@ -98,7 +98,7 @@ export async function runPodSandbox(
       core.sandboxes.delete(id);
       core.deps.store.delete("sandbox", id);
     });
-    faultPoint(core, "sandbox-run:after-record");
+    await faultPoint(core, "sandbox-run:after-record");
     // The kubelet creates the pod's first container right after: have its shim running by
     // then (see spare_shims.ts).
     spareForPod(core, id, config.logDirectory);
@@ -143,7 +143,7 @@ export async function runPodSandbox(
     undo.defer(() => unpinNamespaces(doc.ns.dir));
     doc.ns = { dir: doc.ns.dir, ...pinned };
     checkpoint();
-    faultPoint(core, "sandbox-run:after-pin");
+    await faultPoint(core, "sandbox-run:after-pin");
 
     // 4. /dev/shm of the pod (a tmpfs shared by its containers), unless host IPC.
     if (!hostIpc) {
@@ -173,7 +173,7 @@ export async function runPodSandbox(
       undo.defer(() => core.deps.cni.tearDown(req));
       doc.network.ips = result.ips;
       checkpoint();
-      faultPoint(core, "sandbox-run:after-cni");
+      await faultPoint(core, "sandbox-run:after-cni");
     }
 
     // 7. The pause container, only for a shared PID namespace.
