@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../testing/assert.ts";
-import { ContainerState, PodSandboxState } from "../cri/gen/api.ts";
+import { ContainerState, NamespaceMode, PodSandboxState } from "../cri/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import type { TestAgent } from "./harness/agent.ts";
 import { e2eEnv, sandboxConfig } from "./harness/env.ts";
@@ -97,7 +97,10 @@ Deno.test("boundary: other local users reach nothing of pods and containers", as
   await using env = await e2eEnv();
   const { agent, client, images, logRoot } = env;
   await client.image.pullImage({ image: { image: images.setuid.ref } });
-  const pod = podConfig(logRoot, "boundary");
+  // One PID namespace for the pod: it gets a pause container, whose bundle is checked too.
+  const pod = podConfig(logRoot, "boundary", {
+    linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.POD } } },
+  });
   const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
   const id = await runContainer(
     client,
@@ -150,6 +153,10 @@ Deno.test("boundary: other local users reach nothing of pods and containers", as
       ];
       assert(paths.includes(`${bundle}/config.json`), "the walk saw the bundle");
       assert(paths.includes(`${agent.root}/sandboxes/${podId}/hosts`), "the walk saw the pod");
+      assert(
+        paths.includes(`${agent.root}/sandboxes/${podId}/bundle/config.json`),
+        "the walk saw the pause container's bundle",
+      );
       // shim.js is the shim's code, bundled from this repository: nothing of a pod's.
       assertEquals(
         (await reachableByNobody(paths)).sort(),
@@ -199,6 +206,8 @@ Deno.test("boundary: other local users reach nothing of pods and containers", as
       [`${bundle}/config.json`, 0o644],
       [`${agent.root}/sandboxes`, 0o755],
       [`${agent.root}/sandboxes/${podId}`, 0o755],
+      [`${agent.root}/sandboxes/${podId}/bundle`, 0o755],
+      [`${agent.root}/sandboxes/${podId}/bundle/config.json`, 0o644],
       [`${agent.state}/sandboxes`, 0o755],
       [`${agent.state}/sandboxes/${podId}`, 0o711],
       [`${agent.state}/shims`, 0o711],
