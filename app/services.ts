@@ -38,6 +38,7 @@ import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
 import { imageHandlers } from "../cri/image/mod.ts";
 import { Runtime } from "../runtime/mod.ts";
 import { MetadataStore } from "../runtime/store/mod.ts";
+import { tightenModes } from "../runtime/modes.ts";
 import { ImageService } from "../runtime/image/mod.ts";
 import { bundleShim, ShimManager } from "../runtime/shim/mod.ts";
 import { CniManager } from "../runtime/network/mod.ts";
@@ -67,8 +68,11 @@ const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 export async function buildServices(config: Config, log: Logger): Promise<Services> {
   // First: systemd's variables must be gone before any child (runc, CNI, shims) starts.
   const notifier = SystemdNotifier.fromEnv({ logger: log.with({ component: "systemd" }) });
+  // 0711 when made (state holds the CRI socket); everything per pod or container below them is
+  // root's only, and what an older agent left looser is tightened before anything is served.
   await Deno.mkdir(config.root, { recursive: true, mode: 0o711 });
   await Deno.mkdir(config.state, { recursive: true, mode: 0o711 });
+  await tightenModes(config, log.with({ component: "modes" }));
 
   const layout = await detectLayout();
   const driver = cgroupDriver(config.runtime.cgroupDriver);

@@ -224,7 +224,9 @@ export const SCHEMA: TableSpec = {
       fields: {
         fault_points: list(
           [],
-          "Named crash points where the agent kills itself (tests of crash recovery).",
+          "Named fault points (runtime/faults.ts): `point` kills the agent there (tests of crash " +
+            "recovery); `point=hold` holds the operation there until <state>/fault-holds/<point> " +
+            "is removed (tests of races).",
         ),
       },
     },

@@ -43,6 +43,57 @@ export function name(s: string, field: string): string {
   return s;
 }
 
+const DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_SUBDOMAIN_RE = new RegExp(`^${DNS1123_LABEL}(\\.${DNS1123_LABEL})*$`);
+const DNS1123_LABEL_RE = new RegExp(`^${DNS1123_LABEL}$`);
+const POD_UID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/*
+ * A pod's name, namespace and uid go to CNI plugins in `CNI_ARGS` (`K8S_POD_NAME=…;…`), where
+ * ';' and '=' are separators: a name like `x;IP=10.88.0.5` would hand host-local an address.
+ * The kubelet only ever sends Kubernetes names (DNS-1123), so those rules refuse nothing a
+ * kubelet sends and leave nothing a CNI plugin could misread; they are checked before
+ * anything is made.
+ */
+
+/** A pod name: a DNS-1123 subdomain, as Kubernetes object names are. */
+export function podName(s: string, field: string): string {
+  nonEmpty(s, field, 253);
+  if (!DNS1123_SUBDOMAIN_RE.test(s)) {
+    throw invalidArgument(
+      `${field} ${quote(s)} must be a DNS-1123 subdomain (lower-case letters, digits, '-' and ` +
+        `'.', starting and ending with a letter or digit), as Kubernetes names are: it is ` +
+        `passed to CNI plugins in CNI_ARGS, where ';' and '=' are separators`,
+    );
+  }
+  return s;
+}
+
+/** A pod namespace: a DNS-1123 label, as Kubernetes namespaces are. */
+export function podNamespace(s: string, field: string): string {
+  nonEmpty(s, field, 63);
+  if (!DNS1123_LABEL_RE.test(s)) {
+    throw invalidArgument(
+      `${field} ${quote(s)} must be a DNS-1123 label (lower-case letters, digits and '-', ` +
+        `starting and ending with a letter or digit), as Kubernetes namespaces are: it is ` +
+        `passed to CNI plugins in CNI_ARGS, where ';' and '=' are separators`,
+    );
+  }
+  return s;
+}
+
+/** A pod uid: Kubernetes sends a UUID (a hash for static pods); letters, digits, '-', '_', '.'. */
+export function podUid(s: string, field: string): string {
+  nonEmpty(s, field, 128);
+  if (!POD_UID_RE.test(s)) {
+    throw invalidArgument(
+      `${field} ${quote(s)} must be letters, digits, '-', '_' and '.' (a UUID, as the kubelet ` +
+        `sends): it is passed to CNI plugins in CNI_ARGS, where ';' and '=' are separators`,
+    );
+  }
+  return s;
+}
+
 /** Throws when `s` contains NUL (it cannot reach the kernel) — args, env, paths. */
 export function noNul(s: string, field: string): string {
   if (s.includes("\0")) throw invalidArgument(`${field} ${quote(s)} contains a NUL byte`);

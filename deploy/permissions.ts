@@ -116,7 +116,10 @@ export const AGENT_ENV = [
  * The agent: reads anything (a CRI mount or device names any host path, which the agent
  * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime,
  * the CNI plugins, util-linux's `unshare`/`nsenter` (pinned namespaces, interface
- * counters) and Deno itself (one shim per container).
+ * counters) and Deno itself (one shim per container, started with `Deno.Command` so that
+ * Deno reaps it; and `deno bundle` of the shim at start). `unshare`, `nsenter`, Deno, the
+ * OCI runtime and cgroupfs writes are each root-equivalent, as FFI is: README's
+ * "Permissions" says what the set guards against and what it does not.
  */
 export function agentSet(l: NodeLayout): PermissionSet {
   return {

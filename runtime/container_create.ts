@@ -16,6 +16,7 @@ import { containerSpec } from "./spec.ts";
 import { writeFileAtomic } from "./sandbox/files.ts";
 import { shimRuntime } from "./shim_options.ts";
 import { faultPoint } from "./faults.ts";
+import { mkdirPrivate, PRIVATE_FILE } from "./modes.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -92,11 +93,18 @@ export async function createContainer(
       core.deps.store.delete("container", id);
     });
 
-    faultPoint(core, "container-create:after-record");
-    await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 });
+    await faultPoint(core, "container-create:after-record");
+    // containers/ and containers/<id>/ are 0700: the bundle holds the pod's env and the
+    // rootfs the image's setuid binaries (see modes.ts). The mount point's own mode is
+    // hidden by the overlay's root.
+    await mkdirPrivate(rootfs);
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
     if (logPath) {
-      await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), { recursive: true });
+      // The kubelet's log tree: its directories are 0755, as containerd makes them.
+      await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), {
+        recursive: true,
+        mode: 0o755,
+      });
     }
 
     // The shim process starts while the rootfs is mounted and the spec written: its
@@ -122,13 +130,13 @@ export async function createContainer(
       });
       doc.upperDir = mounted.upperDir;
       phase.mountMs = performance.now() - t0;
-      faultPoint(core, "container-create:after-mount");
+      await faultPoint(core, "container-create:after-mount");
       undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
       if (signal?.aborted) throw signal.reason;
       const spec = await containerSpec(core, sandbox, c, image);
       const u = spec.process?.user;
       if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
-      await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
+      await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec), PRIVATE_FILE);
       phase.bundleMs = performance.now() - t0;
       bundleReady.resolve();
     } catch (err) {
@@ -142,7 +150,7 @@ export async function createContainer(
     undo.defer(() => shim.delete().catch(() => {}));
     c.shim = shim;
     doc.pid = shim.initPid;
-    faultPoint(core, "container-create:after-shim");
+    await faultPoint(core, "container-create:after-shim");
     doc.phase = "ready";
     core.saveContainer(c);
     undo.move();

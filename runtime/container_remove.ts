@@ -6,16 +6,24 @@
  *
  * @module
  */
-import { ContainerEventType, type RuntimeCore } from "./core.ts";
+import { ContainerEventType, isPrefix, type RuntimeCore } from "./core.ts";
+import { notFound } from "../errors/mod.ts";
 import type { Container } from "./records.ts";
 import { stopLocked } from "./container_stop.ts";
 import { shimRuntime } from "./shim_options.ts";
 import { faultPoint } from "./faults.ts";
 
-/** Removes container `containerId` (idempotent). */
+/**
+ * Removes container `containerId` (idempotent: an unknown id succeeds, as the CRI asks). A
+ * short id prefix that matches no container is NOT_FOUND: it names nothing, so "removed"
+ * would be a lie — and a container still being created matches nothing (see core.ts).
+ */
 export async function removeContainer(core: RuntimeCore, containerId: string): Promise<void> {
   const c = core.findContainer(containerId);
-  if (!c) return;
+  if (!c) {
+    if (isPrefix(containerId)) throw notFound(`no container matches "${containerId}"`);
+    return;
+  }
   await core.locks.run(c.doc.id, () => removeLocked(core, c));
 }
 
@@ -27,7 +35,7 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
     c.doc.phase = "removing";
     core.saveContainer(c);
   }
-  faultPoint(core, "container-remove:after-mark");
+  await faultPoint(core, "container-remove:after-mark");
   await stopLocked(core, c, 0);
   if (c.shim) {
     await c.shim.delete();
@@ -35,7 +43,7 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
   } else {
     await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
   }
-  faultPoint(core, "container-remove:after-delete");
+  await faultPoint(core, "container-remove:after-delete");
   await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
   await Deno.remove(c.doc.bundle, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;

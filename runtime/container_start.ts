@@ -43,7 +43,7 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
       core.emit(c.doc.id, c.doc.sandboxId, ContainerEventType.CONTAINER_STOPPED_EVENT);
       throw wrap(err, `cannot start container "${c.doc.id}"`);
     }
-    faultPoint(core, "container-start:after-start");
+    await faultPoint(core, "container-start:after-start");
     c.doc.state = "running";
     c.doc.startedAtNs = startedAt.toString();
     core.saveContainer(c);

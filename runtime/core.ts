@@ -86,37 +86,51 @@ export class RuntimeCore {
     this.log = deps.logger;
   }
 
+  /*
+   * Lookups by id or prefix serve the CRI's callers, and never reach a record still being
+   * created (phase `creating`): its operation holds only the pod's lock, so a caller that got
+   * hold of it could remove it under the creation, which would then save it again (a ghost
+   * record) and leave its mount. Until the creation returns the id, it does not exist for
+   * anyone else — as in containerd, whose stores add a container when its creation is done.
+   */
+
   /** The pod `id` (or a unique id prefix, as crictl allows), or NOT_FOUND. */
   sandbox(id: string, field = "pod_sandbox_id"): Sandbox {
     if (!id) throw invalidArgument(`${field} is empty`);
-    const s = this.sandboxes.get(id) ?? this.#byPrefix(this.sandboxes, id, field, "pod sandbox");
+    const s = this.findSandbox(id, field);
     if (!s) throw notFound(`pod sandbox "${id}" not found`);
     return s;
   }
 
-  /** The pod `id` or undefined (for idempotent calls). */
-  findSandbox(id: string): Sandbox | undefined {
-    return this.sandboxes.get(id) ??
-      this.#byPrefix(this.sandboxes, id, "pod_sandbox_id", "pod sandbox");
+  /** The pod `id` (or a unique prefix) or undefined (for idempotent calls). */
+  findSandbox(id: string, field = "pod_sandbox_id"): Sandbox | undefined {
+    return visible(this.sandboxes.get(id)) ??
+      this.#byPrefix(this.sandboxes, id, field, "pod sandbox");
   }
 
   /** The container `id` (or a unique prefix), or NOT_FOUND. */
   container(id: string, field = "container_id"): Container {
     if (!id) throw invalidArgument(`${field} is empty`);
-    const c = this.containers.get(id) ?? this.#byPrefix(this.containers, id, field, "container");
+    const c = this.findContainer(id, field);
     if (!c) throw notFound(`container "${id}" not found`);
     return c;
   }
 
-  /** The container `id` or undefined (for idempotent calls). */
-  findContainer(id: string): Container | undefined {
-    return this.containers.get(id) ??
-      this.#byPrefix(this.containers, id, "container_id", "container");
+  /** The container `id` (or a unique prefix) or undefined (for idempotent calls). */
+  findContainer(id: string, field = "container_id"): Container | undefined {
+    return visible(this.containers.get(id)) ??
+      this.#byPrefix(this.containers, id, field, "container");
   }
 
-  #byPrefix<T>(map: Map<string, T>, id: string, field: string, what: string): T | undefined {
-    if (id.length < 64 && /^[0-9a-f]+$/.test(id)) {
-      const full = resolvePrefix(id, map.keys());
+  #byPrefix<T extends Sandbox | Container>(
+    map: Map<string, T>,
+    id: string,
+    field: string,
+    what: string,
+  ): T | undefined {
+    if (isPrefix(id)) {
+      const ids = [...map.values()].filter((r) => visible(r)).map((r) => r.doc.id);
+      const full = resolvePrefix(id, ids);
       if (full === "ambiguous") {
         throw invalidArgument(`${field} "${id}" matches more than one ${what}`);
       }
@@ -167,6 +181,16 @@ export class RuntimeCore {
     for (const s of this.sandboxes.values()) if (s.doc.pause?.imageId === imageId) return true;
     return false;
   }
+}
+
+/** `r` unless it is still being created. */
+function visible<T extends Sandbox | Container>(r: T | undefined): T | undefined {
+  return r?.doc.phase === "creating" ? undefined : r;
+}
+
+/** Whether `id` is a short hex string a lookup resolves as an id prefix. */
+export function isPrefix(id: string): boolean {
+  return id.length < 64 && /^[0-9a-f]+$/.test(id);
 }
 
 export { ContainerEventType };

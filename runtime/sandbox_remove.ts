@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { ContainerEventType, type RuntimeCore } from "./core.ts";
+import { ContainerEventType, isPrefix, type RuntimeCore } from "./core.ts";
+import { notFound } from "../errors/mod.ts";
 import type { Sandbox } from "./records.ts";
 import { faultPoint } from "./faults.ts";
 import { removeLocked } from "./container_remove.ts";
@@ -15,10 +16,17 @@ import { stopSandboxLocked } from "./sandbox_stop.ts";
 import { unpinNamespaces } from "./network/mod.ts";
 import { unmountShm } from "./sandbox/shm.ts";
 
-/** Removes pod `sandboxId` (idempotent). */
+/**
+ * Removes pod `sandboxId` (idempotent: an unknown id succeeds). A short id prefix that matches
+ * no pod is NOT_FOUND, as in {@link removeContainer}; a pod still being created matches
+ * nothing.
+ */
 export async function removePodSandbox(core: RuntimeCore, sandboxId: string): Promise<void> {
   const s = core.findSandbox(sandboxId);
-  if (!s) return;
+  if (!s) {
+    if (isPrefix(sandboxId)) throw notFound(`no pod sandbox matches "${sandboxId}"`);
+    return;
+  }
   await core.locks.run(s.doc.id, () => removeSandboxLocked(core, s));
 }
 
@@ -30,12 +38,12 @@ export async function removeSandboxLocked(core: RuntimeCore, s: Sandbox): Promis
     s.doc.phase = "removing";
     core.saveSandbox(s);
   }
-  faultPoint(core, "sandbox-remove:after-mark");
+  await faultPoint(core, "sandbox-remove:after-mark");
   await stopSandboxLocked(core, s);
   for (const c of core.containersOf(s.doc.id)) {
     await core.locks.run(c.doc.id, () => removeLocked(core, c));
   }
-  faultPoint(core, "sandbox-remove:after-containers");
+  await faultPoint(core, "sandbox-remove:after-containers");
   await removePause(core, s, log);
   await unpinNamespaces(s.doc.ns.dir);
   if (s.doc.shm) await unmountShm(s.doc.shm.path);

@@ -28,6 +28,7 @@ import { mountShm, unmountShm } from "./sandbox/shm.ts";
 import { removePause, startPause } from "./sandbox/pause.ts";
 import { portMappingsOf } from "./sandbox/network.ts";
 import { spareForPod } from "./spare_shims.ts";
+import { CONTAINER_READABLE_FILE, mkdirPrivate } from "./modes.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -97,7 +98,7 @@ export async function runPodSandbox(
       core.sandboxes.delete(id);
       core.deps.store.delete("sandbox", id);
     });
-    faultPoint(core, "sandbox-run:after-record");
+    await faultPoint(core, "sandbox-run:after-record");
     // The kubelet creates the pod's first container right after: have its shim running by
     // then (see spare_shims.ts).
     spareForPod(core, id, config.logDirectory);
@@ -108,20 +109,24 @@ export async function runPodSandbox(
     };
 
     // 2. The pod's files.
-    await Deno.mkdir(filesDir, { recursive: true, mode: 0o755 });
+    // Both 0700, as their parents (see modes.ts): the pause bundle and /dev/shm live here.
+    await mkdirPrivate(filesDir);
     undo.defer(() => Deno.remove(filesDir, { recursive: true }).catch(() => {}));
-    await Deno.mkdir(stateDir, { recursive: true, mode: 0o711 });
+    await mkdirPrivate(stateDir);
     undo.defer(() => Deno.remove(stateDir, { recursive: true }).catch(() => {}));
+    // Bind-mounted into every container, whose processes may run as any uid: world-readable.
     const hostname = podHostname(config, hostNetwork);
-    await writeFileAtomic(doc.files.hostname, `${hostname}\n`);
+    await writeFileAtomic(doc.files.hostname, `${hostname}\n`, CONTAINER_READABLE_FILE);
     await writeFileAtomic(
       doc.files.hosts,
       hostNetwork ? await Deno.readFile("/etc/hosts").catch(() => podHosts()) : podHosts(),
+      CONTAINER_READABLE_FILE,
     );
     const dns = resolvConf(config.dnsConfig);
     await writeFileAtomic(
       doc.files.resolvConf,
       dns ?? await Deno.readFile("/etc/resolv.conf").catch(() => ""),
+      CONTAINER_READABLE_FILE,
     );
     checkpoint();
 
@@ -138,7 +143,7 @@ export async function runPodSandbox(
     undo.defer(() => unpinNamespaces(doc.ns.dir));
     doc.ns = { dir: doc.ns.dir, ...pinned };
     checkpoint();
-    faultPoint(core, "sandbox-run:after-pin");
+    await faultPoint(core, "sandbox-run:after-pin");
 
     // 4. /dev/shm of the pod (a tmpfs shared by its containers), unless host IPC.
     if (!hostIpc) {
@@ -168,7 +173,7 @@ export async function runPodSandbox(
       undo.defer(() => core.deps.cni.tearDown(req));
       doc.network.ips = result.ips;
       checkpoint();
-      faultPoint(core, "sandbox-run:after-cni");
+      await faultPoint(core, "sandbox-run:after-cni");
     }
 
     // 7. The pause container, only for a shared PID namespace.

@@ -20,11 +20,14 @@ export function exitInfoOf(status: WaitStatus, ns: bigint, oomKilled: boolean): 
   return status.kind === "signaled" ? { ...base, signal: status.signal } : base;
 }
 
-/** Writes `content` to `path` durably: temp file, fsync, rename, fsync of the directory. */
+/**
+ * Writes `content` to `path` durably: temp file, fsync, rename, fsync of the directory. The
+ * file is root's only (0600), like everything a shim keeps (its state dir is 0700 too).
+ */
 export function writeFileAtomic(path: string, content: string): void {
   const dir = path.slice(0, path.lastIndexOf("/")) || "/";
   const tmp = `${path}.tmp`;
-  const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+  const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
   try {
     const data = new TextEncoder().encode(content);
     let off = 0;

@@ -73,6 +73,12 @@ export class Runc {
   ) {
     this.id = opts.id;
     this.logFile = `${opts.stateDir}/runc.log`;
+    try {
+      // runc would create it 0644; root's only, as the rest of the state dir.
+      Deno.openSync(this.logFile, { create: true, append: true, mode: 0o600 }).close();
+    } catch {
+      // runc creates it, or reports why it cannot
+    }
     this.#spec = opts.spec;
     this.#reaper = opts.reaper;
     this.#log = opts.logger;

@@ -61,9 +61,9 @@ function parseArgs(args: string[]): ShimArgs {
   };
 }
 
-/** A sink appending to the shim's log file (synchronous: lines survive a crash). */
+/** A sink appending to the shim's log file (synchronous: lines survive a crash); root's only. */
 function fileSink(path: string): Sink {
-  const file = Deno.openSync(path, { write: true, append: true, create: true, mode: 0o640 });
+  const file = Deno.openSync(path, { write: true, append: true, create: true, mode: 0o600 });
   const enc = new TextEncoder();
   return (line) => {
     try {

@@ -10,9 +10,11 @@ import {
   absolutePath,
   hostname,
   inRange,
-  name,
   nonEmpty,
   noNul,
+  podName,
+  podNamespace,
+  podUid,
   required,
   stringMap,
 } from "../validate.ts";
@@ -20,9 +22,9 @@ import {
 /** Validates every field of a pod config that sauropod acts on. */
 export function validatePodConfig(config: PodSandboxConfig, f = "config"): void {
   const m = required(config.metadata, `${f}.metadata`);
-  name(m.name, `${f}.metadata.name`);
-  name(m.namespace, `${f}.metadata.namespace`);
-  name(m.uid, `${f}.metadata.uid`);
+  podName(m.name, `${f}.metadata.name`);
+  podNamespace(m.namespace, `${f}.metadata.namespace`);
+  podUid(m.uid, `${f}.metadata.uid`);
   inRange(m.attempt, 0, 2 ** 32 - 1, `${f}.metadata.attempt`);
   hostname(config.hostname, `${f}.hostname`);
   if (config.logDirectory) absolutePath(config.logDirectory, `${f}.log_directory`);

@@ -81,14 +81,16 @@ export async function pinNamespaces(opts: PinOptions): Promise<PinnedNamespaces>
   const dir = opts.dir.replace(/\/+$/, "");
   const parent = dir.slice(0, dir.lastIndexOf("/")) || "/";
 
-  await Deno.mkdir(parent, { recursive: true, mode: 0o711 });
+  // Root only, as every per-pod directory (runtime/modes.ts): runc, CNI plugins and the
+  // port-forward worker open these files as root.
+  await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
   await ensureSharedMount(parent);
 
   let createdDir = false;
   const created: string[] = [];
   try {
     try {
-      await Deno.mkdir(dir, { mode: 0o711 });
+      await Deno.mkdir(dir, { mode: 0o700 });
       createdDir = true;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;

@@ -35,10 +35,19 @@ export function resolvConf(dns: DNSConfig | undefined): string | undefined {
   return lines.join("\n") + "\n";
 }
 
-/** Writes `text` to `path` atomically (temp, fsync, rename) with mode 0644. */
-export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
+/**
+ * Writes `text` to `path` atomically (temp, fsync, rename) with exactly `mode` (the umask does
+ * not apply; see `../modes.ts` for which mode a file gets).
+ */
+export async function writeFileAtomic(
+  path: string,
+  text: string | Uint8Array,
+  mode: number,
+): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+  // Created 0600 whatever `mode` is: the content is never readable by others before the
+  // chmod below settles the mode.
+  const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
   try {
     const data = typeof text === "string" ? new TextEncoder().encode(text) : text;
     let off = 0;
@@ -48,6 +57,7 @@ export async function writeFileAtomic(path: string, text: string | Uint8Array): 
     f.close();
   }
   try {
+    if (mode !== 0o600) await Deno.chmod(tmp, mode);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});

@@ -12,6 +12,7 @@ import type { Sandbox } from "../records.ts";
 import { shimRuntime } from "../shim_options.ts";
 import { writeFileAtomic } from "./files.ts";
 import { sandboxSpec } from "../spec.ts";
+import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
 
 /** Pulls (if needed) the sandbox image and starts the pause container of `s`. */
 export async function startPause(
@@ -32,13 +33,13 @@ export async function startPause(
   core.saveSandbox(s);
 
   await using undo = new AsyncDisposableStack();
-  await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 });
+  await mkdirPrivate(rootfs);
   undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
   await core.deps.images.mountRootfs(id, image, rootfs, { readonly: true });
   undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
 
   const spec = await sandboxSpec(core, s, image, rootfs);
-  await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec));
+  await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec), PRIVATE_FILE);
   const shim = await core.deps.shims.create({
     id,
     bundle,

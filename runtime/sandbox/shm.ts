@@ -6,13 +6,17 @@
  */
 import { mountTmpfs } from "../../ffi/tmpfs.ts";
 import { unmount } from "../../ffi/mount.ts";
+import { mkdirPrivate } from "../modes.ts";
 
 /** containerd's default /dev/shm size. */
 export const SHM_SIZE = "64m";
 
-/** Creates `path` and mounts the pod's tmpfs on it. */
+/**
+ * Creates `path` and mounts the pod's tmpfs on it. The tmpfs is 1777 (any uid in the pod
+ * uses it); what keeps other users of the node out is its 0700 parent (see modes.ts).
+ */
 export async function mountShm(path: string): Promise<void> {
-  await Deno.mkdir(path, { recursive: true, mode: 0o755 });
+  await mkdirPrivate(path);
   mountTmpfs("shm", path, `size=${SHM_SIZE},mode=1777`);
 }
 

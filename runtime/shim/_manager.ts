@@ -375,7 +375,8 @@ export class ShimManager implements HandleHost {
   ): Promise<Spawned> {
     const stateDir = this.#dir(id);
     const runtime: RuntimeSpec = { ...rt, binary: resolveBinary(rt.binary) };
-    await Deno.mkdir(this.#o.stateRoot, { recursive: true, mode: 0o711 });
+    // Root's only, as every per-container directory (runtime/modes.ts).
+    await Deno.mkdir(this.#o.stateRoot, { recursive: true, mode: 0o700 });
     try {
       await Deno.mkdir(stateDir, { mode: 0o700 });
     } catch (err) {
@@ -386,7 +387,9 @@ export class ShimManager implements HandleHost {
     }
     try {
       const bootstrap: Bootstrap = { id, bundle, runtime };
-      await Deno.writeTextFile(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n");
+      await Deno.writeTextFile(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n", {
+        mode: 0o600,
+      });
     } catch (err) {
       await this.removeStateDir(id);
       throw wrap(err, `cannot write the bootstrap record of container "${id}"`);

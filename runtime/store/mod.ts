@@ -53,10 +53,17 @@ export class MetadataStore {
     };
   }
 
-  /** Opens (creating if needed) the store at `path`. */
+  /**
+   * Opens (creating if needed) the store at `path`. A new file is made 0600 first: records
+   * hold whole container configs (their env too), and SQLite gives its `-wal` and `-shm`
+   * files the database file's mode.
+   */
   static open(path: string): MetadataStore {
     let db: DatabaseSync;
     try {
+      if (path !== ":memory:") {
+        Deno.openSync(path, { create: true, append: true, mode: 0o600 }).close();
+      }
       db = new DatabaseSync(path);
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = FULL");
