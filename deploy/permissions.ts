@@ -57,6 +57,8 @@ export interface NodeLayout {
   runtimes: string[];
   /** Where `Deno.execPath()` is when Deno comes from npm: the agent starts shims with it. */
   deno: string[];
+  /** AppArmor's parser (Debian's `apparmor`), which loads sauropod's default profile. */
+  apparmorParser: string[];
 }
 
 /** The layout of an installed node (config.toml defaults, Debian's packages, npm's Deno). */
@@ -70,6 +72,8 @@ export const NODE_LAYOUT: NodeLayout = {
   // `deno run -P=agent` print an "Info Failed to resolve" line.
   runtimes: ["runc", "/usr/bin/crun"],
   deno: ["/usr/lib/node_modules/deno/deno", "/usr/local/lib/node_modules/deno/deno"],
+  // By path, as the agent runs it (runtime/lsm.ts): absent on a node without AppArmor.
+  apparmorParser: ["/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"],
 };
 
 /**
@@ -116,7 +120,8 @@ export const AGENT_ENV = [
  * The agent: reads anything (a CRI mount or device names any host path, which the agent
  * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime,
  * the CNI plugins, util-linux's `unshare`/`nsenter` (pinned namespaces, interface
- * counters) and Deno itself (one shim per container).
+ * counters), `apparmor_parser` (sauropod's default AppArmor profile) and Deno itself (one
+ * shim per container).
  */
 export function agentSet(l: NodeLayout): PermissionSet {
   return {
@@ -126,6 +131,7 @@ export function agentSet(l: NodeLayout): PermissionSet {
       ...l.runtimes,
       "unshare",
       "nsenter",
+      ...l.apparmorParser,
       ...l.deno,
       ...l.cniBinDirs.flatMap((d) => CNI_PLUGINS.map((p) => `${d}/${p}`)),
     ],
