@@ -44,7 +44,7 @@ import { CniManager } from "../runtime/network/mod.ts";
 import { cgroupPort } from "../runtime/cgroups.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
 import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
-import { AppArmor, detectAppArmor, detectSelinux } from "../runtime/lsm.ts";
+import { AppArmor, detectSelinux } from "../runtime/lsm.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
@@ -93,8 +93,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     arch: Deno.build.arch,
     selinux: await detectSelinux(),
   };
-  const apparmor = new AppArmor({
-    facts: await detectAppArmor(),
+  const apparmor = await AppArmor.open({
     logger: log.with({ component: "apparmor" }),
     timeoutMs: config.runtime.callTimeoutSeconds * 1000,
   });
@@ -102,7 +101,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     apparmor.facts.enabled
       ? "AppArmor is enabled: containers run under sauropod's default profile unless they ask otherwise"
       : "AppArmor is not enabled: RuntimeDefault runs unconfined, Localhost profiles are refused",
-    { ...apparmor.facts, selinux: node.selinux },
+    { ...apparmor.info(), selinux: node.selinux },
   );
 
   const store = MetadataStore.open(`${config.root}/sauropod.db`);

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { failedPrecondition, messageOf } from "../errors/mod.ts";
+import { failedPrecondition, internal, messageOf } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
@@ -93,14 +93,29 @@ export class AppArmor implements AppArmorPort {
   readonly facts: AppArmorFacts;
   readonly #log: Logger;
   readonly #timeoutMs: number;
-  #default: Promise<{ name: string; text: string }> | undefined;
-  #defaultName: string | undefined;
+  /** The default profile, where AppArmor is enabled. */
+  readonly #default: { name: string; text: string } | undefined;
   #loading: Promise<void> | undefined;
 
-  constructor(opts: { facts: AppArmorFacts; logger: Logger; timeoutMs: number }) {
-    this.facts = opts.facts;
+  private constructor(
+    facts: AppArmorFacts,
+    profile: { name: string; text: string } | undefined,
+    opts: { logger: Logger; timeoutMs: number },
+  ) {
+    this.facts = facts;
+    this.#default = profile;
     this.#log = opts.logger;
     this.#timeoutMs = opts.timeoutMs;
+  }
+
+  /**
+   * AppArmor as this node has it: detected, and where enabled, the default profile's text
+   * generated (it is loaded when a container first needs it).
+   */
+  static async open(opts: { logger: Logger; timeoutMs: number }): Promise<AppArmor> {
+    const facts = await detectAppArmor();
+    const profile = facts.enabled ? await defaultProfile(await readDefaultInputs()) : undefined;
+    return new AppArmor(facts, profile, opts);
   }
 
   async profileFor(req: AppArmorRequest): Promise<string | undefined> {
@@ -126,16 +141,12 @@ export class AppArmor implements AppArmorPort {
   }
 
   info(): Record<string, unknown> {
-    return {
-      ...this.facts,
-      defaultProfile: this.facts.enabled ? (this.#defaultName ?? "(loaded on first use)") : null,
-    };
+    return { ...this.facts, defaultProfile: this.#default?.name ?? null };
   }
 
   async #ensureDefault(field: string): Promise<string> {
-    this.#default ??= readDefaultInputs().then(defaultProfile);
-    const profile = await this.#default;
-    this.#defaultName = profile.name;
+    const profile = this.#default;
+    if (!profile) throw internal("AppArmor is enabled but no default profile was generated");
     if ((await loadedProfiles()).has(profile.name)) return profile.name;
     // Concurrent creates share one load.
     this.#loading ??= this.#load(profile, field).finally(() => this.#loading = undefined);
