@@ -12,6 +12,7 @@ import * as kernfs from "../ffi/kernfs.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { checkCgroups } from "./check_cgroups.ts";
 import { checkPermissions } from "./check_permissions.ts";
+import { checkLsm } from "./check_lsm.ts";
 
 /** One finding. */
 export interface Finding {
@@ -52,6 +53,7 @@ export async function checks(config: Config): Promise<Finding[]> {
   });
 
   out.push(...(await checkCgroups(config)));
+  out.push(...(await checkLsm()));
 
   try {
     const fs = await kernfs.readTextFile("/proc/filesystems");

@@ -45,6 +45,7 @@ import { CniManager } from "../runtime/network/mod.ts";
 import { cgroupPort } from "../runtime/cgroups.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
 import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
+import { AppArmor, detectSelinux } from "../runtime/lsm.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
@@ -94,7 +95,18 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     hugetlb: controllerVersion(layout, "hugetlb") !== undefined,
     recursiveReadOnlyMounts: false,
     arch: Deno.build.arch,
+    selinux: await detectSelinux(),
   };
+  const apparmor = await AppArmor.open({
+    logger: log.with({ component: "apparmor" }),
+    timeoutMs: config.runtime.callTimeoutSeconds * 1000,
+  });
+  log.info(
+    apparmor.facts.enabled
+      ? "AppArmor is enabled: containers run under sauropod's default profile unless they ask otherwise"
+      : "AppArmor is not enabled: RuntimeDefault runs unconfined, Localhost profiles are refused",
+    { ...apparmor.info(), selinux: node.selinux },
+  );
 
   const store = MetadataStore.open(`${config.root}/sauropod.db`);
   const images = await ImageService.open({
@@ -126,6 +138,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     oom,
     agentCapabilities: proc.capBnd,
     node,
+    apparmor,
   });
   await runtime.recover();
   const stats = new StatsService(runtime.core, layout, driver);
@@ -175,6 +188,13 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
         cgroupDriver: driver.name,
         oom,
         node,
+        apparmor: apparmor.info(),
+        selinux: {
+          enabled: node.selinux,
+          labels: node.selinux
+            ? "not applied: SELinux options and relabel requests are refused"
+            : "not applied: SELinux options are ignored (SELinux is not enabled)",
+        },
         streamServer: streaming.baseUrl,
       }),
     }),

@@ -10,6 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { invalidArgument, wrap } from "../errors/mod.ts";
 import type { Level, LogFormat } from "../log/mod.ts";
 import { type FieldSpec, isTable, SCHEMA, type TableSpec } from "./schema.ts";
+import { compileGlob } from "./glob.ts";
 
 export { SCHEMA } from "./schema.ts";
 
@@ -37,6 +38,10 @@ export interface Config {
     cgroupDriver: "cgroupfs" | "systemd";
     restrictOomScoreAdj: "auto" | "true" | "false";
     callTimeoutSeconds: number;
+    /** Glob patterns (Go's path.Match) of pod annotations passed into OCI specs. */
+    podAnnotations: string[];
+    /** Glob patterns of container annotations passed into the container's OCI spec. */
+    containerAnnotations: string[];
     podLogsDir: string;
   };
   sandbox: { image: string };
@@ -149,6 +154,21 @@ function check(spec: FieldSpec, v: unknown, name: string, source: string): unkno
       return Array.isArray(v) && v.every((x) => typeof x === "string")
         ? [...v]
         : bad("a list of strings");
+    case "glob-list": {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+        return bad("a list of glob patterns");
+      }
+      for (const [i, p] of v.entries()) {
+        try {
+          compileGlob(p);
+        } catch (err) {
+          throw invalidArgument(
+            `${source}: "${name}"[${i}] is not a valid pattern: ${(err as Error).message}`,
+          );
+        }
+      }
+      return [...v];
+    }
     case "string-list-map": {
       if (!isPlainObject(v)) return bad("a table of string lists");
       const out: Record<string, string[]> = {};

@@ -62,3 +62,20 @@ Deno.test("applyOverrides() lets flags win over the file", () => {
   const cfg = resolveConfig(raw, "t");
   assertEquals([cfg.runtime.binary, cfg.log.level, cfg.socket], ["crun", "debug", "/a"]);
 });
+
+Deno.test("resolveConfig() takes annotation allowlists, empty by default, and refuses a bad pattern", () => {
+  const cfg = defaultConfig();
+  assertEquals([cfg.runtime.podAnnotations, cfg.runtime.containerAnnotations], [[], []]);
+  const set = resolveConfig({ runtime: { pod_annotations: ["io.katacontainers.*"] } }, "x.toml");
+  assertEquals(set.runtime.podAnnotations, ["io.katacontainers.*"]);
+  assertThrows(
+    () => resolveConfig({ runtime: { container_annotations: ["ok.*", "bad["] } }, "x.toml"),
+    SauropodError,
+    '"runtime.container_annotations"[1] is not a valid pattern: "bad[": a [ is not closed',
+  );
+  assertThrows(
+    () => resolveConfig({ runtime: { pod_annotations: "run.oci.*" } }, "x.toml"),
+    SauropodError,
+    '"runtime.pod_annotations" must be a list of glob patterns',
+  );
+});

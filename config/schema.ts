@@ -15,6 +15,7 @@ export type FieldType =
   | { kind: "bool" }
   | { kind: "enum"; values: readonly string[] }
   | { kind: "string-list" }
+  | { kind: "glob-list" }
   | { kind: "string-list-map" }
   | { kind: "auth-map" };
 
@@ -108,6 +109,22 @@ export const SCHEMA: TableSpec = {
           "A runtime call (create, start, kill, delete) running longer than this is killed and fails.",
           1,
         ),
+        pod_annotations: {
+          type: { kind: "glob-list" },
+          default: [],
+          doc: "Pod annotations passed into the OCI spec of the pod's containers and of its " +
+            "pause container, as glob patterns with Go's path.Match rules (containerd's " +
+            'pod_annotations): ["io.katacontainers.*"]. Others are left out, so that a pod ' +
+            "cannot steer the OCI runtime (crun acts on run.oci.*, runc's systemd driver on " +
+            "org.systemd.property.*). The io.kubernetes.cri.* annotations sauropod writes " +
+            "itself are always there.",
+        },
+        container_annotations: {
+          type: { kind: "glob-list" },
+          default: [],
+          doc: "Container annotations passed into the container's OCI spec, as pod_annotations " +
+            "(containerd's container_annotations).",
+        },
         pod_logs_dir: str(
           "/var/log/pods",
           "The kubelet's pod log directory (its podLogsDir). The agent keeps one shim started " +

@@ -13,16 +13,21 @@
 #   --no-enable      do not enable and start the unit even when systemd runs the node
 #
 # It installs the Debian packages the agent runs (runc, util-linux, CNI plugins, iptables,
-# iproute2, kmod), Deno $DENO_VERSION from npm, the code, the config file (every key
-# documented with its default; an existing one is kept), the default CNI network (only
-# when the node has none: an operator's network is never replaced), /etc/crictl.yaml (only
-# when absent) and the systemd unit; enables the unit when systemd is PID 1; and ends with
-# `sauropod check`. Everything it creates is listed in <prefix>/.install-manifest, which
-# deploy/uninstall.sh reads to remove exactly that. Running it again upgrades in place.
+# iproute2, kmod, and apparmor where the kernel has AppArmor on), Deno $DENO_VERSION from
+# npm, the code, the config file (every key documented with its default; an existing one is
+# kept), the default CNI network (only when the node has none: an operator's network is never
+# replaced), /etc/crictl.yaml (only when absent) and the systemd unit; enables the unit when
+# systemd is PID 1; and ends with `sauropod check`. Everything it creates is listed in
+# <prefix>/.install-manifest, which deploy/uninstall.sh reads to remove exactly that. Running
+# it again upgrades in place.
 set -euo pipefail
 
 DENO_VERSION=2.9.6
 PACKAGES=(runc util-linux mount containernetworking-plugins iptables iproute2 procps kmod)
+# Where the kernel has AppArmor on, the agent loads its default profile with apparmor_parser.
+if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
+  PACKAGES+=(apparmor)
+fi
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 PREFIX=/opt/sauropod
@@ -33,7 +38,7 @@ ENABLE=yes
 
 say() { printf 'sauropod install: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 absolute() {
   case "$1" in
     *[[:space:]]*) die "$2 must not contain spaces: $1" ;;

@@ -57,6 +57,8 @@ export interface NodeLayout {
   runtimes: string[];
   /** Where `Deno.execPath()` is when Deno comes from npm: the agent starts shims with it. */
   deno: string[];
+  /** AppArmor's parser (Debian's `apparmor`), which loads sauropod's default profile. */
+  apparmorParser: string[];
 }
 
 /** The layout of an installed node (config.toml defaults, Debian's packages, npm's Deno). */
@@ -70,6 +72,8 @@ export const NODE_LAYOUT: NodeLayout = {
   // `deno run -P=agent` print an "Info Failed to resolve" line.
   runtimes: ["runc", "/usr/bin/crun"],
   deno: ["/usr/lib/node_modules/deno/deno", "/usr/local/lib/node_modules/deno/deno"],
+  // By path, as the agent runs it (runtime/lsm.ts): absent on a node without AppArmor.
+  apparmorParser: ["/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"],
 };
 
 /**
@@ -116,10 +120,11 @@ export const AGENT_ENV = [
  * The agent: reads anything (a CRI mount or device names any host path, which the agent
  * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime,
  * the CNI plugins, util-linux's `unshare`/`nsenter` (pinned namespaces, interface
- * counters) and Deno itself (one shim per container, started with `Deno.Command` so that
- * Deno reaps it; and `deno bundle` of the shim at start). `unshare`, `nsenter`, Deno, the
- * OCI runtime and cgroupfs writes are each root-equivalent, as FFI is: README's
- * "Permissions" says what the set guards against and what it does not.
+ * counters), `apparmor_parser` (sauropod's default AppArmor profile) and Deno itself (one
+ * shim per container, started with `Deno.Command` so that Deno reaps it; and `deno bundle` of
+ * the shim at start). `unshare`, `nsenter`, Deno, the OCI runtime, `apparmor_parser` and
+ * cgroupfs writes are each root-equivalent, as FFI is: README's "Permissions" says what the
+ * set guards against and what it does not.
  */
 export function agentSet(l: NodeLayout): PermissionSet {
   return {
@@ -129,6 +134,7 @@ export function agentSet(l: NodeLayout): PermissionSet {
       ...l.runtimes,
       "unshare",
       "nsenter",
+      ...l.apparmorParser,
       ...l.deno,
       ...l.cniBinDirs.flatMap((d) => CNI_PLUGINS.map((p) => `${d}/${p}`)),
     ],

@@ -54,12 +54,20 @@ Deno.test("the agent writes only its own directories, the pod logs and cgroupfs"
   ]);
 });
 
-Deno.test("the agent runs only the OCI runtime, CNI plugins, unshare, nsenter and Deno", () => {
+Deno.test("the agent runs only the OCI runtime, CNI plugins, unshare, nsenter, apparmor_parser and Deno", () => {
   const run = sets.agent?.run;
   assert(Array.isArray(run));
+  const named = [
+    "runc",
+    "/usr/bin/crun",
+    "unshare",
+    "nsenter",
+    "/usr/sbin/apparmor_parser",
+    "/sbin/apparmor_parser",
+  ];
   for (const prog of run) {
     assert(
-      ["runc", "/usr/bin/crun", "unshare", "nsenter"].includes(prog) || prog.endsWith("/deno") ||
+      named.includes(prog) || prog.endsWith("/deno") ||
         /^\/(opt\/cni\/bin|usr\/lib\/cni)\/[a-z-]+$/.test(prog),
       `unexpected program ${prog}`,
     );

@@ -82,7 +82,8 @@ const CGROUP = String.raw`/sys/fs/cgroup(?:/[^/]+)*`;
 /**
  * The kernel interfaces sauropod uses, per operation: cgroupfs (stats, pod cgroups, OOM
  * watches), a process's own facts and its children, mount tables, namespace identities,
- * the overlay module's parameters, and device nodes listed for privileged containers.
+ * module parameters (overlay's, whether AppArmor is enabled), AppArmor's list of loaded
+ * profiles and the agent's own profile, and device nodes listed for privileged containers.
  */
 export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = {
   read: [
@@ -91,6 +92,8 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
     /^\/proc\/filesystems$/,
     new RegExp(`^/proc/${PID}/(?:stat|status|cmdline|comm|cgroup|mountinfo|oom_score_adj)$`),
     new RegExp(`^/proc/${PID}/task/\\d+/children$`),
+    /^\/sys\/kernel\/security\/apparmor\/profiles$/,
+    /^\/proc\/self\/attr\/current$/,
   ],
   write: [new RegExp(`^${CGROUP}$`)],
   mkdir: [new RegExp(`^${CGROUP}$`)],

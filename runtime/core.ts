@@ -20,6 +20,7 @@ import type { ShimManager } from "./shim/mod.ts";
 import type { CniManager } from "./network/mod.ts";
 import type { NodeFacts } from "./oci/mod.ts";
 import type { OwnedCgroup } from "../cgroups/mod.ts";
+import type { AppArmorPort } from "./lsm.ts";
 
 /** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroups.ts`). */
 export interface CgroupPort {
@@ -53,8 +54,10 @@ export interface RuntimeDeps {
   oom: { restrict: boolean; agentScore: number };
   /** The agent's bounding capabilities: what privileged containers can get. */
   agentCapabilities: string[];
-  /** Facts about the node for the spec builder (cgroup version, swap accounting…). */
+  /** Facts about the node for the spec builder (cgroup version, swap accounting, SELinux…). */
   node: NodeFacts;
+  /** AppArmor on the node: which profile a container runs under. */
+  apparmor: AppArmorPort;
 }
 
 /** Shared state of the runtime; operations take it as their first argument. */

@@ -11,6 +11,8 @@ import { NamespaceMode } from "../cri/gen/api.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
 import {
+  type AnnotationAllowlist,
+  apparmorRequest,
   buildContainerSpec,
   buildSandboxSpec,
   type HostDevice,
@@ -33,6 +35,11 @@ export async function sandboxSpec(
 ): Promise<Spec> {
   const sc = s.config.linux?.securityContext;
   const seccompPath = localhostSeccompProfilePath(sc, "config.linux.security_context");
+  const apparmor = apparmorRequest(
+    sc,
+    sc?.privileged ?? false,
+    "config.linux.security_context",
+  );
   return buildSandboxSpec({
     sandboxId: s.doc.id,
     config: s.config,
@@ -53,7 +60,17 @@ export async function sandboxSpec(
       ? await readProfile(seccompPath, "config.linux.security_context.seccomp")
       : undefined,
     node: core.deps.node,
+    apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
+    annotationAllowlist: annotationAllowlist(core),
   });
+}
+
+/** The operator's allowlist of pod and container annotations (`runtime.*_annotations`). */
+function annotationAllowlist(core: RuntimeCore): AnnotationAllowlist {
+  return {
+    pod: core.config.runtime.podAnnotations,
+    container: core.config.runtime.containerAnnotations,
+  };
 }
 
 /** The spec of container `c` in pod `s`. */
@@ -80,6 +97,11 @@ export async function containerSpec(
     }
   }
   const seccompPath = localhostSeccompProfilePath(sc, "config.linux.security_context");
+  const apparmor = apparmorRequest(
+    sc,
+    sc?.privileged ?? false,
+    "config.linux.security_context",
+  );
   return buildContainerSpec({
     containerId: c.doc.id,
     sandboxId: s.doc.id,
@@ -112,6 +134,8 @@ export async function containerSpec(
       : undefined,
     agentCapabilities: core.deps.agentCapabilities,
     node: core.deps.node,
+    apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
+    annotationAllowlist: annotationAllowlist(core),
   });
 }
 

@@ -95,6 +95,8 @@ export function typeText(t: FieldType): string {
       return `one of ${t.values.map((v) => `"${v}"`).join(", ")}`;
     case "string-list":
       return "list of strings";
+    case "glob-list":
+      return "list of glob patterns (* ? [a-z] \\, as Go's path.Match)";
     case "string-list-map":
       return "table of registry host → list of mirror URLs";
     case "auth-map":

@@ -27,6 +27,11 @@ export interface NodeFacts {
   recursiveReadOnlyMounts?: boolean;
   /** `Deno.build.arch` (default: this process's): picks the seccomp architectures. */
   arch?: string;
+  /**
+   * SELinux is enabled (selinuxfs is mounted). sauropod applies no SELinux labels, so SELinux
+   * options and relabel requests are refused there, and ignored elsewhere.
+   */
+  selinux?: boolean;
 }
 
 /** A security-context id (run_as_user, run_as_group, supplemental group) as a number. */

@@ -1,17 +1,11 @@
 /**
  * Security-context pieces with no better home: the default masked and read-only paths, and
- * the record of AppArmor and SELinux requests.
+ * SELinux options (not applied: see {@link checkSelinuxOptions}).
  *
  * @module
  */
-import {
-  type SecurityProfile,
-  SecurityProfile_ProfileType as ProfileType,
-  type SELinuxOption,
-} from "../../cri/gen/api.ts";
-import { invalidArgument } from "../../errors/mod.ts";
-import { APPARMOR_PROFILE, SELINUX_OPTIONS } from "./annotations.ts";
-import { profileFromPath } from "./seccomp.ts";
+import type { SELinuxOption } from "../../cri/gen/api.ts";
+import { failedPrecondition, invalidArgument } from "../../errors/mod.ts";
 
 /** Paths hidden from unprivileged containers (containerd's populateDefaultUnixSpec). */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
@@ -46,37 +40,20 @@ export function checkPathList(paths: readonly string[], field: string): string[]
 }
 
 /**
- * Annotations recording the AppArmor profile and SELinux options asked for. sauropod does not
- * apply them: the nodes it supports run neither LSM, and runc refuses a profile it cannot
- * load. Recording them keeps the request visible (`crictl inspect`) without failing pods.
+ * SELinux options: sauropod applies no SELinux labels. On a node without SELinux they are
+ * ignored, as containerd and CRI-O ignore them there (go-selinux's labels are empty when
+ * SELinux is off); on a node with SELinux enabled they are refused, since the container
+ * would otherwise run silently unlabelled.
  */
-export function lsmAnnotations(
-  apparmor: SecurityProfile | undefined,
-  apparmorPath: string,
-  selinux: SELinuxOption | undefined,
+export function checkSelinuxOptions(
+  options: SELinuxOption | undefined,
+  selinux: boolean,
   field: string,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  const sp = apparmor ?? profileFromPath(apparmorPath, `${field}.apparmor_profile`);
-  if (sp) {
-    switch (sp.profileType) {
-      case ProfileType.RuntimeDefault:
-        out[APPARMOR_PROFILE] = "runtime/default";
-        break;
-      case ProfileType.Unconfined:
-        out[APPARMOR_PROFILE] = "unconfined";
-        break;
-      case ProfileType.Localhost:
-        out[APPARMOR_PROFILE] = "localhost/" + sp.localhostRef.replace(/^localhost\//, "");
-        break;
-      default:
-        throw invalidArgument(
-          `${field}.apparmor.profile_type: unknown profile type ${sp.profileType}`,
-        );
-    }
+): void {
+  if (!options || !(options.user || options.role || options.type || options.level)) return;
+  if (selinux) {
+    throw failedPrecondition(
+      `${field}: sauropod does not apply SELinux labels, and SELinux is enabled on this node`,
+    );
   }
-  if (selinux && (selinux.user || selinux.role || selinux.type || selinux.level)) {
-    out[SELINUX_OPTIONS] = [selinux.user, selinux.role, selinux.type, selinux.level].join(":");
-  }
-  return out;
 }

@@ -1,10 +1,14 @@
 /**
  * Annotation keys written into specs. The `io.kubernetes.cri.*` ones are containerd's
  * (`internal/cri/annotations/annotations.go`), which Kata, gVisor, NRI plugins and node
- * agents read; the `io.sauropod.*` ones record what sauropod was asked but does not enforce.
+ * agents read. They are written after the pod's and container's own annotations, which reach
+ * a spec only through the operator's allowlist ({@link passthroughAnnotations}), so a
+ * client can neither spoof them nor pass `run.oci.*` or `org.systemd.property.*` (which crun
+ * and runc act on) unless the operator allows it.
  *
  * @module
  */
+import { globMatcher } from "../../config/glob.ts";
 
 /** `sandbox` or `container`. */
 export const CONTAINER_TYPE = "io.kubernetes.cri.container-type";
@@ -38,10 +42,23 @@ export const CONTAINER_NAME = "io.kubernetes.cri.container-name";
 export const IMAGE_NAME = "io.kubernetes.cri.image-name";
 
 /**
- * The AppArmor profile the security context asked for (`runtime/default`,
- * `localhost/<name>`, `unconfined`). Recorded, not enforced: the nodes sauropod supports run
- * without AppArmor, and runc fails when asked to apply a profile there.
+ * The annotations of `from` whose keys match one of `patterns` (glob, Go's `path.Match`):
+ * containerd's GetPassthroughAnnotations, for the operator's `pod_annotations` and
+ * `container_annotations`. No pattern, no annotation.
  */
-export const APPARMOR_PROFILE = "io.sauropod.apparmor-profile";
-/** The SELinux options asked for (`user:role:type:level`). Recorded, not enforced. */
-export const SELINUX_OPTIONS = "io.sauropod.selinux-options";
+export function passthroughAnnotations(
+  from: Readonly<Record<string, string>>,
+  patterns: readonly string[],
+): Record<string, string> {
+  if (patterns.length === 0) return {};
+  const allowed = globMatcher(patterns);
+  return Object.fromEntries(Object.entries(from).filter(([k]) => allowed(k)));
+}
+
+/** Which pod and container annotations reach OCI specs (`runtime.*_annotations`). */
+export interface AnnotationAllowlist {
+  /** Patterns of pod annotations passed to the pause container's and the containers' specs. */
+  pod: readonly string[];
+  /** Patterns of container annotations passed to the container's spec. */
+  container: readonly string[];
+}

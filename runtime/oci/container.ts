@@ -15,7 +15,13 @@ import {
   SupplementalGroupsPolicy,
 } from "../../cri/gen/api.ts";
 import { invalidArgument, unimplemented } from "../../errors/mod.ts";
-import { CONTAINER_NAME, CONTAINER_TYPE_CONTAINER, IMAGE_NAME } from "./annotations.ts";
+import {
+  type AnnotationAllowlist,
+  CONTAINER_NAME,
+  CONTAINER_TYPE_CONTAINER,
+  IMAGE_NAME,
+  passthroughAnnotations,
+} from "./annotations.ts";
 import { containerCapabilities, KNOWN_CAPABILITIES } from "./capabilities.ts";
 import {
   defaultArch,
@@ -39,9 +45,9 @@ import { linuxResourcesFromCri, type OomScoreAdjPolicy, restrictOomScoreAdj } fr
 import { seccompFor } from "./seccomp.ts";
 import {
   checkPathList,
+  checkSelinuxOptions,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
-  lsmAnnotations,
 } from "./_security.ts";
 import { type Linux, OCI_VERSION, type Process, type Spec } from "./spec.ts";
 import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
@@ -106,8 +112,15 @@ export interface ContainerSpecInputs {
    * cannot hand out a capability it lacks. Defaults to every capability.
    */
   agentCapabilities?: readonly string[] | undefined;
-  /** Facts about the node (cgroup version, swap, hugetlb, architecture). */
+  /** Facts about the node (cgroup version, swap, hugetlb, architecture, SELinux). */
   node?: NodeFacts | undefined;
+  /**
+   * The AppArmor profile to run under, as the runtime resolved the security context's
+   * request on this node (`apparmorRequest`); absent: none (the process keeps runc's).
+   */
+  apparmorProfile?: string | undefined;
+  /** Which pod and container annotations reach the spec; default none. */
+  annotationAllowlist?: AnnotationAllowlist | undefined;
 }
 
 const SC = "container.linux.security_context";
@@ -132,6 +145,7 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
       `${SC}.namespace_options.userns_options: user namespaces are not supported`,
     );
   }
+  checkSelinuxOptions(sc?.selinuxOptions, node.selinux ?? false, `${SC}.selinux_options`);
 
   const args = mergeArgs(inputs.image, config.command, config.args, "container.command");
   const env = containerEnv(inputs);
@@ -160,6 +174,7 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     privileged,
     readonlyRootfs,
     recursiveReadOnly: node.recursiveReadOnlyMounts ?? false,
+    selinux: node.selinux ?? false,
     field: "container.mounts",
   });
   const devices = containerDevices({
@@ -225,6 +240,7 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     capabilities,
     noNewPrivileges: sc?.noNewPrivs ?? false,
   };
+  if (inputs.apparmorProfile !== undefined) process.apparmorProfile = inputs.apparmorProfile;
   // As containerd: without resources the process keeps the score it inherits.
   const requested = config.linux?.resources;
   if (requested) {
@@ -240,9 +256,10 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     process,
     root: { path: inputs.rootfsPath, readonly: readonlyRootfs },
     mounts: mounts.mounts,
+    // As containerd: the allowed pod annotations, then the container's, then the CRI's own.
     annotations: {
-      ...config.annotations,
-      ...lsmAnnotations(sc?.apparmor, sc?.apparmorProfile ?? "", sc?.selinuxOptions, SC),
+      ...passthroughAnnotations(sandboxConfig.annotations, inputs.annotationAllowlist?.pod ?? []),
+      ...passthroughAnnotations(config.annotations, inputs.annotationAllowlist?.container ?? []),
       ...podAnnotations(inputs.sandboxId, sandboxConfig, CONTAINER_TYPE_CONTAINER),
       [CONTAINER_NAME]: name,
       [IMAGE_NAME]: inputs.imageName ??

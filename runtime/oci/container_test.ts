@@ -383,12 +383,17 @@ Deno.test("buildContainerSpec() uses the Localhost seccomp profile the runtime r
   assertEquals(spec.linux?.seccomp, { defaultAction: "SCMP_ACT_LOG" });
 });
 
-Deno.test("buildContainerSpec() records AppArmor and SELinux requests without enforcing them", () => {
-  const spec = buildContainerSpec(containerInputs({
+Deno.test("buildContainerSpec() runs under the AppArmor profile the runtime resolved", () => {
+  const spec = buildContainerSpec(containerInputs({ apparmorProfile: "k8s-nginx" }));
+  assertEquals(spec.process?.apparmorProfile, "k8s-nginx");
+  assertEquals(buildContainerSpec(containerInputs()).process?.apparmorProfile, undefined);
+});
+
+Deno.test("buildContainerSpec() ignores SELinux options without SELinux and refuses them with it", () => {
+  const selinux = {
     config: containerConfig({
       linux: {
         securityContext: {
-          apparmor: { profileType: ProfileType.Localhost, localhostRef: "k8s-nginx" },
           selinuxOptions: {
             user: "system_u",
             role: "system_r",
@@ -397,16 +402,75 @@ Deno.test("buildContainerSpec() records AppArmor and SELinux requests without en
           },
         },
       },
+      mounts: [{
+        containerPath: "/data",
+        hostPath: "/srv/data",
+        readonly: false,
+        selinuxRelabel: true,
+        propagation: MountPropagation.PROPAGATION_PRIVATE,
+        uidMappings: [],
+        gidMappings: [],
+        recursiveReadOnly: false,
+        imageSubPath: "",
+        mountOptions: [],
+      }],
     }),
-  }));
-  assertEquals(spec.annotations?.[A.APPARMOR_PROFILE], "localhost/k8s-nginx");
-  assertEquals(spec.annotations?.[A.SELINUX_OPTIONS], "system_u:system_r:container_t:s0:c1,c2");
-  assertEquals(spec.process?.apparmorProfile, undefined);
+    hostPaths: { "/srv/data": { kind: "directory" as const, realPath: "/srv/data" } },
+  };
+  const spec = buildContainerSpec(containerInputs(selinux));
   assertEquals(spec.process?.selinuxLabel, undefined);
+  assertEquals(spec.linux?.mountLabel, undefined);
+  assertFails(
+    () => buildContainerSpec(containerInputs({ ...selinux, node: { selinux: true } })),
+    "failed-precondition",
+    `${SC}.selinux_options: sauropod does not apply SELinux labels, and SELinux is enabled`,
+  );
+  const relabelOnly = containerInputs({ ...selinux, node: { selinux: true } });
+  relabelOnly.config.linux = {};
+  assertFails(
+    () => buildContainerSpec(relabelOnly),
+    "failed-precondition",
+    "container.mounts[0].selinux_relabel: sauropod does not apply SELinux labels",
+  );
+});
+
+Deno.test("buildContainerSpec() passes pod and container annotations only through the allowlist", () => {
+  const inputs = containerInputs({
+    sandboxConfig: sandboxConfig({
+      annotations: { "io.katacontainers.config.x": "1", "org.systemd.property.CPUQuota": "1%" },
+    }),
+    config: containerConfig({
+      annotations: {
+        "example.com/owner": "team-a",
+        "run.oci.keep_original_groups": "1",
+        [A.CONTAINER_TYPE]: "sandbox",
+      },
+    }),
+  });
+  const crisOwn = {
+    [A.SANDBOX_ID]: "5a4d",
+    [A.SANDBOX_NAMESPACE]: "default",
+    [A.SANDBOX_UID]: "0b5f-uid",
+    [A.SANDBOX_NAME]: "pod",
+    [A.CONTAINER_TYPE]: "container",
+    [A.CONTAINER_NAME]: "app",
+    [A.IMAGE_NAME]: "docker.io/library/busybox:1.36",
+  };
+  assertEquals(buildContainerSpec(inputs).annotations, crisOwn);
+  const allowed = buildContainerSpec({
+    ...inputs,
+    annotationAllowlist: { pod: ["io.katacontainers.*"], container: ["example.com/*", "io.*"] },
+  });
+  assertEquals(allowed.annotations, {
+    "io.katacontainers.config.x": "1",
+    "example.com/owner": "team-a",
+    ...crisOwn,
+  });
 });
 
 Deno.test("buildContainerSpec() annotates as containerd, over any user annotation of the same key", () => {
   const spec = buildContainerSpec(containerInputs({
+    annotationAllowlist: { pod: [], container: ["*"] },
     config: containerConfig({
       annotations: { "team": "a", [A.SANDBOX_ID]: "spoofed" },
       image: { image: "sha256:abc", userSpecifiedImage: "busybox:1.36" },

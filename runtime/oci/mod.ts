@@ -9,13 +9,26 @@
  * - {@link resolveUser}: a user string against the image's passwd/group.
  * - {@link localhostSeccompProfilePath}: which seccomp file the runtime must read first.
  *
- * Not enforced, only recorded in annotations: AppArmor and SELinux (the supported nodes run
- * neither). Refused as unimplemented: user namespaces and id-mapped mounts.
+ * - {@link apparmorRequest}: which AppArmor profile a security context asks for (the
+ *   runtime resolves it on the node); {@link defaultProfileText}: sauropod's default profile.
+ *
+ * SELinux labels are not applied: SELinux options are ignored on a node without SELinux and
+ * refused on one with it. Refused as unimplemented: user namespaces and id-mapped mounts.
  *
  * @module
  */
 export * from "./spec.ts";
 export * as annotations from "./annotations.ts";
+export { passthroughAnnotations } from "./annotations.ts";
+export type { AnnotationAllowlist } from "./annotations.ts";
+export {
+  apparmorRequest,
+  DEFAULT_PROFILE_PREFIX,
+  defaultProfile,
+  defaultProfileText,
+  parseProfileList,
+} from "./apparmor.ts";
+export type { AppArmorRequest, AppArmorSource, DefaultProfileInputs } from "./apparmor.ts";
 export {
   canonicalCapability,
   capabilitiesFromMask,

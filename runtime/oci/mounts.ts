@@ -6,7 +6,7 @@
  * @module
  */
 import { type Mount as CriMount, MountPropagation } from "../../cri/gen/api.ts";
-import { internal, invalidArgument, unimplemented } from "../../errors/mod.ts";
+import { failedPrecondition, internal, invalidArgument, unimplemented } from "../../errors/mod.ts";
 import type { HostPaths } from "./host.ts";
 import { cleanPath, isWithin, pathDepth } from "./_paths.ts";
 import type { Mount } from "./spec.ts";
@@ -81,6 +81,8 @@ export interface ContainerMountsRequest {
   readonlyRootfs: boolean;
   /** The OCI runtime can make mounts recursively read-only (`rro`, runc >= 1.2). */
   recursiveReadOnly: boolean;
+  /** SELinux is enabled on the node (then a relabel request is refused: none is done). */
+  selinux?: boolean;
   /** Field path of the mounts list, for errors. */
   field: string;
 }
@@ -237,7 +239,14 @@ function criBind(
     }
     return o;
   });
-  // selinux_relabel is ignored: SELinux is not enforced on the nodes sauropod supports.
+  // As containerd and CRI-O, a relabel request means nothing on a node without SELinux; on
+  // one with SELinux it would silently not happen, since sauropod does no labelling.
+  if (m.selinuxRelabel && req.selinux) {
+    throw failedPrecondition(
+      `${field}.selinux_relabel: sauropod does not apply SELinux labels, and SELinux is ` +
+        "enabled on this node",
+    );
+  }
   return {
     mount: {
       destination: cleanPath(m.containerPath),

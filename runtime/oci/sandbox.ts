@@ -12,7 +12,9 @@
 import { NamespaceMode, type PodSandboxConfig } from "../../cri/gen/api.ts";
 import { invalidArgument, unimplemented } from "../../errors/mod.ts";
 import {
+  type AnnotationAllowlist,
   CONTAINER_TYPE_SANDBOX,
+  passthroughAnnotations,
   SANDBOX_CPU_PERIOD,
   SANDBOX_CPU_QUOTA,
   SANDBOX_CPU_SHARES,
@@ -33,7 +35,7 @@ import { defaultMounts } from "./mounts.ts";
 import { DEFAULT_PATH, type ImageConfigFacts, mergeEnv } from "./process.ts";
 import { linuxResourcesFromCri, type OomScoreAdjPolicy, restrictOomScoreAdj } from "./resources.ts";
 import { seccompFor } from "./seccomp.ts";
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, lsmAnnotations } from "./_security.ts";
+import { checkSelinuxOptions, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./_security.ts";
 import { type Linux, type Mount, OCI_VERSION, type Spec } from "./spec.ts";
 import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
 import { resolveUser } from "./user.ts";
@@ -72,6 +74,10 @@ export interface SandboxSpecInputs {
   localhostSeccompProfile?: string | undefined;
   /** Facts about the node. */
   node?: NodeFacts | undefined;
+  /** The AppArmor profile to run under, as the runtime resolved it; absent: none. */
+  apparmorProfile?: string | undefined;
+  /** Which pod annotations reach the spec (only `pod` applies); default none. */
+  annotationAllowlist?: AnnotationAllowlist | undefined;
 }
 
 const SC = "sandbox.linux.security_context";
@@ -91,6 +97,7 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
       `${SC}.namespace_options.userns_options: user namespaces are not supported`,
     );
   }
+  checkSelinuxOptions(sc?.selinuxOptions, node.selinux ?? false, `${SC}.selinux_options`);
 
   const { entrypoint, cmd } = inputs.image;
   const args = [...entrypoint, ...cmd];
@@ -169,8 +176,7 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
   const sysctl = checkSysctls(config.linux?.sysctls ?? {}, hostNs, "sandbox.linux.sysctls");
 
   const annotations: Record<string, string> = {
-    ...config.annotations,
-    ...lsmAnnotations(sc?.apparmor, "", sc?.selinuxOptions, SC),
+    ...passthroughAnnotations(config.annotations, inputs.annotationAllowlist?.pod ?? []),
     ...podAnnotations(inputs.sandboxId, config, CONTAINER_TYPE_SANDBOX),
     [SANDBOX_LOG_DIRECTORY]: config.logDirectory,
     [SANDBOX_IMAGE_NAME]: inputs.imageName,
@@ -216,6 +222,7 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
         inputs.oomScoreAdj,
         "sandbox oom_score_adj",
       ),
+      ...(inputs.apparmorProfile !== undefined ? { apparmorProfile: inputs.apparmorProfile } : {}),
     },
     root: { path: inputs.rootfsPath, readonly: true },
     mounts,

@@ -109,8 +109,9 @@ Deno.test("buildSandboxSpec() refuses an image with nothing to run", () => {
 
 Deno.test("buildSandboxSpec() carries the pod's sysctls and overhead, and records its resources", () => {
   const spec = buildSandboxSpec(sandboxInputs({
+    annotationAllowlist: { pod: ["owner"], container: [] },
     config: sandboxConfig({
-      annotations: { owner: "team-a" },
+      annotations: { owner: "team-a", "run.oci.seccomp_bpf_data": "AAAA" },
       linux: {
         sysctls: { "kernel.shm_rmid_forced": "1" },
         overhead: { memoryLimitInBytes: 16777216n, cpuShares: 8n },
@@ -187,4 +188,23 @@ Deno.test("buildSandboxSpec() refuses user namespaces and host-namespace sysctls
     "invalid-argument",
     "node's ipc namespace",
   );
+});
+
+Deno.test("buildSandboxSpec() leaves pod annotations out unless allowed", () => {
+  const spec = buildSandboxSpec(sandboxInputs({
+    config: sandboxConfig({ annotations: { "org.systemd.property.CPUQuota": "1%" } }),
+  }));
+  assertEquals(
+    Object.keys(spec.annotations ?? {}).filter((k) => !k.startsWith("io.kubernetes")),
+    [],
+  );
+});
+
+Deno.test("buildSandboxSpec() runs the pause process under the AppArmor profile resolved", () => {
+  assertEquals(
+    buildSandboxSpec(sandboxInputs({ apparmorProfile: "sauropod-default-0123456789ab" })).process
+      ?.apparmorProfile,
+    "sauropod-default-0123456789ab",
+  );
+  assertEquals(buildSandboxSpec(sandboxInputs()).process?.apparmorProfile, undefined);
 });

@@ -5,7 +5,7 @@
  * `container` sub-cgroup, which a watcher of the process's own cgroup must look past to
  * see OOM kills), an OOM kill is reported, and stop and remove leave nothing behind.
  */
-import { assert, assertEquals } from "../../testing/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { ContainerState } from "../../cri/gen/api.ts";
 import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "../harness/pods.ts";
 import { nodeEnv } from "./_env.ts";
@@ -13,6 +13,11 @@ import { cgroupExists, cgroupOf, onNode, run, shimLog, step, unitProps } from ".
 import { kubeletSlices } from "./_slices.ts";
 
 const MiB = 1n << 20n;
+const apparmorEnabled = () =>
+  Deno.readTextFile("/sys/module/apparmor/parameters/enabled").then(
+    (t) => t.startsWith("Y"),
+    () => false,
+  );
 const dec = new TextDecoder();
 
 Deno.test(onNode(
@@ -62,6 +67,15 @@ Deno.test(onNode(
         });
         assertEquals(dec.decode(r.stdout), 'hello from NAME="sauropod test busybox"\n');
         assertEquals(r.exitCode, 3);
+        // crun confines the exec'd process as runc does, from the container's spec.
+        if (await apparmorEnabled()) {
+          const aa = await client.runtime.execSync({
+            containerId: id,
+            cmd: ["cat", "/proc/self/attr/current"],
+            timeout: 30,
+          });
+          assertMatch(dec.decode(aa.stdout).trim(), /^sauropod-default-[0-9a-f]{12} \(enforce\)$/);
+        }
       });
 
       await step(t, "ContainerStats reads the container's scope", async () => {

@@ -50,6 +50,10 @@ phase copied
   echo "pid1=$(cat /proc/1/comm), $(systemctl --version | head -1)"
   echo "cgroup=$(stat -fc %T /sys/fs/cgroup) controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
   echo "runtimes=$(runc --version | head -1); $(crun --version | head -1)"
+  echo "apparmor=$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo absent)," \
+    "$(wc -l </sys/kernel/security/apparmor/profiles 2>/dev/null || echo no) profiles loaded," \
+    "$(apparmor_parser --version 2>/dev/null | head -1 || echo no parser)"
+  echo "criu=$(criu --version 2>/dev/null | head -1 || echo absent)"
   echo "cpus=$(nproc) mem=$(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
   echo "deno=$(deno --version | head -1)"
 } >"$OUT/node"

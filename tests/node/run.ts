@@ -23,8 +23,8 @@
  *
  * Environment: `NODE_VM` (the node-vm script; default `<checkout>/../shared/vm/node-vm`, then
  * `/work/shared/vm/node-vm`, then `node-vm` on PATH),
- * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), the other `NODE_VM_*` settings,
- * passed through to node-vm, and `SAUROPOD_NODE_SUMMARY` (a file that gets the one-line
+ * `NODE_VM_TIMEOUT` (seconds the VM may run; default 720), `NODE_VM_PACKAGES` (added to
+ * apparmor and criu), the other `NODE_VM_*` settings, passed through to node-vm, and `SAUROPOD_NODE_SUMMARY` (a file that gets the one-line
  * outcome, for `tools/test.ts`).
  *
  * @module
@@ -58,6 +58,13 @@ const VM_OVERHEAD_S = 90;
 const TAR_EXCLUDES = ["--exclude=./.git", "--exclude=./.cache", "--exclude=./bench/results"];
 /** Exit code when the tier could not run (no report at all). */
 const NOT_RUN = 125;
+/**
+ * Debian packages the guest needs beyond node-vm's own (`NODE_VM_PACKAGES`; they are part of
+ * the image's cache key, so the image is built once per set): `apparmor` loads profiles (the
+ * Debian kernel has AppArmor on, and sauropod then confines containers with its default
+ * profile); `criu` for checkpoint/restore.
+ */
+const GUEST_PACKAGES = ["apparmor", "criu"];
 
 const dec = new TextDecoder();
 
@@ -242,6 +249,11 @@ function guestEnv(budget: number): string[] {
   return args;
 }
 
+/** {@link GUEST_PACKAGES} and the caller's `NODE_VM_PACKAGES`, sorted, each once. */
+function guestPackages(extra: string): string {
+  return [...new Set([...GUEST_PACKAGES, ...extra.split(/\s+/).filter(Boolean)])].sort().join(" ");
+}
+
 /** The sorted names of the files in `dir` ending in `suffix`; none when `dir` is missing. */
 async function filesEndingIn(dir: string, suffix: string): Promise<string[]> {
   const names: string[] = [];
@@ -326,6 +338,7 @@ async function main(extra: string[]): Promise<number> {
     if (mirror) env.NODE_VM_MIRROR = mirror;
   }
   env.NODE_VM_TIMEOUT = Deno.env.get("NODE_VM_TIMEOUT") ?? String(DEFAULT_VM_TIMEOUT_S);
+  env.NODE_VM_PACKAGES = guestPackages(Deno.env.get("NODE_VM_PACKAGES") ?? "");
   const budget = Math.max(60, Number(env.NODE_VM_TIMEOUT) - VM_OVERHEAD_S);
 
   // Per run, so that two runs from one checkout do not share their packs and reports.
