@@ -35,7 +35,10 @@ export function resolvConf(dns: DNSConfig | undefined): string | undefined {
   return lines.join("\n") + "\n";
 }
 
-/** Writes `text` to `path` atomically (temp, fsync, rename) with mode 0644. */
+/**
+ * Writes `text` to `path` atomically (temp, fsync, rename, fsync of the directory, so the
+ * new name survives a power cut too) with mode 0644.
+ */
 export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
@@ -52,6 +55,12 @@ export async function writeFileAtomic(path: string, text: string | Uint8Array): 
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;
+  }
+  const dir = await Deno.open(path.slice(0, path.lastIndexOf("/")) || "/");
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
   }
 }
 
