@@ -25,12 +25,21 @@ export interface Victim extends AsyncDisposable {
 
 /**
  * Creates a victim directory under `/tmp` (on the same file system as the test stores, so a
- * hardlink from a store into it would succeed if the code let it): files of several modes,
- * a subdirectory with a file, two hardlinked names, a symlink, a directory the attacks aim
- * at (`cron.d`, `shadow`, `var/lib`).
+ * hardlink from a store into it would succeed if the code let it), at `path` or a new temp
+ * directory: files of several modes, two hardlinked names, a symlink, what the attacks aim
+ * at (`cron.d/`, `shadow`, `var/lib/kubelet/precious`) and `x/y/`, owned 4242:4343 with modes
+ * 0710 and 0750 (attributes an implicit directory must never copy).
  */
-export async function victimDir(prefix = "sauropod-victim-"): Promise<Victim> {
-  const path = await Deno.makeTempDir({ prefix });
+export async function victimDir(
+  opts: { prefix?: string; path?: string } = {},
+): Promise<Victim> {
+  let path: string;
+  if (opts.path !== undefined) {
+    path = opts.path;
+    await Deno.mkdir(path);
+  } else {
+    path = await Deno.makeTempDir({ prefix: opts.prefix ?? "sauropod-victim-" });
+  }
   await Deno.chmod(path, 0o755);
   const w = (p: string, data: string, mode: number) => {
     Deno.writeTextFileSync(`${path}/${p}`, data);
@@ -44,7 +53,12 @@ export async function victimDir(prefix = "sauropod-victim-"): Promise<Victim> {
   w("passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644);
   Deno.linkSync(`${path}/passwd`, `${path}/passwd.hard`);
   Deno.symlinkSync("shadow", `${path}/shadow.link`);
-  Deno.mkdirSync(`${path}/x`, { mode: 0o700 });
+  // A directory whose attributes an implicit directory must never copy (L1).
+  Deno.mkdirSync(`${path}/x/y`, { recursive: true });
+  for (const [p, mode] of [["x", 0o710], ["x/y", 0o750]] as const) {
+    Deno.chownSync(`${path}/${p}`, 4242, 4343);
+    Deno.chmodSync(`${path}/${p}`, mode);
+  }
   return {
     path,
     fingerprint: () => fingerprint(path),
