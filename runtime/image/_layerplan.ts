@@ -288,6 +288,11 @@ export class LayerPlan {
         throw invalidArgument(`layer member "${raw}" is a hardlink to directory "${target}"`);
       }
       if (target === path) return out; // a link to itself: nothing to do
+      if (existing?.kind === "dir" && target.startsWith(`${path}/`)) {
+        throw invalidArgument(
+          `layer member "${raw}" is a hardlink to "${entry.linkname}", which replacing "${path}" removes`,
+        );
+      }
     }
     out.push({
       op: "create",

@@ -144,6 +144,7 @@ Deno.test("LayerPlan refuses hostile layers before anything is written", async (
     [[d("d/"), { path: "h", type: "hardlink", linkname: "d" }], "to directory"],
     [[f("a"), { path: "h", type: "hardlink", linkname: "a" }, f("h/x")], "to be a directory"],
     [[f(".wh..")], "malformed whiteout"],
+    [[d("a/"), f("a/c"), { path: "a", type: "hardlink", linkname: "a/c" }], "replacing"],
     [[{ path: ".", type: "file", data: new Uint8Array() }], "names the root"],
   ];
   for (const [items, msg] of hostile) {

@@ -155,6 +155,9 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   const counter = { bytes: 0 };
   const plan = new LayerPlan();
   const applier = new Applier(o.dest, o.logger);
+  // Awaited only at the end: if this layer fails first, a failed lower must not surface as
+  // an unhandled rejection.
+  o.lowersReady?.catch(() => {});
   try {
     const reader = new TarReader(hashed(stream, hash, counter, o.signal));
     for (;;) {
