@@ -134,6 +134,8 @@ async function* hashed(
 
 /** Unpacks a layer. On any error the caller removes `dest`; nothing is written elsewhere. */
 export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
+  // First: it opens the destination, and nothing else is open yet if that fails.
+  const applier = new Applier(o.dest, o.logger);
   const file = createReadStream(o.blob, { highWaterMark: 1 << 20 });
   const inflate = decompressor(o.compression);
   let stream: Readable = file;
@@ -155,7 +157,6 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   const hash = createHash("sha256");
   const counter = { bytes: 0 };
   const plan = new LayerPlan();
-  const applier = new Applier(o.dest, o.logger);
   // Awaited only at the end: if this layer fails first, a failed lower must not surface as
   // an unhandled rejection.
   o.lowersReady?.catch(() => {});
