@@ -428,15 +428,19 @@ export function chmodFd(file: Fd, mode: number): void {
 }
 
 /**
- * Sets the mode of `name` in `dir`. Linux's `fchmodat` has no working `AT_SYMLINK_NOFOLLOW`
- * before 6.6, so a final symlink WOULD be followed: call it only on a name that cannot be a
- * symlink (one this thread just created as a device node or FIFO, which cannot be opened
- * for `fchmod` without side effects). A symlink's own mode means nothing on Linux.
+ * Sets the mode of `name` in `dir` itself, for device nodes and FIFOs (which cannot be
+ * opened for `fchmod` without side effects: a FIFO blocks, a device runs its driver's
+ * open). Linux's `fchmodat` has no working `AT_SYMLINK_NOFOLLOW` before 6.6, so the inode
+ * is pinned first with `O_PATH|O_NOFOLLOW` and changed through its `/proc/self/fd` magic
+ * link, which names exactly that inode; a symlink is refused (its mode means nothing).
  */
 export function chmodAt(dir: Fd, file: string, mode: number): void {
-  const st = statAt(dir, file);
-  if ((st.mode & S_IFMT) === S_IFLNK) throw new SyscallError("fchmodat", FsErrno.ELOOP, file);
-  check("fchmodat", libc().symbols.fchmodat(dir.fd, name(file), mode & 0o7777, 0), file);
+  using pinned = openBeneath(dir, file, O.PATH | O.NOFOLLOW);
+  if ((statFd(pinned).mode & S_IFMT) === S_IFLNK) {
+    throw new SyscallError("fchmodat", FsErrno.ELOOP, file);
+  }
+  const proc = cstring(`/proc/self/fd/${pinned.fd}`);
+  check("fchmodat", libc().symbols.fchmodat(AT_FDCWD, proc, mode & 0o7777, 0), file);
 }
 
 function timespecs(atime: number, mtime: number): Uint8Array<ArrayBuffer> {
