@@ -81,10 +81,15 @@ export const Errno = {
   ENOMEM: 12,
   EACCES: 13,
   EEXIST: 17,
+  EXDEV: 18,
   ENOTDIR: 20,
+  EISDIR: 21,
   EINVAL: 22,
   ENOSPC: 28,
+  ENAMETOOLONG: 36,
   ENOSYS: 38,
+  ENOTEMPTY: 39,
+  ELOOP: 40,
 } as const;
 
 /** A failed libc call: `waitpid(1234): No child processes (ECHILD)`. */
@@ -94,10 +99,16 @@ export class SyscallError extends Error {
   /** The name of the failed call. */
   readonly syscall: string;
 
-  /** Builds the error for `syscall` failing with `code` (and optional detail like a path). */
+  /**
+   * Builds the error for `syscall` failing with `code` (and optional detail like a path).
+   * Code 0 means a call that ran off the JS thread (`nonblocking`), whose errno is lost.
+   */
   constructor(syscall: string, code: number, detail?: string) {
     const name = Object.entries(Errno).find(([, v]) => v === code)?.[0];
-    super(`${syscall}${detail ? `(${detail})` : ""}: ${strerror(code)}${name ? ` (${name})` : ""}`);
+    const what = code === 0
+      ? "failed (its errno stays on the thread that ran it)"
+      : `${strerror(code)}${name ? ` (${name})` : ""}`;
+    super(`${syscall}${detail ? `(${detail})` : ""}: ${what}`);
     this.name = "SyscallError";
     this.errno = code;
     this.syscall = syscall;

@@ -6,11 +6,17 @@
  * `OverlayConvertWhiteout`): `.wh.<name>` becomes a 0/0 character device `<name>`,
  * `.wh..wh..opq` marks its directory opaque (`trusted.overlay.opaque=y`).
  *
- * Safety rests on one fact: the snapshot directory starts empty and only this plan writes
- * into it, so every path it creates is known. A member is refused when its name is
- * absolute or climbs with `..`, when any of its parents is a symlink or non-directory
- * created by this layer (a write through a symlink), or when a hardlink names anything
- * but an earlier non-directory member of the same layer.
+ * The plan knows every path it creates, because the snapshot directory starts empty and
+ * only the plan's actions write into it. It refuses a member whose name is absolute, climbs
+ * with `..` or is longer than PATH_MAX, one with a symlink or non-directory of this layer
+ * among its parents (a write through a symlink), and a hardlink to anything but an earlier
+ * non-directory member of the layer. That is the first line; the second is that the
+ * executor (`_unpack.ts`) resolves every name beneath the snapshot root on file
+ * descriptors without following symlinks, so a plan bug could fail a layer but never write
+ * outside it.
+ *
+ * What the plan knows is a tree of the layer's names, so replacing a directory drops its
+ * whole subtree at once: planning costs O(total name length), whatever the archive does.
  *
  * @module
  */
@@ -27,12 +33,41 @@ export const WHITEOUT_OPAQUE = ".wh..wh..opq";
 /** What the planner knows of a path it created. */
 type Kind = "dir" | "file" | "symlink" | "other" | "whiteout";
 
+/** Longest member name, in bytes, that the kernel resolves (PATH_MAX less the NUL). */
+export const MAX_PATH_BYTES = 4095;
+
+/** One name of the layer. */
+interface Node {
+  kind: Kind;
+  /** A directory's entries. */
+  children?: Map<string, Node>;
+  /**
+   * How a directory the archive did not list gets its attributes: copied from the lower
+   * layers, or the default (0755 root:root) when it replaces this layer's own whiteout.
+   */
+  implicit?: "lowers" | "default";
+  /** A listed directory's times (restored once nothing more is written into it). */
+  atime?: number;
+  mtime?: number;
+}
+
+/** A directory of the finished layer and what the executor still owes it. */
+export interface PlannedDir {
+  path: string;
+  implicit?: "lowers" | "default";
+  atime?: number;
+  mtime?: number;
+}
+
 /** One step for the executor. Paths are relative to the snapshot root, `""` is the root. */
 export type Action =
   /** Apply a directory entry's metadata to the snapshot root itself (`./`). */
   | { op: "root"; entry: TarEntry }
-  /** Create a parent directory the archive did not list; attributes come from lower layers. */
-  | { op: "implicit-dir"; path: string }
+  /**
+   * Create a parent directory the archive did not list (attributes follow at the end, see
+   * {@link LayerPlan.directories}); `replace` removes this layer's whiteout of that name.
+   */
+  | { op: "implicit-dir"; path: string; replace: boolean }
   /**
    * Create `entry` at `path`. `replace` says what this layer already put there and must be
    * removed first; `opaque` asks to mark a directory that replaces a whiteout as opaque.
@@ -53,9 +88,12 @@ export type Action =
   /** Mark directory `path` opaque. */
   | { op: "opaque"; path: string };
 
+const utf8 = new TextEncoder();
+
 /**
  * Normalises a member name to `a/b/c` (no leading `./`, no doubled or trailing slashes);
- * `""` is the archive root. Throws for absolute names, `..` components and NUL bytes.
+ * `""` is the archive root. Throws for absolute names, `..` components, NUL bytes and
+ * names longer than {@link MAX_PATH_BYTES}.
  */
 export function normaliseMemberPath(raw: string, what = "member"): string {
   if (raw.includes("\0")) throw invalidArgument(`layer ${what} name contains a NUL byte`);
@@ -68,7 +106,13 @@ export function normaliseMemberPath(raw: string, what = "member"): string {
     if (p === "..") throw invalidArgument(`layer ${what} "${raw}" climbs out with ".."`);
     parts.push(p);
   }
-  return parts.join("/");
+  const path = parts.join("/");
+  if (path.length > MAX_PATH_BYTES / 3 && utf8.encode(path).length > MAX_PATH_BYTES) {
+    throw invalidArgument(
+      `layer ${what} "${raw.slice(0, 64)}…" is longer than ${MAX_PATH_BYTES} bytes`,
+    );
+  }
+  return path;
 }
 
 function parentOf(path: string): string {
@@ -80,40 +124,94 @@ function baseOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+/** containerd's `latestTime`: a member's atime is never before its mtime. */
+function setTimes(node: Node, e: TarEntry): void {
+  node.atime = e.atime !== undefined && e.atime > e.mtime ? e.atime : e.mtime;
+  node.mtime = e.mtime;
+}
+
+function dirNode(implicit?: "lowers" | "default"): Node {
+  return implicit ? { kind: "dir", children: new Map(), implicit } : {
+    kind: "dir",
+    children: new Map(),
+  };
+}
+
 /** Decides actions for the members of one layer, in archive order. */
 export class LayerPlan {
-  readonly #known = new Map<string, Kind>([["", "dir"]]);
+  readonly #root: Node = dirNode();
 
-  /** Paths of directories created so far (explicit or implicit), in creation order. */
-  get directories(): string[] {
-    return [...this.#known].filter(([p, k]) => k === "dir" && p !== "").map(([p]) => p);
+  /**
+   * Every directory of the layer as it stands now (call it after the last member): the
+   * implicit ones, whose attributes the executor still sets, and the listed ones, whose
+   * times it restores last. The root comes first when it was listed.
+   */
+  *directories(): Generator<PlannedDir> {
+    const stack: [string, Node][] = [["", this.#root]];
+    while (stack.length > 0) {
+      const [path, node] = stack.pop()!;
+      if (node.implicit !== undefined || node.mtime !== undefined) {
+        const d: PlannedDir = { path };
+        if (node.implicit !== undefined) d.implicit = node.implicit;
+        if (node.mtime !== undefined) {
+          d.atime = node.atime ?? node.mtime;
+          d.mtime = node.mtime;
+        }
+        yield d;
+      }
+      for (const [name, child] of node.children ?? []) {
+        if (child.kind === "dir") stack.push([path === "" ? name : `${path}/${name}`, child]);
+      }
+    }
   }
 
-  /** Makes sure every ancestor of `path` is a directory of this layer, planning the missing. */
-  #parents(path: string, raw: string, out: Action[]): void {
-    const parent = parentOf(path);
-    if (parent === "") return;
+  /**
+   * The directory that holds `path`, making sure every ancestor is a directory of this
+   * layer and planning the missing ones.
+   */
+  #parents(path: string, raw: string, out: Action[]): Node {
+    let node = this.#root;
+    const end = path.lastIndexOf("/");
     let at = 0;
-    for (;;) {
-      const slash = parent.indexOf("/", at);
-      const prefix = slash === -1 ? parent : parent.slice(0, slash);
-      const kind = this.#known.get(prefix);
-      if (kind === undefined || kind === "whiteout") {
+    while (at <= end) {
+      const slash = path.indexOf("/", at);
+      const name = path.slice(at, slash);
+      let child = node.children!.get(name);
+      if (child === undefined || child.kind === "whiteout") {
         // A whiteout in the way means "deleted, then recreated as a directory": the new
         // directory replaces the device and hides the lower one.
-        out.push({ op: "implicit-dir", path: prefix });
-        if (kind === "whiteout") out.push({ op: "opaque", path: prefix });
-        this.#known.set(prefix, "dir");
-      } else if (kind === "symlink") {
+        const prefix = path.slice(0, slash);
+        const whiteout = child !== undefined;
+        out.push({ op: "implicit-dir", path: prefix, replace: whiteout });
+        if (whiteout) out.push({ op: "opaque", path: prefix });
+        child = dirNode(whiteout ? "default" : "lowers");
+        node.children!.set(name, child);
+      } else if (child.kind === "symlink") {
         throw invalidArgument(
-          `layer member "${raw}" is written through symlink "${prefix}" of the same layer`,
+          `layer member "${raw}" is written through symlink "${
+            path.slice(0, slash)
+          }" of the same layer`,
         );
-      } else if (kind !== "dir") {
-        throw invalidArgument(`layer member "${raw}" needs "${prefix}" to be a directory`);
+      } else if (child.kind !== "dir") {
+        throw invalidArgument(
+          `layer member "${raw}" needs "${path.slice(0, slash)}" to be a directory`,
+        );
       }
-      if (slash === -1) return;
+      node = child;
       at = slash + 1;
     }
+    return node;
+  }
+
+  /** The node at `path`, without creating anything; undefined when a step is missing. */
+  #lookup(path: string): Node | undefined {
+    let node: Node | undefined = this.#root;
+    if (path === "") return node;
+    for (const name of path.split("/")) {
+      node = node?.children?.get(name);
+      if (node === undefined) return undefined;
+    }
+    return node;
   }
 
   /** The actions for one member (possibly none: AUFS metadata is skipped). */
@@ -125,13 +223,14 @@ export class LayerPlan {
       if (entry.type !== "dir") {
         throw invalidArgument(`layer member "${raw}" names the root but is not a directory`);
       }
+      setTimes(this.#root, entry);
       out.push({ op: "root", entry });
       return out;
     }
     const base = baseOf(path);
 
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      this.#parents(path, raw, out);
+      const parent = this.#parents(path, raw, out);
       const dir = parentOf(path);
       if (base === WHITEOUT_OPAQUE) {
         out.push({ op: "opaque", path: dir });
@@ -142,22 +241,24 @@ export class LayerPlan {
       if (name === "" || name === "." || name === "..") {
         throw invalidArgument(`layer member "${raw}" is a malformed whiteout`);
       }
-      const target = dir === "" ? name : `${dir}/${name}`;
       // Whiteouts hide lower layers only; a same-layer member of that name stays.
-      if (this.#known.has(target)) return out;
-      this.#known.set(target, "whiteout");
-      out.push({ op: "whiteout", path: target });
+      if (parent.children!.has(name)) return out;
+      parent.children!.set(name, { kind: "whiteout" });
+      out.push({ op: "whiteout", path: dir === "" ? name : `${dir}/${name}` });
       return out;
     }
-    if (path.split("/").some((p) => p.startsWith(WHITEOUT_META_PREFIX))) {
-      return out; // inside an AUFS metadata directory (.wh..wh.plnk/…)
+    if (path.includes(WHITEOUT_META_PREFIX)) {
+      // Inside an AUFS metadata directory (.wh..wh.plnk/…)?
+      if (path.split("/").some((p) => p.startsWith(WHITEOUT_META_PREFIX))) return out;
     }
 
-    this.#parents(path, raw, out);
-    const existing = this.#known.get(path);
+    const parent = this.#parents(path, raw, out);
+    const existing = parent.children!.get(base);
 
     if (entry.type === "dir") {
-      if (existing === "dir") {
+      if (existing?.kind === "dir") {
+        delete existing.implicit;
+        setTimes(existing, entry);
         out.push({ op: "update-dir", path, entry });
         return out;
       }
@@ -166,43 +267,45 @@ export class LayerPlan {
         path,
         entry,
         replace: existing === undefined ? "none" : "non-dir",
-        opaque: existing === "whiteout",
+        opaque: existing?.kind === "whiteout",
       });
-      this.#known.set(path, "dir");
+      const node = dirNode();
+      setTimes(node, entry);
+      parent.children!.set(base, node);
       return out;
     }
 
     let target: string | undefined;
     if (entry.type === "hardlink") {
       target = normaliseMemberPath(entry.linkname, "hardlink target");
-      const kind = this.#known.get(target);
-      if (kind === undefined || kind === "whiteout") {
+      const t = this.#lookup(target);
+      if (t === undefined || t.kind === "whiteout") {
         throw invalidArgument(
           `layer member "${raw}" is a hardlink to "${entry.linkname}", which is not in the layer`,
         );
       }
-      if (kind === "dir") {
+      if (t.kind === "dir") {
         throw invalidArgument(`layer member "${raw}" is a hardlink to directory "${target}"`);
       }
       if (target === path) return out; // a link to itself: nothing to do
+      if (existing?.kind === "dir" && target.startsWith(`${path}/`)) {
+        throw invalidArgument(
+          `layer member "${raw}" is a hardlink to "${entry.linkname}", which replacing "${path}" removes`,
+        );
+      }
     }
     out.push({
       op: "create",
       path,
       entry,
-      replace: existing === "dir" ? "dir" : existing === undefined ? "none" : "non-dir",
+      replace: existing?.kind === "dir" ? "dir" : existing === undefined ? "none" : "non-dir",
       opaque: false,
       ...(target !== undefined ? { target } : {}),
     });
-    this.#known.set(
-      path,
-      entry.type === "symlink" ? "symlink" : entry.type === "file" ? "file" : "other",
-    );
-    if (existing === "dir") {
-      // Everything this layer put under the replaced directory is gone.
-      const prefix = `${path}/`;
-      for (const p of [...this.#known.keys()]) if (p.startsWith(prefix)) this.#known.delete(p);
-    }
+    // Replacing a directory drops everything this layer put under it, in one step.
+    parent.children!.set(base, {
+      kind: entry.type === "symlink" ? "symlink" : entry.type === "file" ? "file" : "other",
+    });
     return out;
   }
 }

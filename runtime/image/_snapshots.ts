@@ -4,8 +4,9 @@
  * chain id; a container snapshot holds the container's writable `<n>/fs` and overlay
  * `<n>/work`. Short numeric paths keep a deep image's `lowerdir=` list within one page.
  *
- * States: a layer is `extracting` while it is unpacked and `committed` once complete; a
- * container snapshot is `active`. Only committed layers are ever mounted.
+ * States: a layer is `extracting` while it is unpacked and `committed` once complete and
+ * flushed to disk (`syncfs`); a container snapshot is `active`. Only committed layers are
+ * ever mounted.
  *
  * Recovery (on open): a crash can leave an `extracting` row, or a numbered directory the
  * database never recorded (a crash between mkdir and insert is impossible — we insert
@@ -17,6 +18,7 @@
 import { failedPrecondition, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { unmount } from "../../ffi/mount.ts";
+import { openPath, syncFileSystem } from "../../ffi/beneath.ts";
 import { mountOverlay } from "../../ffi/overlay.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../../ffi/kernfs.ts";
@@ -134,6 +136,13 @@ export class Snapshotter {
     try {
       await Deno.mkdir(`${dir}/fs`, { recursive: true, mode: 0o755 });
       await fill(`${dir}/fs`);
+      // Durable before committed: a committed layer is never unpacked again, so its files
+      // must be on disk before the row says so, or a power cut leaves it torn for good. One
+      // syncfs of the file system (off the JS thread) costs far less than an fsync per file.
+      {
+        using fd = openPath(dir);
+        await syncFileSystem(fd);
+      }
       const usage = await diskUsage(dir);
       this.#db.commitSnapshot(chainId, usage);
     } catch (err) {

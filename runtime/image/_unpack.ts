@@ -1,14 +1,21 @@
 /**
  * Unpacks one layer blob into its own, initially empty, snapshot directory: decompression
  * (gzip, zstd or none) by `node:zlib`, tar parsing and the safety plan in {@link LayerPlan},
- * file creation through Deno's file-system ops (run concurrently, see {@link Applier}),
- * and the few calls Deno lacks (device nodes, extended attributes) through
- * `ffi/fsnode.ts`.
+ * and file creation on descriptors beneath the snapshot root (`ffi/beneath.ts`).
  *
- * Measured on a 46 MB gzip layer of 1,700 Debian files (122 MB of tar), median of five:
- * this unpacker 0.94 s, GNU `tar -xzpf` 1.02 s (and tar would still need our own pass
- * for validation and whiteouts); awaiting each file op in turn took 1.1–2.6 s, Deno's
- * synchronous ops 1.8 s.
+ * No name from the layer is ever handed to the kernel as a path to resolve later. Each
+ * member's parent directory is opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)` from the root's descriptor, and the member is
+ * made inside it by one `*at` call that never follows its last name; owner, mode, times
+ * and xattrs go to the new descriptor (or, for symlinks and nodes, to the name with
+ * `AT_SYMLINK_NOFOLLOW`). So no order in which the concurrent work runs (see
+ * {@link Applier}) can send a write, chmod, link or removal outside the snapshot.
+ *
+ * Hardlinks link the target's descriptor (`linkat(AT_EMPTY_PATH)`) after checking its
+ * device and inode against those recorded when this unpack made it, so they reach only
+ * inodes of this layer. Lower layers are read the same way, for the attributes of
+ * directories the layer uses without listing them: resolved beneath each lower root, and a
+ * symlink or non-directory on the way ends the search (the directory gets 0755 root:root).
  *
  * Fidelity follows containerd's `archive.Apply` with overlay whiteouts: ownership is
  * numeric, mode bits exact (setuid/setgid re-applied after chown, which clears them),
@@ -16,31 +23,57 @@
  * them), extended attributes kept except `trusted.overlay.*`, which only the unpacker may
  * set. The uncompressed stream is hashed and must equal the config's diff id.
  *
+ * Measured on the 70 MB, 6 000-member bench image here (2 shared, busy cores), median of
+ * five: 4.8 s against 4.3 s for the path-string unpacker this replaced; making an inode costs
+ * this disk 0.1–0.8 ms, which the blocking pool overlaps with parsing.
+ *
  * @module
  */
 import { createReadStream } from "node:fs";
-import { lchown, lutimes } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import * as zlib from "node:zlib";
 import type { Readable } from "node:stream";
 import { canceled, invalidArgument, messageOf, wrap } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
+import { SyscallError } from "../../ffi/mod.ts";
 import {
-  isNotSupported,
-  lsetxattr,
-  mknod,
+  chmodAt,
+  chmodFd,
+  chownAt,
+  chownFd,
+  createFile,
+  type Fd,
+  FsErrno,
+  linkFd,
+  makeDirAt,
+  makeNodeAt,
+  makeSymlinkAt,
+  O,
+  openBeneath,
+  openDir,
+  openDirPath,
+  openPath,
+  removeTreeAt,
   S_IFBLK,
   S_IFCHR,
+  S_IFDIR,
   S_IFIFO,
-  symlink,
-} from "../../ffi/fsnode.ts";
+  S_IFMT,
+  setTimesAt,
+  setTimesFd,
+  setXattrAt,
+  setXattrFd,
+  type Stat,
+  statAt,
+  statFd,
+  unlinkAt,
+  writeAll,
+} from "../../ffi/beneath.ts";
 import type { Compression } from "./_manifest.ts";
 import { type Action, LayerPlan } from "./_layerplan.ts";
 import { type TarEntry, TarReader } from "./_tar.ts";
 
 const DONE: Promise<void> = Promise.resolve();
-/** Files up to this size are gathered in memory and written with one call. */
-const SMALL_FILE = 1 << 20;
 const OPAQUE_XATTR = "trusted.overlay.opaque";
 const Y = new TextEncoder().encode("y");
 
@@ -63,8 +96,9 @@ export interface UnpackOptions {
   dest: string;
   /**
    * The snapshot directories of the layers below, top first, for the attributes of parent
-   * directories the layer does not list. Asked for only after `lowersReady`, so layers can
-   * unpack concurrently and still copy from complete lower layers.
+   * directories the layer does not list. Asked for only after `lowersReady` (at the end of
+   * this layer's unpack), so layers can unpack concurrently and still copy from complete
+   * lower layers.
    */
   lowers: () => string[];
   /** Settles when every lower layer is unpacked; rejects when one failed. */
@@ -100,6 +134,8 @@ async function* hashed(
 
 /** Unpacks a layer. On any error the caller removes `dest`; nothing is written elsewhere. */
 export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
+  // First: it opens the destination, and nothing else is open yet if that fails.
+  const applier = new Applier(o.dest, o.logger);
   const file = createReadStream(o.blob, { highWaterMark: 1 << 20 });
   const inflate = decompressor(o.compression);
   let stream: Readable = file;
@@ -120,19 +156,23 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   }
   const hash = createHash("sha256");
   const counter = { bytes: 0 };
-  const applier = new Applier(o.dest, o.lowers, o.lowersReady ?? DONE, o.logger);
+  const plan = new LayerPlan();
+  // Awaited only at the end: if this layer fails first, a failed lower must not surface as
+  // an unhandled rejection.
+  o.lowersReady?.catch(() => {});
   try {
     const reader = new TarReader(hashed(stream, hash, counter, o.signal));
-    const plan = new LayerPlan();
     for (;;) {
       const entry = await reader.next();
       if (entry === null) break;
+      if (o.signal?.aborted) throw canceled("layer unpack canceled");
       for (const action of plan.step(entry)) await applier.apply(action, reader);
     }
     await reader.drain();
-    await applier.finish();
+    await (o.lowersReady ?? DONE);
+    await applier.finish(plan, o.lowers);
   } catch (err) {
-    await applier.settle();
+    await applier.stop(err);
     if (corrupt !== undefined && err === corrupt) {
       throw invalidArgument(`layer is not valid ${o.compression} data: ${messageOf(err)}`, {
         cause: err,
@@ -140,6 +180,7 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
     }
     throw err;
   } finally {
+    applier.close();
     file.destroy();
     inflate?.destroy();
   }
@@ -152,192 +193,270 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
   return { diffId, tarBytes: counter.bytes, entries: applier.entries };
 }
 
-interface DirTimes {
-  path: string;
-  atime: number;
-  mtime: number;
+/** Attributes of a directory the layer uses without listing it. */
+interface DirAttrs {
+  mode: number;
+  uid: number;
+  gid: number;
+  times?: { atime: number; mtime: number };
 }
+
+const DEFAULT_DIR: DirAttrs = { mode: 0o755, uid: 0, gid: 0 };
 
 /** File-system operations of different members run concurrently, up to this many. */
 const IN_FLIGHT = 32;
+/** Files up to this size are gathered in memory and written in the background. */
+const SMALL_FILE = 1 << 20;
 
 /**
- * Executes plan actions against the snapshot directory.
+ * Executes plan actions against the snapshot directory, on descriptors.
  *
- * Deno runs file-system ops on a thread pool, so awaiting them one by one leaves the
- * JavaScript thread idle most of the time. Members are therefore applied concurrently,
- * ordered only where it matters: a member waits for its parent directory, a hardlink for
- * its target, a replacement for whatever it replaces. Small files are gathered and
- * written with one op in the background; large ones stream from the reader inline, so at
- * most {@link IN_FLIGHT} small bodies are held in memory at once.
+ * Making an inode costs the kernel far more than parsing a member costs us, so members are
+ * applied concurrently (their inode-making calls and writes run on Deno's blocking pool),
+ * ordered only where the result depends on it: a member waits for its parent directory, a
+ * hardlink for its target, a replacement for the last work on its name, and replacing a
+ * directory for everything scheduled before it. That order is about getting the layer
+ * right, not about safety: each task resolves its parent beneath the root when it runs,
+ * refusing every symlink, so no interleaving can send a write outside the snapshot. The
+ * first failure stops the layer: later tasks do nothing, and the caller waits for those
+ * running before it removes the snapshot.
  */
 class Applier {
-  readonly #root: string;
-  readonly #lowers: () => string[];
-  readonly #lowersReady: Promise<void>;
+  readonly #root: Fd;
   readonly #log: Logger;
-  readonly #dirTimes: DirTimes[] = [];
-  /** Completion (never rejecting) of the last task that created or changed each path. */
-  readonly #done = new Map<string, Promise<void>>([["", DONE]]);
+  /** Device and inode of each non-directory this unpack made, for hardlink checks. */
+  readonly #made = new Map<string, string>();
+  /** Completion (never rejecting) of the last task that made, changed or read each path. */
+  readonly #done = new Map<string, Promise<void>>();
   readonly #inFlight = new Set<Promise<void>>();
   #error: unknown;
   entries = 0;
 
-  constructor(root: string, lowers: () => string[], lowersReady: Promise<void>, log: Logger) {
-    this.#root = root;
-    this.#lowers = lowers;
-    this.#lowersReady = lowersReady;
+  constructor(root: string, log: Logger) {
+    this.#root = openPath(root);
     this.#log = log;
   }
 
-  #abs(path: string): string {
-    return path === "" ? this.#root : `${this.#root}/${path}`;
+  /** Closes the root; call after {@link settle}. */
+  close(): void {
+    this.#root.close();
   }
 
   #after(path: string): Promise<void> {
     return this.#done.get(path) ?? DONE;
   }
 
-  /** Runs `task` once `deps` are done, recording it as the latest work on `path`. */
-  async #schedule(path: string, deps: Promise<void>[], task: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `task` once `deps` are done (and only if nothing failed so far), recording it as
+   * the latest work on each of `paths`. Returns once it is scheduled.
+   */
+  async #schedule(paths: string[], deps: Promise<void>[], task: () => Promise<void>) {
     this.#check();
     while (this.#inFlight.size >= IN_FLIGHT) await Promise.race(this.#inFlight);
-    const p = Promise.all(deps).then(task).catch((err) => {
-      this.#error ??= wrap(err, `cannot unpack "${path}"`);
-    });
-    this.#done.set(path, p);
+    this.#check();
+    const p = Promise.all(deps).then(() => this.#error === undefined ? task() : undefined)
+      .catch((err) => {
+        this.#error ??= explain(err, paths[0]!);
+      });
+    for (const path of paths) this.#done.set(path, p);
     this.#inFlight.add(p);
-    void p.finally(() => this.#inFlight.delete(p));
+    void p.finally(() => {
+      this.#inFlight.delete(p);
+      for (const path of paths) if (this.#done.get(path) === p) this.#done.delete(path);
+    });
   }
 
   #check(): void {
     if (this.#error !== undefined) throw this.#error;
   }
 
-  /** Applies one action; returns once it is scheduled (or done, for streamed files). */
+  /** Fails the layer with `err` (tasks not yet started do nothing) and waits for the rest. */
+  async stop(err: unknown): Promise<void> {
+    this.#error ??= err;
+    await this.settle();
+  }
+
+  /** Waits for every task scheduled so far, whatever their outcome. */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  /** The parent directory of `path`, opened beneath the root now (undefined: the root). */
+  #openParent(path: string): Fd | undefined {
+    const parent = parentOf(path);
+    return parent === "" ? undefined : openDirPath(this.#root, parent);
+  }
+
+  /** Applies one action: schedules it, or (streamed files, replaced directories) does it. */
   async apply(a: Action, reader: TarReader): Promise<void> {
     switch (a.op) {
       case "root":
-        return await this.#schedule("", [this.#after("")], async () => {
-          await this.#meta(this.#root, a.entry, true);
-          this.#dirTimes.push({ path: this.#root, ...times(a.entry) });
+        return await this.#schedule([""], [this.#after("")], () => {
+          this.#meta(this.#root, a.entry);
+          return DONE;
         });
       case "implicit-dir":
         this.entries++;
+        // Exact attributes follow at the end (finish()), from the lower layers.
         return await this.#schedule(
-          a.path,
-          [this.#after(parentOf(a.path))],
-          () => this.#implicitDir(a.path),
+          [a.path],
+          [this.#after(parentOf(a.path)), this.#after(a.path)],
+          async () => {
+            using owned = this.#openParent(a.path);
+            const dir = owned ?? this.#root;
+            if (a.replace) unlinkAt(dir, baseOf(a.path));
+            await makeDirAt(dir, baseOf(a.path), 0o700);
+          },
         );
       case "update-dir":
-        return await this.#schedule(a.path, [this.#after(a.path)], async () => {
-          await this.#meta(this.#abs(a.path), a.entry, true);
-          this.#dirTimes.push({ path: this.#abs(a.path), ...times(a.entry) });
+        return await this.#schedule([a.path], [this.#after(a.path)], () => {
+          using d = openDir(this.#root, a.path);
+          this.#meta(d, a.entry);
+          return DONE;
         });
       case "whiteout":
         this.entries++;
-        return await this.#schedule(a.path, [this.#after(parentOf(a.path))], () => {
-          mknod(this.#abs(a.path), S_IFCHR, 0, 0, 0);
-          return DONE;
+        return await this.#schedule([a.path], [this.#after(parentOf(a.path))], async () => {
+          using owned = this.#openParent(a.path);
+          await makeNodeAt(owned ?? this.#root, baseOf(a.path), S_IFCHR, 0, 0, 0);
         });
       case "opaque":
-        return await this.#schedule(a.path, [this.#after(a.path)], () => {
-          lsetxattr(this.#abs(a.path), OPAQUE_XATTR, Y);
+        return await this.#schedule([a.path], [this.#after(a.path)], () => {
+          using d = openDir(this.#root, a.path);
+          setXattrFd(d, OPAQUE_XATTR, Y);
           return DONE;
         });
       case "create":
+        this.entries++;
         return await this.#create(a, reader);
     }
   }
 
   async #create(a: Extract<Action, { op: "create" }>, reader: TarReader): Promise<void> {
-    const abs = this.#abs(a.path);
     const e = a.entry;
-    this.entries++;
-    const deps = [this.#after(parentOf(a.path))];
-    if (a.replace !== "none") deps.push(this.#after(a.path));
+    const name = baseOf(a.path);
+    const deps = [this.#after(parentOf(a.path)), this.#after(a.path)];
+    // A hardlink reads its target: a later replacement of the target waits for it.
+    const paths = a.target !== undefined ? [a.path, a.target] : [a.path];
     if (a.target !== undefined) deps.push(this.#after(a.target));
-    const replace = async () => {
-      if (a.replace === "dir") await Deno.remove(abs, { recursive: true });
-      else if (a.replace === "non-dir") await Deno.remove(abs);
+    const replace = async (dir: Fd) => {
+      if (a.replace === "dir") await removeTreeAt(dir, name);
+      else if (a.replace === "non-dir") unlinkAt(dir, name);
     };
 
-    if (e.type === "file" && e.size > SMALL_FILE) {
-      // Streamed inline: the body views die with the next read.
-      this.#check();
-      await Promise.all(deps);
+    if (a.replace === "dir" || (e.type === "file" && e.size > SMALL_FILE)) {
+      // Inline. Replacing a directory waits for all earlier work, which includes every
+      // task beneath it; a big file streams from the reader, whose views die with the next
+      // read.
+      if (a.replace === "dir") await this.settle();
+      else await Promise.all(deps);
       this.#check();
       try {
-        await replace();
-        const f = await Deno.open(abs, { write: true, createNew: true, mode: e.mode & 0o777 });
-        try {
-          for await (const chunk of reader.body()) {
-            let off = 0;
-            while (off < chunk.length) off += await f.write(chunk.subarray(off));
-          }
-        } finally {
-          f.close();
+        using owned = this.#openParent(a.path);
+        const dir = owned ?? this.#root;
+        await replace(dir);
+        if (e.type === "file" && e.size > SMALL_FILE) {
+          using f = await createFile(dir, name, 0o600);
+          for await (const chunk of reader.body()) await writeAll(f, chunk);
+          this.#meta(f, e);
+          this.#record(a.path, statFd(f));
+          return;
         }
-        await this.#meta(abs, e, true);
       } catch (err) {
-        throw wrap(err, `cannot unpack "${a.path}"`);
+        this.#error ??= explain(err, a.path);
+        throw this.#error;
       }
-      return;
     }
 
     let data: Uint8Array | undefined;
     if (e.type === "file") data = await gather(reader, e.size);
-    await this.#schedule(a.path, deps, async () => {
-      await replace();
-      switch (e.type) {
-        case "dir":
-          await Deno.mkdir(abs, { mode: e.mode });
-          await this.#meta(abs, e, true);
-          if (a.opaque) lsetxattr(abs, OPAQUE_XATTR, Y);
-          this.#dirTimes.push({ path: abs, ...times(e) });
-          return;
-        case "file":
-          // writeFile applies the exact mode (it chmods); open() would be subject to umask.
-          await Deno.writeFile(abs, data!, { createNew: true, mode: e.mode });
-          await this.#meta(abs, e, false);
-          return;
-        case "symlink":
-          symlink(e.linkname, abs);
-          if (e.uid !== 0 || e.gid !== 0) await lchown(abs, e.uid, e.gid);
-          this.#xattrs(abs, e);
-          await lutimes(abs, times(e).atime, e.mtime);
-          return;
-        case "hardlink":
-          await Deno.link(this.#abs(a.target!), abs);
-          return;
-        case "char":
-        case "block":
-        case "fifo": {
-          const type = e.type === "char" ? S_IFCHR : e.type === "block" ? S_IFBLK : S_IFIFO;
-          mknod(abs, type, e.mode, e.devmajor, e.devminor);
-          await this.#meta(abs, e, true);
-          return;
-        }
-      }
+    const replaced = a.replace === "dir";
+    await this.#schedule(paths, replaced ? [] : deps, async () => {
+      using owned = this.#openParent(a.path);
+      const dir = owned ?? this.#root;
+      if (!replaced) await replace(dir);
+      await this.#make(a, dir, name, data);
     });
   }
 
-  /**
-   * Ownership, extended attributes, exact mode and times, in containerd's order: chown
-   * first (it clears setuid/setgid and file capabilities), then xattrs, then chmod.
-   */
-  async #meta(abs: string, e: TarEntry, chmod: boolean): Promise<void> {
-    const chowned = e.uid !== 0 || e.gid !== 0;
-    if (chowned) await Deno.chown(abs, e.uid, e.gid);
-    this.#xattrs(abs, e);
-    if (chmod || (chowned && (e.mode & 0o6000) !== 0)) await Deno.chmod(abs, e.mode);
-    if (e.type !== "dir") {
-      const t = times(e);
-      await Deno.utime(abs, t.atime, t.mtime);
+  /** Makes member `a` as `name` in `dir` (nothing is there now). */
+  async #make(
+    a: Extract<Action, { op: "create" }>,
+    dir: Fd,
+    name: string,
+    data: Uint8Array | undefined,
+  ): Promise<void> {
+    const e = a.entry;
+    switch (e.type) {
+      case "dir": {
+        await makeDirAt(dir, name, 0o700);
+        using d = openDir(dir, name);
+        this.#meta(d, e);
+        if (a.opaque) setXattrFd(d, OPAQUE_XATTR, Y);
+        return;
+      }
+      case "file": {
+        using f = await createFile(dir, name, 0o600);
+        if (data !== undefined && data.length > 0) await writeAll(f, data);
+        this.#meta(f, e);
+        this.#record(a.path, statFd(f));
+        return;
+      }
+      case "symlink":
+        await makeSymlinkAt(e.linkname, dir, name);
+        if (e.uid !== 0 || e.gid !== 0) chownAt(dir, name, e.uid, e.gid);
+        this.#xattrs(e, (n, v) => setXattrAt(dir, name, n, v));
+        setTimesAt(dir, name, atimeOf(e), e.mtime);
+        this.#record(a.path, statAt(dir, name));
+        return;
+      case "hardlink": {
+        // The target's very inode, checked against what this unpack made at that name.
+        using t = openBeneath(this.#root, a.target!, O.PATH | O.NOFOLLOW);
+        const st = statFd(t);
+        const id = `${st.dev}:${st.ino}`;
+        if (this.#made.get(a.target!) !== id || (st.mode & S_IFMT) === S_IFDIR) {
+          throw invalidArgument(
+            `layer member "${e.path}" is a hardlink to "${e.linkname}", which is not a file this layer made`,
+          );
+        }
+        await linkFd(t, dir, name);
+        this.#made.set(a.path, id);
+        return;
+      }
+      case "char":
+      case "block":
+      case "fifo": {
+        const type = e.type === "char" ? S_IFCHR : e.type === "block" ? S_IFBLK : S_IFIFO;
+        await makeNodeAt(dir, name, type, e.mode & 0o777, e.devmajor, e.devminor);
+        // A node cannot be opened for f* calls without side effects (a FIFO blocks, a
+        // device runs its driver's open): its name, just made in `dir`, is used instead.
+        if (e.uid !== 0 || e.gid !== 0) chownAt(dir, name, e.uid, e.gid);
+        this.#xattrs(e, (n, v) => setXattrAt(dir, name, n, v));
+        chmodAt(dir, name, e.mode);
+        setTimesAt(dir, name, atimeOf(e), e.mtime);
+        this.#record(a.path, statAt(dir, name));
+        return;
+      }
     }
   }
 
-  #xattrs(abs: string, e: TarEntry): void {
+  #record(path: string, st: Stat): void {
+    this.#made.set(path, `${st.dev}:${st.ino}`);
+  }
+
+  /**
+   * Ownership, extended attributes, exact mode and (but for directories, whose times wait
+   * for the end) times, in containerd's order: chown first (it clears setuid/setgid and file
+   * capabilities), then xattrs, then chmod.
+   */
+  #meta(fd: Fd, e: TarEntry): void {
+    if (e.uid !== 0 || e.gid !== 0) chownFd(fd, e.uid, e.gid);
+    this.#xattrs(e, (n, v) => setXattrFd(fd, n, v));
+    chmodFd(fd, e.mode);
+    if (e.type !== "dir") setTimesFd(fd, atimeOf(e), e.mtime);
+  }
+
+  #xattrs(e: TarEntry, set: (name: string, value: Uint8Array) => void): void {
     if (!e.xattrs) return;
     for (const [name, value] of e.xattrs) {
       if (name.startsWith("trusted.overlay.")) {
@@ -345,7 +464,7 @@ class Applier {
         continue;
       }
       try {
-        lsetxattr(abs, name, value);
+        set(name, value);
       } catch (err) {
         if (!isNotSupported(err)) throw err;
         this.#log.warn("ignored xattr the file system refuses", { path: e.path, xattr: name });
@@ -354,50 +473,36 @@ class Applier {
   }
 
   /**
-   * A directory the layer uses without listing it. overlayfs shows the upper directory's
-   * attributes, so copy them from the nearest lower layer that has the directory (as
-   * containerd does with its parent layers), else use 0755 root:root like Docker.
+   * After the last member (and once the lower layers are complete): waits for all work,
+   * gives each directory the layer used without listing it the attributes of the nearest
+   * lower layer's directory of that name (overlayfs shows the upper directory's, and
+   * containerd copies them the same way), else 0755 root:root like Docker; then restores
+   * directory times, now that nothing more is written into them.
    */
-  async #implicitDir(path: string): Promise<void> {
-    const abs = this.#abs(path);
-    let src: Deno.FileInfo | undefined;
-    await this.#lowersReady;
-    for (const lower of this.#lowers()) {
-      try {
-        const st = await Deno.lstat(`${lower}/${path}`);
-        if (st.isDirectory) src = st;
-        break; // the nearest layer that has the name decides, directory or not
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
-          throw err;
-        }
-      }
-    }
-    await Deno.mkdir(abs);
-    const mode = src?.mode !== undefined && src.mode !== null ? src.mode & 0o7777 : 0o755;
-    if (src && (src.uid !== 0 || src.gid !== 0)) await Deno.chown(abs, src.uid!, src.gid!);
-    await Deno.chmod(abs, mode);
-    if (src?.mtime) {
-      this.#dirTimes.push({
-        path: abs,
-        atime: (src.atime ?? src.mtime).getTime() / 1000,
-        mtime: src.mtime.getTime() / 1000,
-      });
-    }
-  }
-
-  /** Waits for every scheduled task, ignoring their outcome (cleanup after a failure). */
-  async settle(): Promise<void> {
-    await Promise.all([...this.#inFlight]);
-  }
-
-  /** Waits for all work, then restores directory times (nothing writes into them after). */
-  async finish(): Promise<void> {
+  async finish(plan: LayerPlan, lowers: () => string[]): Promise<void> {
     await this.settle();
     this.#check();
-    for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
-      const d = this.#dirTimes[i]!;
-      await Deno.utime(d.path, d.atime, d.mtime);
+    const lowerFds: Fd[] = [];
+    try {
+      for (const l of lowers()) lowerFds.push(openPath(l));
+      for (const d of plan.directories()) {
+        try {
+          using owned = d.path === "" ? undefined : openDir(this.#root, d.path);
+          const dir = owned ?? this.#root;
+          if (d.implicit !== undefined) {
+            const attrs = d.implicit === "lowers" ? lowerDirAttrs(lowerFds, d.path) : DEFAULT_DIR;
+            if (attrs.uid !== 0 || attrs.gid !== 0) chownFd(dir, attrs.uid, attrs.gid);
+            chmodFd(dir, attrs.mode);
+            if (attrs.times) setTimesFd(dir, attrs.times.atime, attrs.times.mtime);
+          } else if (d.mtime !== undefined) {
+            setTimesFd(dir, d.atime ?? d.mtime, d.mtime);
+          }
+        } catch (err) {
+          throw explain(err, d.path || ".");
+        }
+      }
+    } finally {
+      for (const fd of lowerFds) fd.close();
     }
   }
 }
@@ -419,13 +524,75 @@ async function gather(reader: TarReader, size: number): Promise<Uint8Array> {
   return first ?? all ?? new Uint8Array(0);
 }
 
+/**
+ * The attributes of `path` in the nearest lower layer that has the name, resolved beneath
+ * each lower root without following anything. The nearest layer with the name decides,
+ * as overlayfs does: a directory gives its attributes; a non-directory, a whiteout, a
+ * symlink (at the end or on the way) or a non-directory on the way give the default.
+ */
+function lowerDirAttrs(lowers: Fd[], path: string): DirAttrs {
+  for (const lower of lowers) {
+    let st: Stat;
+    try {
+      using fd = openBeneath(lower, path, O.PATH | O.NOFOLLOW);
+      st = statFd(fd);
+    } catch (err) {
+      if (err instanceof SyscallError && err.errno === FsErrno.ENOENT) continue;
+      if (
+        err instanceof SyscallError &&
+        (err.errno === FsErrno.ELOOP || err.errno === FsErrno.ENOTDIR)
+      ) {
+        return DEFAULT_DIR;
+      }
+      throw err;
+    }
+    if ((st.mode & S_IFMT) !== S_IFDIR) return DEFAULT_DIR;
+    return {
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      times: { atime: st.atime, mtime: st.mtime },
+    };
+  }
+  return DEFAULT_DIR;
+}
+
+/** An extended attribute the file system does not take (ENOTSUP, or EPERM for user.* on links). */
+function isNotSupported(err: unknown): boolean {
+  return err instanceof SyscallError &&
+    (err.errno === FsErrno.ENOTSUP || err.errno === FsErrno.EPERM);
+}
+
+/**
+ * A failed call on member `path` as an error naming the member and, where the kernel
+ * refused a resolution, the rule: these cannot happen for a plan the planner accepted, but
+ * if they do, the layer is at fault, not the node.
+ */
+function explain(err: unknown, path: string): unknown {
+  if (!(err instanceof SyscallError)) return err;
+  const rule = {
+    [FsErrno.ELOOP]: "would be written through a symlink",
+    [FsErrno.EXDEV]: "resolves outside the layer",
+    [FsErrno.ENOTDIR]: "needs a directory where the layer has none",
+    [FsErrno.EEXIST]: "names something the layer already has",
+    [FsErrno.ENAMETOOLONG]: "has a name the kernel cannot take",
+  }[err.errno];
+  if (rule !== undefined) {
+    return invalidArgument(`layer member "${path}" ${rule} (${err.message})`, { cause: err });
+  }
+  return wrap(err, `cannot unpack "${path}"`);
+}
+
 function parentOf(path: string): string {
   const i = path.lastIndexOf("/");
   return i === -1 ? "" : path.slice(0, i);
 }
 
+function baseOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
 /** atime = the later of atime and mtime (containerd's `latestTime`), mtime as archived. */
-function times(e: TarEntry): { atime: number; mtime: number } {
-  const atime = e.atime !== undefined && e.atime > e.mtime ? e.atime : e.mtime;
-  return { atime, mtime: e.mtime };
+function atimeOf(e: TarEntry): number {
+  return e.atime !== undefined && e.atime > e.mtime ? e.atime : e.mtime;
 }

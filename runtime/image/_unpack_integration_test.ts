@@ -1,5 +1,7 @@
-/** unpackLayer on its own: every compression, diff id checks, and cleanup of refusals. */
-import { assertEquals, assertRejects } from "../../testing/assert.ts";
+/** unpackLayer on its own: every compression, diff id checks, and stopping at a failure. */
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../testing/assert.ts";
+import { unmount } from "../../ffi/mount.ts";
+import { mountTmpfs } from "../../ffi/tmpfs.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { nullLogger } from "../../log/mod.ts";
 import { tarBytes, type TarItem } from "../../tests/fixtures/_tar_writer.ts";
@@ -105,6 +107,53 @@ Deno.test({
       );
       assertEquals(notGzip.kind, "invalid-argument");
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "unpackLayer() stops at the first failure: work waiting on it never runs",
+  ignore: cannotRun() !== undefined,
+  sanitizeResources: false, // libc stays open for the process, by design
+  async fn() {
+    // A 2 MiB file system: the third 900 KiB file fails with ENOSPC. Hardlinks to it and a
+    // member replacing it wait for it, so they are queued when it fails; none may run after.
+    const items: TarItem[] = [];
+    for (let i = 0; i < 3; i++) {
+      items.push({ path: `big${i}`, type: "file", data: new Uint8Array(900 << 10).fill(1) });
+    }
+    for (let i = 0; i < 20; i++) items.push({ path: `h${i}`, type: "hardlink", linkname: "big2" });
+    items.push({ path: "big2", type: "file", data: new TextEncoder().encode("replaced") });
+    const tar = await tarBytes(items);
+    const dir = await Deno.makeTempDir({ prefix: "sauropod-unpack-test-" });
+    const dest = `${dir}/fs`;
+    await Deno.mkdir(dest);
+    mountTmpfs("sauropod-test", dest, "size=2m,mode=0755");
+    try {
+      await Deno.writeFile(`${dir}/layer`, tar);
+      const err = await assertRejects(
+        () =>
+          unpackLayer({
+            blob: `${dir}/layer`,
+            compression: "none",
+            dest,
+            lowers: () => [],
+            diffId: sha256(tar),
+            logger: nullLogger,
+          }),
+        SauropodError,
+        "No space left on device",
+      );
+      assertEquals(err.kind, "resource-exhausted");
+      assertStringIncludes(err.message, '"big2"');
+      const names = () => [...Deno.readDirSync(dest)].map((e) => e.name).sort();
+      assertEquals(names(), ["big0", "big1", "big2"]);
+      await new Promise((r) => setTimeout(r, 100));
+      assertEquals(names(), ["big0", "big1", "big2"], "and nothing runs after the error");
+      assert(Deno.statSync(`${dest}/big2`).size !== 8, "big2 was not replaced after the error");
+    } finally {
+      unmount(dest, { detach: true });
       await Deno.remove(dir, { recursive: true });
     }
   },

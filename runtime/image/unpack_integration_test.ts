@@ -4,7 +4,8 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
-import { lgetxattr, makedev } from "../../ffi/fsnode.ts";
+import { lgetxattr } from "../../ffi/fsnode.ts";
+import { makedev } from "../../ffi/beneath.ts";
 import {
   DEEP_LAYERS,
   HOSTILE_TARGET,

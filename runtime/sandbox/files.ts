@@ -36,8 +36,9 @@ export function resolvConf(dns: DNSConfig | undefined): string | undefined {
 }
 
 /**
- * Writes `text` to `path` atomically (temp, fsync, rename) with exactly `mode` (the umask does
- * not apply; see `../modes.ts` for which mode a file gets).
+ * Writes `text` to `path` atomically (temp, fsync, rename, fsync of the directory, so the
+ * new name survives a power cut too) with exactly `mode` (the umask does not apply; see
+ * `../modes.ts` for which mode a file gets).
  */
 export async function writeFileAtomic(
   path: string,
@@ -62,6 +63,12 @@ export async function writeFileAtomic(
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;
+  }
+  const dir = await Deno.open(path.slice(0, path.lastIndexOf("/")) || "/");
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
   }
 }
 
