@@ -1,8 +1,10 @@
 /**
- * Identifiers, name keys and clocks shared by pods and containers.
+ * Identifiers and name keys shared by pods and containers.
  *
  * @module
  */
+// The clock moved to its own module; kept here for the operations that import it from ids.
+export { nowNs } from "./clock.ts";
 
 /** A new random id: 64 lowercase hex digits, like containerd's. */
 export function newId(): string {
@@ -28,11 +30,6 @@ export function containerNameKey(
   s: { name: string; namespace: string; uid: string; attempt?: number },
 ): string {
   return [c.name, s.name, s.namespace, s.uid, String(c.attempt)].join("_");
-}
-
-/** Wall-clock time in nanoseconds since the epoch (CRI timestamps are int64 ns). */
-export function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
 /** Resolves `id` or a unique prefix of it among `ids`; undefined when none or ambiguous. */

@@ -11,7 +11,7 @@
  */
 import { failedPrecondition, isUnavailable, unavailable } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import { nowNs } from "../ids.ts";
+import { nowNs } from "../clock.ts";
 import type { Calls, ExitInfo, Op, StateInfo } from "../../shim/protocol.ts";
 import { SOCKET_FILE } from "../../shim/protocol.ts";
 import { ControlClient, dial } from "./_conn.ts";
