@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type AppArmorFacts, detectAppArmor, detectSelinux } from "../runtime/lsm.ts";
+import { type AppArmorFacts, detectAppArmor, detectSelinux } from "../lsm/mod.ts";
 import type { Finding } from "./check.ts";
 
 /** Findings for the node's AppArmor and SELinux. */

@@ -8,44 +8,40 @@ import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { messageOf } from "../errors/mod.ts";
 import { createCriServer, type RuntimeHandlers } from "../cri/server.ts";
-import type { GrpcServer } from "../cri/grpc/mod.ts";
+import type { GrpcServer } from "../lib/grpc/mod.ts";
 import { version } from "../cri/runtime/version.ts";
 import { type Readiness, status } from "../cri/runtime/status.ts";
-import { runPodSandbox } from "../cri/runtime/sandbox_run.ts";
-import { removePodSandbox, stopPodSandbox } from "../cri/runtime/sandbox_stop.ts";
-import { listPodSandbox, podSandboxStatus } from "../cri/runtime/sandbox_status.ts";
+import { runPodSandbox } from "../cri/runtime/pod_run.ts";
+import { removePodSandbox, stopPodSandbox } from "../cri/runtime/pod_stop.ts";
+import { listPodSandbox, podSandboxStatus } from "../cri/runtime/pod_status.ts";
 import { createContainer } from "../cri/runtime/container_create.ts";
-import {
-  removeContainer,
-  startContainer,
-  stopContainer,
-} from "../cri/runtime/container_lifecycle.ts";
+import { removeContainer, startContainer, stopContainer } from "../cri/runtime/container_start.ts";
 import { containerStatus, listContainers } from "../cri/runtime/container_status.ts";
-import { execSync } from "../cri/runtime/exec_sync.ts";
+import { execSync } from "../cri/runtime/container_exec_sync.ts";
 import { reopenContainerLog, updateContainerResources } from "../cri/runtime/container_update.ts";
-import { getContainerEvents } from "../cri/runtime/events.ts";
+import { getContainerEvents } from "../cri/runtime/container_events.ts";
 import { runtimeConfig, updateRuntimeConfig } from "../cri/runtime/runtime_config.ts";
 import {
   containerStats,
   listContainerStats,
   listPodSandboxStats,
   podSandboxStats,
-} from "../cri/runtime/stats.ts";
+} from "../cri/runtime/container_stats.ts";
 import { StatsService } from "../runtime/stats.ts";
-import { attach, exec, portForward } from "../cri/runtime/streaming.ts";
+import { attach, exec, portForward } from "../cri/runtime/container_exec.ts";
 import { streamingBackend } from "../runtime/streaming_backend.ts";
 import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
 import { imageHandlers } from "../cri/image/mod.ts";
 import { Runtime } from "../runtime/mod.ts";
-import { MetadataStore } from "../runtime/store/mod.ts";
+import { MetadataStore } from "../store/mod.ts";
 import { tightenModes } from "../runtime/modes.ts";
-import { ImageService } from "../runtime/image/mod.ts";
-import { bundleShim, ShimManager } from "../runtime/shim/mod.ts";
-import { CniManager } from "../runtime/network/mod.ts";
-import { cgroupPort } from "../runtime/cgroups.ts";
+import { ImageService } from "../image/mod.ts";
+import { bundleShim, ShimManager } from "../shim/client/mod.ts";
+import { CniManager } from "../network/mod.ts";
+import { cgroupPort } from "../runtime/cgroup_port.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
-import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
-import { AppArmor, detectSelinux } from "../runtime/lsm.ts";
+import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
+import { AppArmor, detectSelinux } from "../lsm/mod.ts";
 import { probeRuntimeBinary, which } from "./probe.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";

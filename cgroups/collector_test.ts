@@ -11,7 +11,7 @@ import { cgroupDriver } from "./driver.ts";
 import { type CgroupLayout, detectLayout } from "./layout.ts";
 import { locateCgroup } from "./reader.ts";
 import type { Clock } from "./types.ts";
-import { CTR, SYSTEMD_PARENT, TESTDATA } from "./_fixtures.ts";
+import { CTR, SYSTEMD_PARENT, TESTDATA } from "./_test_fixtures.ts";
 
 /** A clock that moves only when told. */
 class FakeClock implements Clock {

@@ -114,7 +114,7 @@ export interface FilesystemStats {
   readonly inodesUsed: bigint;
 }
 
-/** Traffic of one network interface (filled by `runtime/network/`, not by cgroups). */
+/** Traffic of one network interface (filled by `network/`, not by cgroups). */
 export interface InterfaceStats {
   /** Interface name inside the pod's network namespace. */
   readonly name: string;
@@ -130,7 +130,7 @@ export interface InterfaceStats {
 
 /**
  * Network use of a pod's namespace (CRI `NetworkUsage`), shaped so that what
- * `runtime/network/` reads (`readInterfaceStats`) can be assigned as is.
+ * `network/` reads (`readInterfaceStats`) can be assigned as is.
  */
 export interface NetworkStats {
   /** When the counters were read, ns since the epoch. */
@@ -182,7 +182,7 @@ export interface ContainerStatsSample extends CgroupStats {
 export interface PodStatsSample extends CgroupStats {
   /** The pod sandbox id. */
   readonly id: string;
-  /** Network of the pod's namespace: left for `runtime/network/` to fill. */
+  /** Network of the pod's namespace: left for `network/` to fill. */
   readonly network?: NetworkStats;
   /** The pod's containers (those whose cgroup could be read). */
   readonly containers: readonly ContainerStatsSample[];

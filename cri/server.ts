@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { ImageServiceDefinition, RuntimeServiceDefinition } from "./gen/api.ts";
-import { type CallContext, GrpcServer, Status } from "./grpc/mod.ts";
+import { ImageServiceDefinition, RuntimeServiceDefinition } from "../api/gen/api.ts";
+import { type CallContext, GrpcServer, Status } from "../lib/grpc/mod.ts";
 import { unimplemented } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { toStatus } from "./status.ts";

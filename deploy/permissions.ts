@@ -72,7 +72,7 @@ export const NODE_LAYOUT: NodeLayout = {
   // `deno run -P=agent` print an "Info Failed to resolve" line.
   runtimes: ["runc", "/usr/bin/crun"],
   deno: ["/usr/lib/node_modules/deno/deno", "/usr/local/lib/node_modules/deno/deno"],
-  // By path, as the agent runs it (runtime/lsm.ts): absent on a node without AppArmor.
+  // By path, as the agent runs it (lsm/mod.ts): absent on a node without AppArmor.
   apparmorParser: ["/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"],
 };
 
@@ -151,7 +151,7 @@ export function agentSet(l: NodeLayout): PermissionSet {
  * A shim: supervises one container. It reads and writes only the state directory (its
  * socket, pid and exit files, runc's log), writes container logs, and runs nothing but the
  * OCI runtime. No environment, no system facts. Each shim actually starts with flags for
- * its own container (runtime/shim/_argv.ts: its state dir, its log directory, its runtime
+ * its own container (shim/client/_argv.ts: its state dir, its log directory, its runtime
  * binary, its socket), which this set bounds for a node's layout.
  */
 export function shimSet(l: NodeLayout): PermissionSet {

@@ -9,20 +9,20 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../errors/mod.ts";
-import { type ContainerEventResponse, ContainerEventType } from "../cri/gen/api.ts";
-import type { MetadataStore } from "./store/mod.ts";
-import { KeyedLock } from "./keyed_lock.ts";
+import { type ContainerEventResponse, ContainerEventType } from "../api/gen/api.ts";
+import type { MetadataStore } from "../store/mod.ts";
+import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
 import type { Container, Sandbox } from "./records.ts";
-import type { ImageService } from "./image/mod.ts";
-import type { ShimManager } from "./shim/mod.ts";
-import type { CniManager } from "./network/mod.ts";
-import type { NodeFacts } from "./oci/mod.ts";
+import type { ImageService } from "../image/mod.ts";
+import type { ShimManager } from "../shim/client/mod.ts";
+import type { CniManager } from "../network/mod.ts";
+import type { NodeFacts } from "../oci/mod.ts";
 import type { OwnedCgroup } from "../cgroups/mod.ts";
-import type { AppArmorPort } from "./lsm.ts";
+import type { AppArmorPort } from "../lsm/mod.ts";
 
-/** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroups.ts`). */
+/** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroup_port.ts`). */
 export interface CgroupPort {
   /** "cgroupfs" or "systemd". */
   readonly driver: "cgroupfs" | "systemd";

@@ -4,7 +4,7 @@
  * @module
  */
 // The clock moved to its own module; kept here for the operations that import it from ids.
-export { nowNs } from "./clock.ts";
+export { nowNs } from "../lib/clock.ts";
 
 /** A new random id: 64 lowercase hex digits, like containerd's. */
 export function newId(): string {

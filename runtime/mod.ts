@@ -17,18 +17,18 @@ import type {
   PodSandboxConfig,
   PodSandboxFilter,
   PodSandboxStatus,
-} from "../cri/gen/api.ts";
+} from "../api/gen/api.ts";
 import { RuntimeCore, type RuntimeDeps } from "./core.ts";
 import type { Subscription } from "./events.ts";
-import { runPodSandbox } from "./sandbox_run.ts";
-import { stopPodSandbox } from "./sandbox_stop.ts";
-import { removePodSandbox } from "./sandbox_remove.ts";
-import { createContainer } from "./container_create.ts";
-import { startContainer } from "./container_start.ts";
-import { stopContainer } from "./container_stop.ts";
-import { removeContainer } from "./container_remove.ts";
-import { execSync, type ExecSyncResult } from "./container_exec.ts";
-import { reopenContainerLog, updateContainerResources } from "./container_update.ts";
+import { runPodSandbox } from "./pod/run.ts";
+import { stopPodSandbox } from "./pod/stop.ts";
+import { removePodSandbox } from "./pod/remove.ts";
+import { createContainer } from "./container/create.ts";
+import { startContainer } from "./container/start.ts";
+import { stopContainer } from "./container/stop.ts";
+import { removeContainer } from "./container/remove.ts";
+import { execSync, type ExecSyncResult } from "./container/exec_sync.ts";
+import { reopenContainerLog, updateContainerResources } from "./container/update.ts";
 import { recover, type RecoveryReport } from "./recovery.ts";
 import { refillPool } from "./spare_shims.ts";
 import {
@@ -41,7 +41,7 @@ import {
 
 export type { RuntimeDeps } from "./core.ts";
 export type { CgroupPort } from "./core.ts";
-export type { ExecSyncResult } from "./container_exec.ts";
+export type { ExecSyncResult } from "./container/exec_sync.ts";
 export type { RecoveryReport } from "./recovery.ts";
 
 /** The runtime facade. */

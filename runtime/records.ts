@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from "../cri/gen/api.ts";
-import type { ShimHandle } from "./shim/mod.ts";
+import { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from "../api/gen/api.ts";
+import type { ShimHandle } from "../shim/client/mod.ts";
 
 /** Where an operation on a record stands; see the module doc. */
 export type Phase = "creating" | "ready" | "removing";

@@ -24,13 +24,13 @@ import {
   type Sandbox,
 } from "./records.ts";
 import type { RuntimeCore } from "./core.ts";
-import { recordExit, watchExit } from "./container_exit.ts";
-import { removeLocked } from "./container_remove.ts";
-import { removeSandboxLocked } from "./sandbox_remove.ts";
-import { shimRuntime } from "./shim_options.ts";
+import { recordExit, watchExit } from "./container/exit.ts";
+import { removeLocked } from "./container/remove.ts";
+import { removeSandboxLocked } from "./pod/remove.ts";
+import { shimRuntime } from "./shim_runtime.ts";
 import { nowNs } from "./ids.ts";
-import { unpinNamespaces } from "./network/mod.ts";
-import { unmountShm } from "./sandbox/shm.ts";
+import { unpinNamespaces } from "../network/mod.ts";
+import { unmountShm } from "./pod/shm.ts";
 import { messageOf } from "../errors/mod.ts";
 
 /** Per-item bound, so one hung shim cannot stall startup (containerd's recover does too). */

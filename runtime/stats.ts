@@ -18,7 +18,7 @@ import type {
   PsiStats as CriPsi,
   SwapUsage,
   UInt64Value,
-} from "../cri/gen/api.ts";
+} from "../api/gen/api.ts";
 import {
   type CgroupDriver,
   type CgroupLayout,
@@ -30,7 +30,7 @@ import {
   type PsiStats,
   StatsCollector,
 } from "../cgroups/mod.ts";
-import { readInterfaceStats } from "./network/mod.ts";
+import { readInterfaceStats } from "../network/mod.ts";
 import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { resolvePrefix } from "./ids.ts";

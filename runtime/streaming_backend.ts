@@ -7,7 +7,7 @@
  */
 import { failedPrecondition, unavailable } from "../errors/mod.ts";
 import type { RuntimeCore } from "./core.ts";
-import type { StdioSession } from "./shim/mod.ts";
+import type { StdioSession } from "../shim/client/mod.ts";
 import type { Container } from "./records.ts";
 
 /** A connection into a pod, as the streaming server relays it. */

@@ -18,7 +18,7 @@ import {
   PodSandboxState,
   type PodSandboxStatus,
   Signal,
-} from "../cri/gen/api.ts";
+} from "../api/gen/api.ts";
 import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { resolvePrefix } from "./ids.ts";

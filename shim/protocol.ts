@@ -1,5 +1,5 @@
 /**
- * The shim protocol, shared by the shim (`shim/`) and the agent's client (`runtime/shim/`).
+ * The shim protocol, shared by the shim (`shim/`) and the agent's client (`shim/client/`).
  *
  * One unix socket per shim, `<stateDir>/ctl`. Every connection opens with a hello
  * line (JSON, client → shim) naming the protocol version, the container id and the

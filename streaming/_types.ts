@@ -12,7 +12,7 @@ export interface TerminalSize {
 
 /**
  * The stdio of a streaming exec or an attach, as the shim client provides it (the same
- * shape as `StdioSession` in `runtime/shim/`).
+ * shape as `StdioSession` in `shim/client/`).
  */
 export interface StdioSession {
   /** Bytes for the process's stdin; closing it ends stdin (on a tty: ^D). */

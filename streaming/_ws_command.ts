@@ -14,7 +14,7 @@ import type { Logger } from "../log/mod.ts";
 import type { CommandChannels, OutputChannel } from "./_command.ts";
 import { Feed } from "./_feed.ts";
 import { type CommandStatus, encodeStatusV1, encodeStatusV4 } from "./_status.ts";
-import { CloseCode, type WebSocketConnection } from "./websocket/mod.ts";
+import { CloseCode, type WebSocketConnection } from "../lib/websocket/mod.ts";
 
 /** Subprotocols for exec and attach; `""` is a client that named none (binary, v1). */
 export const WS_COMMAND_PROTOCOLS = [

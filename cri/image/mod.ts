@@ -1,13 +1,13 @@
 /**
  * The CRI ImageService handlers, one file per RPC: validate the request, call
- * `runtime/image`, map the result. Errors are SauropodErrors; `cri/status.ts` turns their
+ * `image`, map the result. Errors are SauropodErrors; `cri/status.ts` turns their
  * kinds into gRPC codes.
  *
  * `imageHandlers(images)` binds them all for `createCriServer`.
  *
  * @module
  */
-import type { ImageService } from "../../runtime/image/mod.ts";
+import type { ImageService } from "../../image/mod.ts";
 import type { ImageHandlers } from "../server.ts";
 import { imageFsInfo } from "./image_fs_info.ts";
 import { imageStatus } from "./image_status.ts";

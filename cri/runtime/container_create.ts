@@ -7,7 +7,7 @@ import type {
   ContainerConfig,
   CreateContainerRequest,
   CreateContainerResponse,
-} from "../gen/api.ts";
+} from "../../api/gen/api.ts";
 import type { Runtime } from "../../runtime/mod.ts";
 import type { HandlerContext } from "../server.ts";
 import {

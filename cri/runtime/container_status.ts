@@ -8,7 +8,7 @@ import type {
   ContainerStatusResponse,
   ListContainersRequest,
   ListContainersResponse,
-} from "../gen/api.ts";
+} from "../../api/gen/api.ts";
 import type { Runtime } from "../../runtime/mod.ts";
 import { id } from "../validate.ts";
 

@@ -10,7 +10,7 @@ import {
   type RuntimeConfigResponse,
   type UpdateRuntimeConfigRequest,
   type UpdateRuntimeConfigResponse,
-} from "../gen/api.ts";
+} from "../../api/gen/api.ts";
 import type { Config } from "../../config/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 

@@ -1,0 +1,24 @@
+/**
+ * ExecSync.
+ *
+ * @module
+ */
+import type { ExecSyncRequest, ExecSyncResponse } from "../../api/gen/api.ts";
+import type { Runtime } from "../../runtime/mod.ts";
+import type { HandlerContext } from "../server.ts";
+import { id, inRange, noNul } from "../validate.ts";
+import { invalidArgument } from "../../errors/mod.ts";
+
+/** The ExecSync handler. */
+export function execSync(
+  rt: Runtime,
+): (req: ExecSyncRequest, ctx: HandlerContext) => Promise<ExecSyncResponse> {
+  return async (req: ExecSyncRequest, ctx: HandlerContext): Promise<ExecSyncResponse> => {
+    const cid = id(req.containerId, "container_id");
+    if (req.cmd.length === 0) throw invalidArgument("cmd is empty");
+    req.cmd.forEach((s, i) => noNul(s, `cmd[${i}]`));
+    const timeout = inRange(req.timeout, 0, 2 ** 31 - 1, "timeout");
+    const r = await rt.execSync(cid, req.cmd, timeout, ctx.signal);
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+  };
+}

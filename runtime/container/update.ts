@@ -1,0 +1,48 @@
+/**
+ * UpdateContainerResources (applied live through `runc update`) and ReopenContainerLog
+ * (the kubelet's log rotation).
+ *
+ * @module
+ */
+import type { LinuxContainerResources } from "../../api/gen/api.ts";
+import { failedPrecondition, unavailable } from "../../errors/mod.ts";
+import type { RuntimeCore } from "../core.ts";
+import { encodeResources } from "../records.ts";
+import { linuxResourcesFromCri } from "../../oci/resources.ts";
+
+/** Applies new resources to a created or running container and records them. */
+export async function updateContainerResources(
+  core: RuntimeCore,
+  containerId: string,
+  linux: LinuxContainerResources | undefined,
+): Promise<void> {
+  const c = core.container(containerId);
+  await core.locks.run(c.doc.id, async () => {
+    if (c.doc.state !== "created" && c.doc.state !== "running") {
+      throw failedPrecondition(
+        `container "${c.doc.id}" is ${c.doc.state}: cannot update its resources`,
+      );
+    }
+    if (!linux) return;
+    const shim = c.shim;
+    if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
+    const resources = linuxResourcesFromCri(linux, { field: "linux" });
+    if (resources) await shim.update(resources);
+    c.resources = linux;
+    c.doc.resources = encodeResources(linux);
+    core.saveContainer(c);
+  });
+}
+
+/** Reopens the container's log file (after the kubelet renamed it). */
+export async function reopenContainerLog(core: RuntimeCore, containerId: string): Promise<void> {
+  const c = core.container(containerId);
+  if (c.doc.state !== "running") {
+    throw failedPrecondition(
+      `container "${c.doc.id}" is ${c.doc.state}, not running: cannot reopen its log`,
+    );
+  }
+  const shim = c.shim;
+  if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
+  await shim.reopenLog();
+}
