@@ -1,8 +1,8 @@
 /**
  * The runtime's shared state: pods and containers in memory, their persistence, per-id
  * locks, the event bus, and the services the operations use. Each CRI operation lives in
- * its own file (`sandbox_run.ts`, `container_create.ts`, …) as a function of this core,
- * the way containerd keeps one file per RPC.
+ * its own file (`pod/run.ts`, `container/create.ts`, …) as a function of this core, the
+ * way containerd keeps one file per RPC; the CRI adapters call them directly.
  *
  * @module
  */
@@ -15,6 +15,8 @@ import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
 import type { Container, Sandbox } from "./records.ts";
+import { podStatusOf } from "./pod/status.ts";
+import { containerStatusOf } from "./container/status.ts";
 import type { ImageService } from "../image/mod.ts";
 import type { ShimManager } from "../shim/client/mod.ts";
 import type { CniManager } from "../network/mod.ts";
@@ -72,11 +74,6 @@ export class RuntimeCore {
   readonly containerNames = new Map<string, string>();
   readonly locks = new KeyedLock();
   readonly events = new EventBus<ContainerEventResponse>();
-  /** Builds the CRI statuses carried by events; set by the runtime facade. */
-  eventStatuses: (sandboxId: string) => Pick<
-    ContainerEventResponse,
-    "podSandboxStatus" | "containersStatuses"
-  > = () => ({ podSandboxStatus: undefined, containersStatuses: [] });
 
   /** Absolute path of the OCI runtime binary. */
   get runtimeBinary(): string {
@@ -87,6 +84,7 @@ export class RuntimeCore {
     this.deps = deps;
     this.config = deps.config;
     this.log = deps.logger;
+    deps.images.setInUse((id) => this.imageInUse(id));
   }
 
   /*
@@ -164,11 +162,23 @@ export class RuntimeCore {
         containerId,
         containerEventType: type,
         createdAt: BigInt(Date.now()) * 1_000_000n,
-        ...this.eventStatuses(sandboxId),
+        ...this.#statuses(sandboxId),
       });
     } catch (err) {
       this.log.warn("cannot build event statuses", { containerId, err });
     }
+  }
+
+  /** The CRI statuses an event carries: its pod's and its containers'. */
+  #statuses(sandboxId: string): Pick<
+    ContainerEventResponse,
+    "podSandboxStatus" | "containersStatuses"
+  > {
+    const s = this.sandboxes.get(sandboxId);
+    return {
+      podSandboxStatus: s ? podStatusOf(s) : undefined,
+      containersStatuses: this.containersOf(sandboxId).map(containerStatusOf),
+    };
   }
 
   /** Throws FAILED_PRECONDITION unless the pod is ready. */
@@ -176,6 +186,13 @@ export class RuntimeCore {
     if (s.doc.state !== "ready" || s.doc.phase !== "ready") {
       throw failedPrecondition(`cannot ${action}: pod sandbox "${s.doc.id}" is not ready`);
     }
+  }
+
+  /** Drops connections to shims (they keep running) and closes the store. */
+  close(): void {
+    for (const c of this.containers.values()) c.shim?.close();
+    for (const s of this.sandboxes.values()) s.pauseShim?.close();
+    this.deps.store.close();
   }
 
   /** Is `imageId` used by any container (RemoveImage must refuse)? */

@@ -8,7 +8,8 @@ import { ContainerConfig, PodSandboxConfig } from "../api/gen/api.ts";
 
 /** A core whose lookups are all a test touches: nothing else of its services is reached. */
 function core(): RuntimeCore {
-  return new RuntimeCore({ config: {}, logger: {} } as unknown as RuntimeDeps);
+  const images = { setInUse: () => {} };
+  return new RuntimeCore({ config: {}, logger: {}, images } as unknown as RuntimeDeps);
 }
 
 function addContainer(c: RuntimeCore, id: string, phase: Phase): void {

@@ -28,6 +28,7 @@ import { recordExit, watchExit } from "./container/exit.ts";
 import { removeLocked } from "./container/remove.ts";
 import { removeSandboxLocked } from "./pod/remove.ts";
 import { shimRuntime } from "./shim_runtime.ts";
+import { refillPool } from "./spare_shims.ts";
 import { nowNs } from "./ids.ts";
 import { unpinNamespaces } from "../network/mod.ts";
 import { unmountShm } from "./pod/shm.ts";
@@ -47,7 +48,10 @@ export interface RecoveryReport {
   orphans: string[];
 }
 
-/** Rebuilds the runtime's state from disk and reconciles it; never throws for one bad item. */
+/**
+ * Rebuilds the runtime's state from disk and reconciles it (once, at start), then starts
+ * the node's spare shim; never throws for one bad item.
+ */
 export async function recover(core: RuntimeCore): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     sandboxes: 0,
@@ -98,6 +102,7 @@ export async function recover(core: RuntimeCore): Promise<RecoveryReport> {
   report.containers = core.containers.size;
   log.info("recovered state", { ...report, orphans: report.orphans.length });
   for (const o of report.orphans) log.info("removed orphan", { what: o });
+  refillPool(core);
   return report;
 }
 

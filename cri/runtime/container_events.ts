@@ -4,12 +4,12 @@
  * @module
  */
 import type { ContainerEventResponse, GetEventsRequest } from "../../api/gen/api.ts";
-import type { Runtime } from "../../runtime/mod.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
 import type { HandlerContext } from "../server.ts";
 
 /** The GetContainerEvents handler. */
 export function getContainerEvents(
-  rt: Runtime,
+  core: RuntimeCore,
 ): (
   _req: GetEventsRequest,
   ctx: HandlerContext,
@@ -20,7 +20,7 @@ export function getContainerEvents(
     ctx: HandlerContext,
     send: (msg: ContainerEventResponse) => Promise<void>,
   ): Promise<void> => {
-    const sub = rt.events(ctx.signal);
+    const sub = core.events.subscribe(ctx.signal);
     try {
       for await (const e of sub) await send(e);
     } finally {

@@ -1,18 +1,9 @@
 /**
- * ContainerStats, ListContainerStats, PodSandboxStats, ListPodSandboxStats.
+ * ContainerStats: one container's cgroup, disk and network readings.
  *
  * @module
  */
-import type {
-  ContainerStatsRequest,
-  ContainerStatsResponse,
-  ListContainerStatsRequest,
-  ListContainerStatsResponse,
-  ListPodSandboxStatsRequest,
-  ListPodSandboxStatsResponse,
-  PodSandboxStatsRequest,
-  PodSandboxStatsResponse,
-} from "../../api/gen/api.ts";
+import type { ContainerStatsRequest, ContainerStatsResponse } from "../../api/gen/api.ts";
 import type { StatsService } from "../../runtime/stats.ts";
 import { id } from "../validate.ts";
 
@@ -22,32 +13,5 @@ export function containerStats(
 ): (req: ContainerStatsRequest) => Promise<ContainerStatsResponse> {
   return async (req: ContainerStatsRequest): Promise<ContainerStatsResponse> => ({
     stats: await stats.containerStats(id(req.containerId, "container_id")),
-  });
-}
-
-/** The ListContainerStats handler. */
-export function listContainerStats(
-  stats: StatsService,
-): (req: ListContainerStatsRequest) => Promise<ListContainerStatsResponse> {
-  return async (req: ListContainerStatsRequest): Promise<ListContainerStatsResponse> => ({
-    stats: await stats.listContainerStats(req.filter),
-  });
-}
-
-/** The PodSandboxStats handler. */
-export function podSandboxStats(
-  stats: StatsService,
-): (req: PodSandboxStatsRequest) => Promise<PodSandboxStatsResponse> {
-  return async (req: PodSandboxStatsRequest): Promise<PodSandboxStatsResponse> => ({
-    stats: await stats.podSandboxStats(id(req.podSandboxId, "pod_sandbox_id")),
-  });
-}
-
-/** The ListPodSandboxStats handler. */
-export function listPodSandboxStats(
-  stats: StatsService,
-): (req: ListPodSandboxStatsRequest) => Promise<ListPodSandboxStatsResponse> {
-  return async (req: ListPodSandboxStatsRequest): Promise<ListPodSandboxStatsResponse> => ({
-    stats: await stats.listPodSandboxStats(req.filter),
   });
 }

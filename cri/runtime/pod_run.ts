@@ -8,7 +8,8 @@ import type {
   RunPodSandboxRequest,
   RunPodSandboxResponse,
 } from "../../api/gen/api.ts";
-import type { Runtime } from "../../runtime/mod.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
+import { runPodSandbox as run } from "../../runtime/pod/run.ts";
 import type { HandlerContext } from "../server.ts";
 import {
   absolutePath,
@@ -53,12 +54,12 @@ export function validatePodConfig(config: PodSandboxConfig, f = "config"): void 
 
 /** The RunPodSandbox handler. */
 export function runPodSandbox(
-  rt: Runtime,
+  core: RuntimeCore,
 ): (req: RunPodSandboxRequest, ctx: HandlerContext) => Promise<RunPodSandboxResponse> {
   return async (req: RunPodSandboxRequest, ctx: HandlerContext): Promise<RunPodSandboxResponse> => {
     const config = required(req.config, "config");
     validatePodConfig(config);
     noNul(req.runtimeHandler, "runtime_handler");
-    return { podSandboxId: await rt.runPodSandbox(config, req.runtimeHandler, ctx.signal) };
+    return { podSandboxId: await run(core, config, req.runtimeHandler, ctx.signal) };
   };
 }

@@ -1,6 +1,5 @@
 /**
- * UpdateContainerResources (applied live through `runc update`) and ReopenContainerLog
- * (the kubelet's log rotation).
+ * UpdateContainerResources: new resources applied live through `runc update`, and recorded.
  *
  * @module
  */
@@ -32,17 +31,4 @@ export async function updateContainerResources(
     c.doc.resources = encodeResources(linux);
     core.saveContainer(c);
   });
-}
-
-/** Reopens the container's log file (after the kubelet renamed it). */
-export async function reopenContainerLog(core: RuntimeCore, containerId: string): Promise<void> {
-  const c = core.container(containerId);
-  if (c.doc.state !== "running") {
-    throw failedPrecondition(
-      `container "${c.doc.id}" is ${c.doc.state}, not running: cannot reopen its log`,
-    );
-  }
-  const shim = c.shim;
-  if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
-  await shim.reopenLog();
 }
