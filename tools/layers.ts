@@ -61,7 +61,7 @@ const ALLOWED: Record<string, string[]> = {
     "errors",
     "log",
   ],
-  streaming: ["runtime", "shim/protocol.ts", "lib", "ffi", "config", "errors", "log"],
+  streaming: ["shim/protocol.ts", "lib", "ffi", "config", "errors", "log"],
   cri: ["api", "runtime", "streaming", "image", "lib", "config", "errors", "log"],
 };
 const FREE = ["tests", "bench", "tools", "testing", "deploy", "app", "main.ts", "version.ts"];
