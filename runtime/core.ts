@@ -14,6 +14,7 @@ import type { MetadataStore } from "../store/mod.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
+import { nowNs } from "../lib/clock.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { podStatusOf } from "./pod/status.ts";
 import { containerStatusOf } from "./container/status.ts";
@@ -161,7 +162,7 @@ export class RuntimeCore {
       this.events.publish({
         containerId,
         containerEventType: type,
-        createdAt: BigInt(Date.now()) * 1_000_000n,
+        createdAt: nowNs(),
         ...this.#statuses(sandboxId),
       });
     } catch (err) {

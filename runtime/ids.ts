@@ -3,8 +3,6 @@
  *
  * @module
  */
-// The clock moved to its own module; kept here for the operations that import it from ids.
-export { nowNs } from "../lib/clock.ts";
 
 /** A new random id: 64 lowercase hex digits, like containerd's. */
 export function newId(): string {

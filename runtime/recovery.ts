@@ -29,7 +29,7 @@ import { removeLocked } from "./container/remove.ts";
 import { removeSandboxLocked } from "./pod/remove.ts";
 import { shimRuntime } from "./shim_runtime.ts";
 import { refillPool } from "./spare_shims.ts";
-import { nowNs } from "./ids.ts";
+import { nowNs } from "../lib/clock.ts";
 import { unpinNamespaces } from "../network/mod.ts";
 import { unmountShm } from "./pod/shm.ts";
 import { messageOf } from "../errors/mod.ts";

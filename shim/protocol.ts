@@ -125,7 +125,8 @@ export interface Size {
 /** Every control call: its parameters and its result. */
 export interface Calls {
   create: { params: CreateParams; result: { pid: number } };
-  start: { params: Record<never, never>; result: { pid: number } };
+  /** `startedAtNs`: the shim's clock just before `runc start` (absent from older shims). */
+  start: { params: Record<never, never>; result: { pid: number; startedAtNs?: string } };
   kill: { params: { signal: number; all?: boolean }; result: Record<never, never> };
   state: { params: Record<never, never>; result: StateInfo };
   wait: { params: Record<never, never>; result: ExitInfo };

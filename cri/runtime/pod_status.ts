@@ -6,7 +6,7 @@
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { podSandboxStatus as status } from "../../runtime/pod/status.ts";
-import { nowNs } from "../../runtime/ids.ts";
+import { nowNs } from "../../lib/clock.ts";
 import { id } from "../validate.ts";
 
 /** The PodSandboxStatus handler. */

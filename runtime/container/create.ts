@@ -10,7 +10,8 @@
 import { type ContainerConfig, type PodSandboxConfig, Signal } from "../../api/gen/api.ts";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/mod.ts";
 import { ContainerEventType, type RuntimeCore } from "../core.ts";
-import { containerNameKey, newId, nowNs } from "../ids.ts";
+import { containerNameKey, newId } from "../ids.ts";
+import { nowNs } from "../../lib/clock.ts";
 import { type Container, type ContainerDoc, encodeContainerConfig } from "../records.ts";
 import { containerSpec } from "../oci_spec.ts";
 import { writeFileAtomic } from "../pod/files.ts";

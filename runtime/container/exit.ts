@@ -13,7 +13,7 @@ import { ContainerEventType } from "../core.ts";
 import type { Container } from "../records.ts";
 import type { ExitRecord } from "../../shim/client/mod.ts";
 import { shimRuntime } from "../shim_runtime.ts";
-import { nowNs } from "../ids.ts";
+import { nowNs } from "../../lib/clock.ts";
 
 /** The CRI reason for an exit. */
 export function exitReason(exit: { exitCode: number; oomKilled: boolean }): string {

@@ -6,7 +6,7 @@
  */
 import { failedPrecondition, unavailable, wrap } from "../../errors/mod.ts";
 import { ContainerEventType, type RuntimeCore } from "../core.ts";
-import { nowNs } from "../ids.ts";
+import { nowNs } from "../../lib/clock.ts";
 import { watchExit } from "./exit.ts";
 import { faultPoint } from "../faults.ts";
 
@@ -28,10 +28,10 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
     core.requireReady(sandbox, `start container "${c.doc.id}"`);
     const shim = c.shim;
     if (!shim) throw unavailable(`container "${c.doc.id}" has no shim`);
-    // Taken before runc start: a container that exits at once must not finish before it started.
-    const startedAt = nowNs();
+    let startedAt: bigint;
     try {
-      await shim.start();
+      // The shim's clock, taken before runc start: the exit time comes from it too.
+      ({ startedAtNs: startedAt } = await shim.start());
     } catch (err) {
       // As containerd: a container that failed to start is exited with reason StartError.
       c.doc.state = "exited";

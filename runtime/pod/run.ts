@@ -19,7 +19,8 @@ import {
   type PodNetworkRequest,
   unpinNamespaces,
 } from "../../network/mod.ts";
-import { newId, nowNs, sandboxNameKey } from "../ids.ts";
+import { newId, sandboxNameKey } from "../ids.ts";
+import { nowNs } from "../../lib/clock.ts";
 import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "../records.ts";
 import { ContainerEventType, type RuntimeCore } from "../core.ts";
 import { faultPoint } from "../faults.ts";

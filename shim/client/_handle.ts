@@ -188,8 +188,10 @@ export class ShimClient implements ShimHandle {
     return this.#callTimeoutMs + RUNTIME_CALL_MARGIN_MS;
   }
 
-  async start(): Promise<void> {
-    await this.#call("start", {}, this.#runtimeTimeout());
+  async start(): Promise<{ startedAtNs: bigint }> {
+    const t0 = nowNs();
+    const r = await this.#call("start", {}, this.#runtimeTimeout());
+    return { startedAtNs: r.startedAtNs ? BigInt(r.startedAtNs) : t0 };
   }
 
   async kill(signal: number, all = false): Promise<void> {

@@ -120,8 +120,8 @@ export interface ShimHandle {
   readonly initPid: number;
   /** The shim's pid. */
   readonly shimPid: number;
-  /** `runc start`. */
-  start(): Promise<void>;
+  /** `runc start`; when, by the shim's clock (the one its exit time comes from). */
+  start(): Promise<{ startedAtNs: bigint }>;
   /** `runc kill`; not-found once the container has exited (unless `all`). */
   kill(signal: number, all?: boolean): Promise<void>;
   state(): Promise<ShimState>;

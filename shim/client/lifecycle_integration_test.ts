@@ -24,12 +24,15 @@ Deno.test({
         assertEquals((await c.state()).status, "created");
         assert(c.initPid > 0 && c.shimPid > 0);
         const before = BigInt(Date.now()) * 1_000_000n;
-        await c.start();
+        const { startedAtNs } = await c.start();
         const exit = await c.wait();
         assertEquals(exit.exitCode, code);
         assertEquals(exit.oomKilled, false);
         assertEquals(exit.reason, undefined);
         assert(exit.exitedAtNs >= before - 1_000_000_000n, "exit time is now-ish");
+        // Both times come from the shim's one clock: the end never precedes the start.
+        assert(startedAtNs >= before - 1_000_000_000n, "start time is now-ish");
+        assert(exit.exitedAtNs > startedAtNs, "finished after started");
         const st = await c.state();
         assertEquals(st.status, "stopped");
         assertEquals(st.exit?.exitCode, code);

@@ -31,7 +31,7 @@ import { readPidFile } from "./_pidfile.ts";
 import type { Reaper } from "./_reaper.ts";
 import { Runc } from "./_runc.ts";
 import type { FrameSession } from "./_session.ts";
-import { nowNs } from "./_time.ts";
+import { nowNs } from "../../lib/clock.ts";
 import type { CreateParams, ExitInfo, Size, StateInfo } from "../protocol.ts";
 
 /** After the init exits, its output may take this long to end before the exit is recorded. */
@@ -176,18 +176,23 @@ export class Container {
     });
   }
 
-  /** `runc start`: the init execs the container's process. */
-  start(): Promise<{ pid: number }> {
+  /**
+   * `runc start`: the init execs the container's process. The start time is taken before
+   * runc runs, from the clock the exit time comes from: a container that exits at once
+   * never finishes before it started.
+   */
+  start(): Promise<{ pid: number; startedAtNs: string }> {
     return this.#one(async () => {
       if (this.#status !== "created") {
         throw failedPrecondition(
           `container "${this.id}" is ${this.#status}; only a created container can start`,
         );
       }
+      const startedAtNs = nowNs().toString();
       await this.#runc!.run("start", [this.id]);
       if (this.#status === "created") this.#status = "running";
       this.#log.info("container started", { pid: this.#pid });
-      return { pid: this.#pid };
+      return { pid: this.#pid, startedAtNs };
     });
   }
 

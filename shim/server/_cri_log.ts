@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { formatRfc3339Nano, nowNs } from "./_time.ts";
+import { formatRfc3339Nano, nowNs } from "../../lib/clock.ts";
 
 /** containerd's default `max_container_log_line_size`. */
 export const MAX_LOG_LINE = 16 * 1024;

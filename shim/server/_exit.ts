@@ -7,7 +7,7 @@
  */
 import { exitCodeOf, type WaitStatus } from "../../ffi/process.ts";
 import { EXIT_FILE, type ExitInfo } from "../protocol.ts";
-import { formatRfc3339Nano } from "./_time.ts";
+import { formatRfc3339Nano } from "../../lib/clock.ts";
 
 /** The record of a process that ended with `status` at `ns`. */
 export function exitInfoOf(status: WaitStatus, ns: bigint, oomKilled: boolean): ExitInfo {

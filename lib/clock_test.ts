@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../../testing/assert.ts";
-import { formatRfc3339Nano, nowNs } from "./_time.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { formatRfc3339Nano, nowNs } from "./clock.ts";
 
 Deno.test("formatRfc3339Nano() writes UTC with nine fraction digits", () => {
   assertEquals(formatRfc3339Nano(1475713029669794202n), "2016-10-06T00:17:09.669794202Z");
