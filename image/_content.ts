@@ -12,6 +12,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { invalidArgument, wrap } from "../errors/mod.ts";
 import { hexOf, sha256 } from "./_digest.ts";
+import { atomicWrite } from "../lib/fs.ts";
 
 /** Where ingest bytes come from: a function that yields the blob from `offset` on. */
 export type BlobSource = (
@@ -161,25 +162,18 @@ export class ContentStore {
     });
   }
 
-  /** Writes a temp file with `write`, fsyncs it and renames it to the blob's path. */
+  /** Writes the blob with `write` (which checks it), durably, into its path. */
   async #commit(digest: string, write: (f: Deno.FsFile) => Promise<void>): Promise<void> {
-    const tmp = `${this.#ingest}/${hexOf(digest)}.${crypto.randomUUID().slice(0, 8)}`;
-    const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    let ok = false;
-    try {
+    // The download's own errors (verification, network) pass as they are.
+    let writing = true;
+    const writeAll = async (f: Deno.FsFile) => {
       await write(f);
-      await f.sync();
-      ok = true;
-    } finally {
-      f.close();
-      if (!ok) await Deno.remove(tmp).catch(() => {});
-    }
+      writing = false;
+    };
     try {
-      await Deno.chmod(tmp, 0o644);
-      await Deno.rename(tmp, this.path(digest));
+      await atomicWrite(this.path(digest), writeAll, { mode: 0o644, tmpDir: this.#ingest });
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
-      throw wrap(err, `cannot store blob ${digest}`);
+      throw writing ? err : wrap(err, `cannot store blob ${digest}`);
     }
   }
 

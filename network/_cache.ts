@@ -4,11 +4,12 @@
  *
  * The entry is written *before* the first plugin runs (state `adding`) and completed after
  * the last (state `added`), so an agent that dies halfway through ADD still knows, on
- * restart, which config to DEL with. Writes are temp file → fsync → rename → fsync(dir).
+ * restart, which config to DEL with. Writes are `lib/fs.ts`'s atomic writes.
  *
  * @module
  */
 import { internal, wrap } from "../errors/mod.ts";
+import { atomicWrite, syncDir } from "../lib/fs.ts";
 import type { PluginConf } from "./_conf.ts";
 import type { CapabilityArgs, CniArgs } from "./_invoke.ts";
 
@@ -71,23 +72,10 @@ export class AttachmentCache {
 
   /** Stores `entry` durably, replacing any earlier record of the pod. */
   async write(entry: Attachment): Promise<void> {
-    const path = this.#path(entry.podId);
-    const tmp = `${this.#dir}/.${entry.podId}.json.tmp`;
     try {
       await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
-      const data = new TextEncoder().encode(JSON.stringify({ kind: KIND, ...entry }));
-      const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
-      try {
-        let off = 0;
-        while (off < data.length) off += await file.write(data.subarray(off));
-        await file.sync();
-      } finally {
-        file.close();
-      }
-      await Deno.rename(tmp, path);
-      await syncDir(this.#dir);
+      await atomicWrite(this.#path(entry.podId), JSON.stringify({ kind: KIND, ...entry }));
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
       throw wrap(err, `cannot store CNI attachment record of pod "${entry.podId}"`);
     }
   }
@@ -117,14 +105,5 @@ export class AttachmentCache {
       throw internal(`cannot list CNI attachment records in ${this.#dir}`, { cause: err });
     }
     return out.sort();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await Deno.open(dir, { read: true });
-  try {
-    await d.sync();
-  } finally {
-    d.close();
   }
 }

@@ -14,7 +14,7 @@ import { containerNameKey, newId } from "../ids.ts";
 import { nowNs } from "../../lib/clock.ts";
 import { type Container, type ContainerDoc, encodeContainerConfig } from "../records.ts";
 import { containerSpec } from "../oci_spec.ts";
-import { writeFileAtomic } from "../pod/files.ts";
+import { atomicWrite } from "../../lib/fs.ts";
 import { shimRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
@@ -137,7 +137,7 @@ export async function createContainer(
       const spec = await containerSpec(core, sandbox, c, image);
       const u = spec.process?.user;
       if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
-      await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec), PRIVATE_FILE);
+      await atomicWrite(`${bundle}/config.json`, JSON.stringify(spec), { mode: PRIVATE_FILE });
       phase.bundleMs = performance.now() - t0;
       bundleReady.resolve();
     } catch (err) {

@@ -35,43 +35,6 @@ export function resolvConf(dns: DNSConfig | undefined): string | undefined {
   return lines.join("\n") + "\n";
 }
 
-/**
- * Writes `text` to `path` atomically (temp, fsync, rename, fsync of the directory, so the
- * new name survives a power cut too) with exactly `mode` (the umask does not apply; see
- * `../modes.ts` for which mode a file gets).
- */
-export async function writeFileAtomic(
-  path: string,
-  text: string | Uint8Array,
-  mode: number,
-): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  // Created 0600 whatever `mode` is: the content is never readable by others before the
-  // chmod below settles the mode.
-  const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    const data = typeof text === "string" ? new TextEncoder().encode(text) : text;
-    let off = 0;
-    while (off < data.length) off += await f.write(data.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  try {
-    if (mode !== 0o600) await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-  const dir = await Deno.open(path.slice(0, path.lastIndexOf("/")) || "/");
-  try {
-    await dir.sync();
-  } finally {
-    dir.close();
-  }
-}
-
 /** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
 export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
   if (config.hostname) return config.hostname;

@@ -1,6 +1,6 @@
 // test-permissions: --allow-read=/tmp --allow-write=/tmp
 import { assertEquals, assertStringIncludes } from "../../testing/assert.ts";
-import { podHosts, resolvConf, writeFileAtomic } from "./files.ts";
+import { podHosts, resolvConf } from "./files.ts";
 
 Deno.test("resolvConf() writes search, nameservers and options in resolv.conf order", () => {
   assertEquals(
@@ -20,16 +20,4 @@ Deno.test("resolvConf() of an empty DNSConfig defers to the node's file", () => 
 
 Deno.test("podHosts() names localhost for v4 and v6", () => {
   assertStringIncludes(podHosts(), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost");
-});
-
-Deno.test("writeFileAtomic() replaces the file whole and leaves no temporary file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sauropod-files-test-" });
-  try {
-    await writeFileAtomic(`${dir}/hosts`, "old\n", 0o644);
-    await writeFileAtomic(`${dir}/hosts`, "new\n", 0o644);
-    assertEquals(await Deno.readTextFile(`${dir}/hosts`), "new\n");
-    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["hosts"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });

@@ -10,7 +10,7 @@ import { wrap } from "../../errors/mod.ts";
 import type { RuntimeCore } from "../core.ts";
 import type { Sandbox } from "../records.ts";
 import { shimRuntime } from "../shim_runtime.ts";
-import { writeFileAtomic } from "./files.ts";
+import { atomicWrite } from "../../lib/fs.ts";
 import { sandboxSpec } from "../oci_spec.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
 
@@ -39,7 +39,7 @@ export async function startPause(
   undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
 
   const spec = await sandboxSpec(core, s, image, rootfs);
-  await writeFileAtomic(`${bundle}/config.json`, JSON.stringify(spec), PRIVATE_FILE);
+  await atomicWrite(`${bundle}/config.json`, JSON.stringify(spec), { mode: PRIVATE_FILE });
   const shim = await core.deps.shims.create({
     id,
     bundle,

@@ -24,7 +24,8 @@ import { nowNs } from "../../lib/clock.ts";
 import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "../records.ts";
 import { ContainerEventType, type RuntimeCore } from "../core.ts";
 import { faultPoint } from "../faults.ts";
-import { podHostname, podHosts, resolvConf, writeFileAtomic } from "./files.ts";
+import { podHostname, podHosts, resolvConf } from "./files.ts";
+import { atomicWrite } from "../../lib/fs.ts";
 import { mountShm, unmountShm } from "./shm.ts";
 import { removePause, startPause } from "./pause.ts";
 import { portMappingsOf } from "./network.ts";
@@ -117,17 +118,17 @@ export async function runPodSandbox(
     undo.defer(() => Deno.remove(stateDir, { recursive: true }).catch(() => {}));
     // Bind-mounted into every container, whose processes may run as any uid: world-readable.
     const hostname = podHostname(config, hostNetwork);
-    await writeFileAtomic(doc.files.hostname, `${hostname}\n`, CONTAINER_READABLE_FILE);
-    await writeFileAtomic(
+    await atomicWrite(doc.files.hostname, `${hostname}\n`, { mode: CONTAINER_READABLE_FILE });
+    await atomicWrite(
       doc.files.hosts,
       hostNetwork ? await Deno.readFile("/etc/hosts").catch(() => podHosts()) : podHosts(),
-      CONTAINER_READABLE_FILE,
+      { mode: CONTAINER_READABLE_FILE },
     );
     const dns = resolvConf(config.dnsConfig);
-    await writeFileAtomic(
+    await atomicWrite(
       doc.files.resolvConf,
       dns ?? await Deno.readFile("/etc/resolv.conf").catch(() => ""),
-      CONTAINER_READABLE_FILE,
+      { mode: CONTAINER_READABLE_FILE },
     );
     checkpoint();
 

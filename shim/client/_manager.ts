@@ -30,6 +30,7 @@ import {
   SHIM_LOG_FILE,
   SOCKET_FILE,
 } from "../protocol.ts";
+import { atomicWrite } from "../../lib/fs.ts";
 import { shimArgv } from "./_argv.ts";
 import { ControlClient } from "./_conn.ts";
 import { type HandleHost, ShimClient, toExitRecord } from "./_handle.ts";
@@ -387,9 +388,7 @@ export class ShimManager implements HandleHost {
     }
     try {
       const bootstrap: Bootstrap = { id, bundle, runtime };
-      await Deno.writeTextFile(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n", {
-        mode: 0o600,
-      });
+      await atomicWrite(`${stateDir}/${BOOTSTRAP_FILE}`, JSON.stringify(bootstrap) + "\n");
     } catch (err) {
       await this.removeStateDir(id);
       throw wrap(err, `cannot write the bootstrap record of container "${id}"`);

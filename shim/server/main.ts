@@ -15,10 +15,10 @@
  */
 import { type Level, Logger, parseLevel, type Sink } from "../../log/mod.ts";
 import { Container } from "./_container.ts";
-import { writeFileAtomic } from "./_exit.ts";
 import { Reaper } from "./_reaper.ts";
 import { ShimServer } from "./_server.ts";
 import { PID_FILE, SHIM_LOG_FILE, SOCKET_FILE } from "../protocol.ts";
+import { atomicWriteSync } from "../../lib/fs.ts";
 
 /** Container ids as containerd accepts them (the CRI's are 64 hex digits). */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -123,7 +123,7 @@ export async function shimMain(args: string[]): Promise<number> {
       }, opts.bootstrapTimeoutMs);
     });
     const serving = server.serve();
-    writeFileAtomic(`${opts.stateDir}/${PID_FILE}`, `${Deno.pid}\n`);
+    atomicWriteSync(`${opts.stateDir}/${PID_FILE}`, `${Deno.pid}\n`);
     logger.info("shim started", { pid: Deno.pid });
     const why = await gone;
     logger.info("shim exiting", { why });
