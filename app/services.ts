@@ -25,7 +25,8 @@ import { cgroupPort } from "../runtime/cgroup_port.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
 import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
 import { AppArmor, detectSelinux } from "../lsm/mod.ts";
-import { probeRuntimeBinary, which } from "./probe.ts";
+import { probeRuntimeBinary } from "./probe.ts";
+import { which } from "../lib/exec.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
@@ -113,7 +114,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     shims,
     cni,
     cgroups: cgroupPort(layout, driver),
-    runtimeBinary: (await which(config.runtime.binary)) ?? config.runtime.binary,
+    runtimeBinary: which(config.runtime.binary) ?? config.runtime.binary,
     oom,
     agentCapabilities: proc.capBnd,
     node,

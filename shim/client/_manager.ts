@@ -31,6 +31,7 @@ import {
   SOCKET_FILE,
 } from "../protocol.ts";
 import { atomicWrite } from "../../lib/fs.ts";
+import { DEFAULT_PATH, which } from "../../lib/exec.ts";
 import { shimArgv } from "./_argv.ts";
 import { ControlClient } from "./_conn.ts";
 import { type HandleHost, ShimClient, toExitRecord } from "./_handle.ts";
@@ -89,37 +90,16 @@ interface Bootstrap {
   runtime: RuntimeSpec;
 }
 
-/** Resolves a runtime binary name to an absolute path (PATH lookup, like exec does). */
-export function resolveBinary(name: string, path?: string): string {
-  if (name.startsWith("/")) return name;
-  if (name.includes("/")) {
-    throw invalidArgument(`runtime binary "${name}" must be a name or absolute`);
-  }
-  let dirs = path;
-  if (dirs === undefined) {
-    try {
-      dirs = Deno.env.get("PATH");
-    } catch {
-      dirs = undefined;
-    }
-  }
-  for (
-    const dir of (dirs ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")
-  ) {
-    if (!dir.startsWith("/")) continue;
-    try {
-      const st = Deno.statSync(`${dir}/${name}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // not here
-    }
-  }
-  throw notFound(`runtime binary "${name}" not found on PATH`);
+/** The absolute path of the runtime binary `name` (looked up on PATH, like exec does). */
+function runtimeBinary(name: string): string {
+  const path = which(name);
+  if (!path) throw notFound(`runtime binary "${name}" not found on PATH`);
+  return path;
 }
 
 function shimEnv(): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    PATH: DEFAULT_PATH,
     DENO_NO_UPDATE_CHECK: "1",
     NO_COLOR: "1",
   };
@@ -375,7 +355,7 @@ export class ShimManager implements HandleHost {
     bootstrapTimeoutMs?: number,
   ): Promise<Spawned> {
     const stateDir = this.#dir(id);
-    const runtime: RuntimeSpec = { ...rt, binary: resolveBinary(rt.binary) };
+    const runtime: RuntimeSpec = { ...rt, binary: runtimeBinary(rt.binary) };
     // Root's only, as every per-container directory (runtime/modes.ts).
     await Deno.mkdir(this.#o.stateRoot, { recursive: true, mode: 0o700 });
     try {
@@ -526,7 +506,7 @@ export class ShimManager implements HandleHost {
       }
     }
     await this.reaped(id);
-    await this.#runcDelete(id, { ...runtime, binary: resolveBinary(runtime.binary) });
+    await this.#runcDelete(id, { ...runtime, binary: runtimeBinary(runtime.binary) });
     await this.removeStateDir(id);
   }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-export { resolveBinary, ShimManager, type ShimManagerOptions } from "./_manager.ts";
+export { ShimManager, type ShimManagerOptions } from "./_manager.ts";
 export { DEFAULT_EXEC_OUTPUT_LIMIT, SHIM_DIED } from "./_handle.ts";
 export { SHIM_V8_FLAGS } from "./_argv.ts";
 export { bundleShim } from "./_bundle.ts";
