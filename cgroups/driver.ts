@@ -17,6 +17,7 @@
  * @module
  */
 import { invalidArgument } from "../errors/mod.ts";
+import { isContainerId } from "../shim/protocol.ts";
 
 /** The driver names of the config key `runtime.cgroup_driver` and the kubelet. */
 export type CgroupDriverName = "cgroupfs" | "systemd";
@@ -51,11 +52,9 @@ export function criCgroupDriver(name: CgroupDriverName): 0 | 1 {
   return name === "systemd" ? 0 : 1;
 }
 
-/** Container and sandbox ids as the runtime mints them; never a path or a unit separator. */
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 function checkId(containerId: string): void {
-  if (!ID.test(containerId) || containerId.includes("..")) {
+  // The shim protocol's rule: never a path or a unit separator.
+  if (!isContainerId(containerId)) {
     throw invalidArgument(
       `container id ${JSON.stringify(containerId)} is not a valid cgroup name ` +
         "(letters, digits, '_', '.', '-'; at most 128)",

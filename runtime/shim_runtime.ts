@@ -3,15 +3,11 @@
  *
  * @module
  */
+import type { RuntimeSpec } from "../shim/protocol.ts";
 import type { RuntimeCore } from "./core.ts";
 
 /** Settings of the OCI runtime for shims, from the config. */
-export function shimRuntime(core: RuntimeCore): {
-  binary: string;
-  root: string;
-  systemdCgroup: boolean;
-  callTimeoutMs: number;
-} {
+export function shimRuntime(core: RuntimeCore): RuntimeSpec {
   return {
     binary: core.runtimeBinary,
     root: core.config.runtime.root,

@@ -7,7 +7,7 @@
  */
 import { failedPrecondition, unavailable } from "../errors/mod.ts";
 import type { RuntimeCore } from "./core.ts";
-import type { StdioSession } from "../shim/client/mod.ts";
+import type { StdioSession } from "../shim/protocol.ts";
 import type { Container } from "./records.ts";
 import { type Duplex, tcpDuplex } from "../lib/tcp_duplex.ts";
 

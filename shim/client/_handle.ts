@@ -22,8 +22,8 @@ import type {
   ExecSyncOptions,
   ExecSyncResult,
   ExitRecord,
+  RuntimeSpec,
   ShimHandle,
-  ShimRuntime,
   ShimState,
   StdioSession,
   TerminalSize,
@@ -56,13 +56,13 @@ export interface HandleHost {
   /** The exit record a shim left in its state dir. */
   lastExit(id: string): Promise<ExitRecord | undefined>;
   /** Stops and removes what a dead shim left (runc container, state dir). */
-  cleanup(id: string, runtime: ShimRuntime): Promise<void>;
+  cleanup(id: string, runtime: RuntimeSpec): Promise<void>;
   /** Resolves once a shim this agent spawned has been reaped. */
   reaped(id: string): Promise<void>;
   /** Removes a state dir whose shim is gone. */
   removeStateDir(id: string): Promise<void>;
   /** The runtime settings recorded at create. */
-  bootstrapRuntime(id: string): Promise<ShimRuntime | undefined>;
+  bootstrapRuntime(id: string): Promise<RuntimeSpec | undefined>;
 }
 
 /** A {@link ShimHandle} over a control connection. */

@@ -25,6 +25,7 @@ import type { Logger } from "../../log/mod.ts";
 import { sendSignal, Signal } from "../../ffi/process.ts";
 import {
   EXIT_FILE,
+  isContainerId,
   parseExitInfo,
   type RuntimeSpec,
   SHIM_LOG_FILE,
@@ -36,10 +37,8 @@ import { shimArgv } from "./_argv.ts";
 import { ControlClient } from "./_conn.ts";
 import { type HandleHost, ShimClient, toExitRecord } from "./_handle.ts";
 import { readShimPid, shimAlive, waitShimGone } from "./_proc.ts";
-import type { ExitRecord, ShimCreateOptions, ShimHandle, ShimRuntime } from "./_types.ts";
+import type { ExitRecord, ShimCreateOptions, ShimHandle } from "./_types.ts";
 
-/** Container ids a shim accepts (the CRI's are 64 hex digits). */
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const BOOTSTRAP_FILE = "bootstrap.json";
 /** A new shim must answer on its socket within this long (Deno's start-up included). */
 const MIN_START_TIMEOUT_MS = 20_000;
@@ -79,7 +78,7 @@ interface Spare {
   key: string;
   readonly id: string;
   readonly logDir: string | undefined;
-  readonly runtime: ShimRuntime;
+  readonly runtime: RuntimeSpec;
   taken: boolean;
   spawned?: Promise<Spawned | undefined>;
 }
@@ -156,7 +155,7 @@ export class ShimManager implements HandleHost {
   }
 
   #dir(id: string): string {
-    if (!ID_RE.test(id)) throw invalidArgument(`container id "${id}" is not valid for a shim`);
+    if (!isContainerId(id)) throw invalidArgument(`container id "${id}" is not valid for a shim`);
     return `${this.#o.stateRoot}/${id}`;
   }
 
@@ -249,7 +248,7 @@ export class ShimManager implements HandleHost {
    */
   prespawn(
     key: string,
-    o: { id: string; bundle: string; runtime: ShimRuntime; logDir?: string; idleMs?: number },
+    o: { id: string; bundle: string; runtime: RuntimeSpec; logDir?: string; idleMs?: number },
   ): void {
     if (this.#closing || this.#spares.has(key)) return;
     const entry: Spare = { key, id: o.id, logDir: o.logDir, runtime: o.runtime, taken: false };
@@ -350,7 +349,7 @@ export class ShimManager implements HandleHost {
   async #spawn(
     id: string,
     bundle: string,
-    rt: ShimRuntime,
+    rt: RuntimeSpec,
     writeDir: string | undefined,
     bootstrapTimeoutMs?: number,
   ): Promise<Spawned> {
@@ -456,7 +455,7 @@ export class ShimManager implements HandleHost {
     const out: string[] = [];
     try {
       for await (const e of Deno.readDir(this.#o.stateRoot)) {
-        if (e.isDirectory && ID_RE.test(e.name)) out.push(e.name);
+        if (e.isDirectory && isContainerId(e.name)) out.push(e.name);
       }
     } catch (err) {
       if (!isNotFound(err)) throw wrap(err, `cannot list ${this.#o.stateRoot}`);
@@ -481,7 +480,7 @@ export class ShimManager implements HandleHost {
   }
 
   /** The runtime settings the shim of `id` was created with. */
-  async bootstrapRuntime(id: string): Promise<ShimRuntime | undefined> {
+  async bootstrapRuntime(id: string): Promise<RuntimeSpec | undefined> {
     try {
       const b = JSON.parse(
         await Deno.readTextFile(`${this.#dir(id)}/${BOOTSTRAP_FILE}`),
@@ -496,7 +495,7 @@ export class ShimManager implements HandleHost {
    * After a shim died (or to be sure): kills a shim still running, force-deletes the runc
    * container, removes the state dir. Idempotent.
    */
-  async cleanup(id: string, runtime: ShimRuntime): Promise<void> {
+  async cleanup(id: string, runtime: RuntimeSpec): Promise<void> {
     const stateDir = this.#dir(id);
     const pid = readShimPid(stateDir);
     if (pid !== undefined && shimAlive(pid, id)) {

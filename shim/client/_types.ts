@@ -1,20 +1,11 @@
 /**
- * The public shapes of the shim client.
+ * The public shapes of the shim client (the shapes the shim shares are `shim/protocol.ts`'s).
  *
  * @module
  */
+import type { RuntimeSpec, StdioSession, TerminalSize } from "../protocol.ts";
 
-/** How the shim runs the OCI runtime. */
-export interface ShimRuntime {
-  /** The runtime binary: an absolute path, or a name looked up on PATH. */
-  binary: string;
-  /** `runc --root`. */
-  root: string;
-  /** `runc --systemd-cgroup`. */
-  systemdCgroup: boolean;
-  /** Deadline of each runtime call. */
-  callTimeoutMs: number;
-}
+export type { RuntimeSpec, StdioSession, TerminalSize };
 
 /** What a new shim creates. */
 export interface ShimCreateOptions {
@@ -22,7 +13,7 @@ export interface ShimCreateOptions {
   id: string;
   /** The OCI bundle directory. */
   bundle: string;
-  runtime: ShimRuntime;
+  runtime: RuntimeSpec;
   /** The CRI log file; absent: output is discarded (attach still sees it). */
   logPath?: string;
   tty: boolean;
@@ -48,31 +39,6 @@ export interface ExitRecord {
   signal?: number;
   /** Set when the exit was not observed, e.g. "shim exited unexpectedly". */
   reason?: string;
-}
-
-/** A terminal size: width in columns, height in rows (CRI's names). */
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
-
-/** The stdio of an attach or a streaming exec. */
-export interface StdioSession {
-  /** Bytes for the process's stdin; closing it closes (or, on a tty, ^D's) stdin. */
-  stdin?: WritableStream<Uint8Array>;
-  /** The process's stdout (on a tty: all of its output). */
-  stdout?: ReadableStream<Uint8Array>;
-  /** The process's stderr (never on a tty). */
-  stderr?: ReadableStream<Uint8Array>;
-  /** Resizes the terminal (a no-op in effect without one). */
-  resize(size: TerminalSize): Promise<void>;
-  /**
-   * Resolves when the process (exec) or container (attach) exits; rejects when the session
-   * ends first (closed, or the shim went away).
-   */
-  exit: Promise<{ exitCode: number }>;
-  /** Ends the session: an exec'd process is killed, an attached container keeps running. */
-  close(): void;
 }
 
 /** What `execSync` runs. */

@@ -32,7 +32,7 @@ import type { Reaper } from "./_reaper.ts";
 import { Runc } from "./_runc.ts";
 import type { FrameSession } from "./_session.ts";
 import { nowNs } from "../../lib/clock.ts";
-import type { CreateParams, ExitInfo, Size, StateInfo } from "../protocol.ts";
+import type { CreateParams, ExitInfo, StateInfo, TerminalSize } from "../protocol.ts";
 
 /** After the init exits, its output may take this long to end before the exit is recorded. */
 const EXIT_DRAIN_MS = 2000;
@@ -235,7 +235,7 @@ export class Container {
   }
 
   /** Resizes the container's terminal. */
-  resize(size: Size): void {
+  resize(size: TerminalSize): void {
     if (!this.#pty) throw failedPrecondition(`container "${this.id}" has no terminal`);
     setWindowSize(this.#pty.fd, { cols: size.width, rows: size.height });
   }

@@ -15,7 +15,7 @@ import {
   type ExitFrame,
   FrameType,
   SerialWriter,
-  type Size,
+  type TerminalSize,
 } from "../protocol.ts";
 
 /** An attacher this far behind is dropped rather than holding the container's output. */
@@ -27,7 +27,7 @@ const HIGH_WATER_BYTES = 256 << 10;
 export interface SessionInput {
   stdin?(data: Uint8Array): Promise<void>;
   stdinEnd?(): Promise<void>;
-  resize?: ((size: Size) => void) | undefined;
+  resize?: ((size: TerminalSize) => void) | undefined;
 }
 
 /** A client connected for stdio. */

@@ -17,11 +17,8 @@ import { type Level, Logger, parseLevel, type Sink } from "../../log/mod.ts";
 import { Container } from "./_container.ts";
 import { Reaper } from "./_reaper.ts";
 import { ShimServer } from "./_server.ts";
-import { PID_FILE, SHIM_LOG_FILE, SOCKET_FILE } from "../protocol.ts";
+import { isContainerId, PID_FILE, SHIM_LOG_FILE, SOCKET_FILE } from "../protocol.ts";
 import { atomicWriteSync } from "../../lib/fs.ts";
-
-/** Container ids as containerd accepts them (the CRI's are 64 hex digits). */
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 interface ShimArgs {
   id: string;
@@ -46,7 +43,7 @@ function parseArgs(args: string[]): ShimArgs {
     }
   }
   const id = flags.get("id");
-  if (!id || !ID_RE.test(id)) throw new Error(`--id must be a container id, got "${id ?? ""}"`);
+  if (!id || !isContainerId(id)) throw new Error(`--id must be a container id, got "${id ?? ""}"`);
   const stateDir = flags.get("state-dir");
   if (!stateDir?.startsWith("/")) throw new Error("--state-dir must be an absolute path");
   const timeout = Number(flags.get("bootstrap-timeout-ms") ?? "60000");
