@@ -118,13 +118,15 @@ export const AGENT_ENV = [
 
 /**
  * The agent: reads anything (a CRI mount or device names any host path, which the agent
- * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime,
- * the CNI plugins, util-linux's `unshare`/`nsenter` (pinned namespaces, interface
- * counters), `apparmor_parser` (sauropod's default AppArmor profile) and Deno itself (one
- * shim per container, started with `Deno.Command` so that Deno reaps it; and `deno bundle` of
- * the shim at start). `unshare`, `nsenter`, Deno, the OCI runtime, `apparmor_parser` and
- * cgroupfs writes are each root-equivalent, as FFI is: README's "Permissions" says what the
- * set guards against and what it does not.
+ * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime
+ * (`--version`, the readiness probe: containers are run by the shims, and deleted by the
+ * shim program's `delete` when their shim is gone), the CNI plugins, util-linux's
+ * `unshare`/`nsenter` (pinned namespaces, interface counters), `apparmor_parser` (sauropod's
+ * default AppArmor profile) and Deno itself (one shim per container, started with
+ * `Deno.Command` so that Deno reaps it; and `deno bundle` of the shim at start). `unshare`,
+ * `nsenter`, Deno, the OCI runtime, `apparmor_parser` and cgroupfs writes are each
+ * root-equivalent, as FFI is: README's "Permissions" says what the set guards against and
+ * what it does not.
  */
 export function agentSet(l: NodeLayout): PermissionSet {
   return {

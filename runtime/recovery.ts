@@ -240,7 +240,11 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
     await core.deps.shims.cleanup(id, shimRuntime(core)).catch(() => {});
     report.orphans.push(`shim and runc container ${id}`);
   }
-  for (const id of await runcList(core)) {
+  const runtimeIds = await core.deps.shims.runtimeIds(shimRuntime(core)).catch((err) => {
+    core.log.warn("cannot list the runtime's containers", { err });
+    return [];
+  });
+  for (const id of runtimeIds) {
     if (known.has(id)) continue;
     await core.deps.shims.cleanup(id, shimRuntime(core)).catch(() => {});
     report.orphans.push(`runc container ${id}`);
@@ -269,19 +273,5 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
     await core.deps.images.unmountRootfs(id, `${bundle}/rootfs`);
     await Deno.remove(`${core.config.root}/sandboxes/${id}`, { recursive: true }).catch(() => {});
     report.orphans.push(`pod files ${id}`);
-  }
-}
-
-async function runcList(core: RuntimeCore): Promise<string[]> {
-  try {
-    const out = await new Deno.Command(core.runtimeBinary, {
-      args: ["--root", core.config.runtime.root, "list", "-q"],
-      stdin: "null",
-      stderr: "null",
-    }).output();
-    if (!out.success) return [];
-    return new TextDecoder().decode(out.stdout).split("\n").map((s) => s.trim()).filter(Boolean);
-  } catch {
-    return [];
   }
 }

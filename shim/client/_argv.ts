@@ -21,7 +21,8 @@
  *
  * @module
  */
-import { SOCKET_FILE } from "../protocol.ts";
+import { type RuntimeSpec, SOCKET_FILE } from "../protocol.ts";
+import { DEFAULT_PATH } from "../../lib/exec.ts";
 
 /**
  * V8 flags of every shim, chosen by measurement (shims supervising `sleep`, smaps_rollup;
@@ -87,4 +88,62 @@ export function shimArgv(o: ShimArgvOptions): string[] {
     o.logLevel ?? "info",
     ...(o.bootstrapTimeoutMs ? ["--bootstrap-timeout-ms", String(o.bootstrapTimeoutMs)] : []),
   ];
+}
+
+/** Inputs of {@link oneShotArgv}. */
+export interface OneShotArgvOptions {
+  /** Absolute path of the entry module (`main.ts`, or the bundled shim). */
+  entry: string;
+  op: "delete" | "list";
+  runtime: RuntimeSpec;
+  /** `delete`: the container and the state dir its runtime log goes to. */
+  id?: string;
+  stateDir?: string;
+}
+
+/**
+ * The arguments to `deno` that run one shim command (`main.ts shim delete|list`): it may
+ * run the runtime binary and, for `delete`, write its state dir; nothing else.
+ */
+export function oneShotArgv(o: OneShotArgvOptions): string[] {
+  const rt = o.runtime;
+  const dir = o.op === "delete" && o.stateDir ? [o.stateDir] : [];
+  return [
+    "run",
+    "--no-prompt",
+    ...(dir.length ? [`--allow-read=${list(dir)}`, `--allow-write=${list(dir)}`] : []),
+    `--allow-run=${list([rt.binary])}`,
+    o.entry,
+    "shim",
+    o.op,
+    ...(o.op === "delete" ? ["--id", o.id ?? "", "--state-dir", o.stateDir ?? ""] : []),
+    "--runtime-binary",
+    rt.binary,
+    "--runtime-root",
+    rt.root,
+    ...(rt.systemdCgroup ? ["--systemd-cgroup"] : []),
+    "--timeout-ms",
+    String(rt.callTimeoutMs),
+  ];
+}
+
+/**
+ * The environment of a shim process: a fixed PATH and Deno's cache location (without
+ * them every shim would recompile), nothing of the agent's own.
+ */
+export function shimEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: DEFAULT_PATH,
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+  };
+  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    try {
+      const v = Deno.env.get(k);
+      if (v) env[k] = v;
+    } catch {
+      // no env permission: defaults
+    }
+  }
+  return env;
 }

@@ -17,7 +17,6 @@ import {
   isNotFound,
   isUnavailable,
   notFound,
-  SauropodError,
   unavailable,
   wrap,
 } from "../../errors/mod.ts";
@@ -32,9 +31,9 @@ import {
   SOCKET_FILE,
 } from "../protocol.ts";
 import { atomicWrite } from "../../lib/fs.ts";
-import { DEFAULT_PATH, which } from "../../lib/exec.ts";
-import { shimArgv } from "./_argv.ts";
-import { ControlClient } from "./_conn.ts";
+import { which } from "../../lib/exec.ts";
+import { oneShotArgv, shimArgv, shimEnv } from "./_argv.ts";
+import { ControlClient, fromWire } from "./_conn.ts";
 import { type HandleHost, ShimClient, toExitRecord } from "./_handle.ts";
 import { readShimPid, shimAlive, waitShimGone } from "./_proc.ts";
 import type { ExitRecord, ShimCreateOptions, ShimHandle } from "./_types.ts";
@@ -94,24 +93,6 @@ function runtimeBinary(name: string): string {
   const path = which(name);
   if (!path) throw notFound(`runtime binary "${name}" not found on PATH`);
   return path;
-}
-
-function shimEnv(): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: DEFAULT_PATH,
-    DENO_NO_UPDATE_CHECK: "1",
-    NO_COLOR: "1",
-  };
-  // Deno finds its transpile cache through these; without them every shim recompiles.
-  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    try {
-      const v = Deno.env.get(k);
-      if (v) env[k] = v;
-    } catch {
-      // no env permission: defaults
-    }
-  }
-  return env;
 }
 
 /** SIGKILL, ignoring a process that is already gone (through libc: see DEVELOPERS.md). */
@@ -416,7 +397,7 @@ export class ShimManager implements HandleHost {
         // Unref'd, its exit alone would not keep the event loop waiting for it.
         child.ref();
         await child.status.catch(() => {});
-        await this.#runcDelete(id, runtime).catch((err) =>
+        await this.#delete(id, runtime).catch((err) =>
           log.warn("cannot delete the runc container after a failed create", { err })
         );
         await this.removeStateDir(id);
@@ -505,7 +486,7 @@ export class ShimManager implements HandleHost {
       }
     }
     await this.reaped(id);
-    await this.#runcDelete(id, { ...runtime, binary: runtimeBinary(runtime.binary) });
+    await this.#delete(id, { ...runtime, binary: runtimeBinary(runtime.binary) });
     await this.removeStateDir(id);
   }
 
@@ -530,30 +511,57 @@ export class ShimManager implements HandleHost {
     }
   }
 
-  /** `runc delete --force`; a container runc does not know is already deleted. */
-  async #runcDelete(id: string, runtime: RuntimeSpec): Promise<void> {
-    const args = ["--root", runtime.root];
-    if (runtime.systemdCgroup) args.push("--systemd-cgroup");
-    args.push("delete", "--force", id);
-    const cmd = new Deno.Command(runtime.binary, {
-      args,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      signal: AbortSignal.timeout(runtime.callTimeoutMs),
-    });
+  /**
+   * Has the shim program force-delete container `id` (`main.ts shim delete`): the agent
+   * never runs the runtime itself. A container the runtime does not know is already gone.
+   */
+  async #delete(id: string, runtime: RuntimeSpec): Promise<void> {
+    const stateDir = this.#dir(id);
+    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await this.#oneShot(
+      oneShotArgv({ entry: this.#o.entry, op: "delete", id, stateDir, runtime }),
+      runtime,
+      `delete container "${id}"`,
+    );
+  }
+
+  /** The ids of the containers the runtime knows under `runtime.root` (`main.ts shim list`). */
+  async runtimeIds(runtime: RuntimeSpec): Promise<string[]> {
+    const rt = { ...runtime, binary: runtimeBinary(runtime.binary) };
+    const out = await this.#oneShot(
+      oneShotArgv({ entry: this.#o.entry, op: "list", runtime: rt }),
+      rt,
+      "list the runtime's containers",
+    );
+    return out.split("\n").map((s) => s.trim()).filter(isContainerId);
+  }
+
+  /** Runs one shim command; its stdout, or its error (one JSON line on stderr). */
+  async #oneShot(args: string[], runtime: RuntimeSpec, what: string): Promise<string> {
     let out: Deno.CommandOutput;
     try {
-      out = await cmd.output();
+      out = await new Deno.Command(this.#o.denoPath ?? Deno.execPath(), {
+        args,
+        cwd: "/",
+        clearEnv: true,
+        env: shimEnv(),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(MIN_START_TIMEOUT_MS + runtime.callTimeoutMs),
+      }).output();
     } catch (err) {
-      throw wrap(err, `runtime call "delete" for container "${id}" failed`);
+      throw wrap(err, `cannot ${what}`);
     }
-    if (out.success) return;
-    const msg = new TextDecoder().decode(out.stderr).trim();
-    if (/does not exist|not found/i.test(msg)) return;
-    throw new SauropodError(
-      "internal",
-      `runtime call "delete" for container "${id}" failed: ${msg}`,
-    );
+    if (out.success) return new TextDecoder().decode(out.stdout);
+    const text = new TextDecoder().decode(out.stderr).trim();
+    let wire: unknown;
+    try {
+      wire = JSON.parse(text.split("\n").at(-1) ?? "");
+    } catch {
+      // not the command's own report (Deno failed to start it)
+      throw internal(`cannot ${what}: ${text || `exit ${out.code}`}`);
+    }
+    throw wrap(fromWire(wire), `cannot ${what}`);
   }
 }

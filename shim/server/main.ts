@@ -3,6 +3,7 @@
  *
  *   main.ts shim --id <container-id> --state-dir <dir> [--log-level info]
  *                [--bootstrap-timeout-ms 60000]
+ *   main.ts shim delete|list …   one runtime call for the agent (see `_oneshot.ts`)
  *
  * It becomes child subreaper, listens on `<dir>/ctl`, writes `<dir>/shim.pid`, and
  * serves its container until the container is deleted; then it exits. A shim that is not
@@ -16,6 +17,7 @@
 import { type Level, Logger, parseLevel, type Sink } from "../../log/mod.ts";
 import { Container } from "./_container.ts";
 import { Reaper } from "./_reaper.ts";
+import { oneShotMain } from "./_oneshot.ts";
 import { ShimServer } from "./_server.ts";
 import { isContainerId, PID_FILE, SHIM_LOG_FILE, SOCKET_FILE } from "../protocol.ts";
 import { atomicWriteSync } from "../../lib/fs.ts";
@@ -73,6 +75,7 @@ function fileSink(path: string): Sink {
 
 /** Runs the shim; resolves to the process exit code. */
 export async function shimMain(args: string[]): Promise<number> {
+  if (args[0] === "delete" || args[0] === "list") return await oneShotMain(args[0], args.slice(1));
   let opts: ShimArgs;
   try {
     opts = parseArgs(args);
