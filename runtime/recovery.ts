@@ -24,6 +24,7 @@ import {
   type Sandbox,
 } from "./records.ts";
 import type { RuntimeCore } from "./core.ts";
+import { containerTransition, podTransition } from "./state.ts";
 import { recordExit, watchExit } from "./container/exit.ts";
 import { removeLocked } from "./container/remove.ts";
 import { removeSandboxLocked } from "./pod/remove.ts";
@@ -122,9 +123,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
     await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
     await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
     await Deno.remove(c.doc.bundle, { recursive: true }).catch(() => {});
-    core.deps.store.delete("container", c.doc.id);
-    core.containers.delete(c.doc.id);
-    core.containerNames.delete(c.nameKey);
+    containerTransition(core, c, "discarded");
     report.rolledBack++;
     return;
   }
@@ -147,10 +146,10 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
     c.shim = shim;
     const st = await shim.state();
     if (st.status === "running") {
-      c.doc.state = "running";
-      c.doc.pid = st.pid;
-      if (c.doc.startedAtNs === "0") c.doc.startedAtNs = nowNs().toString();
-      core.saveContainer(c);
+      containerTransition(core, c, "restored", {
+        pid: st.pid,
+        ...(c.doc.startedAtNs === "0" ? { startedAtNs: nowNs().toString() } : {}),
+      });
       void watchExit(core, c);
       report.running++;
     } else if (st.status === "stopped" && st.exit) {
@@ -196,8 +195,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
       const st = await s.pauseShim?.state().catch(() => undefined);
       if (!st || st.status !== "running") {
         log.warn("the pod's pause container is gone: the pod is not ready");
-        s.doc.state = "notready";
-        core.saveSandbox(s);
+        podTransition(core, s, "lost");
       }
     }
   }
@@ -205,8 +203,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
     for (const path of [s.doc.ns.net, s.doc.ns.ipc, s.doc.ns.uts]) {
       if (path && !(await exists(path))) {
         log.warn("a pinned namespace of the pod is gone: the pod is not ready", { path });
-        s.doc.state = "notready";
-        core.saveSandbox(s);
+        podTransition(core, s, "lost");
         break;
       }
     }

@@ -9,7 +9,8 @@
  */
 import { type ContainerConfig, type PodSandboxConfig, Signal } from "../../api/gen/api.ts";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/mod.ts";
-import { ContainerEventType, type RuntimeCore } from "../core.ts";
+import type { RuntimeCore } from "../core.ts";
+import { containerTransition } from "../state.ts";
 import { containerNameKey, newId } from "../ids.ts";
 import { nowNs } from "../../lib/clock.ts";
 import { type Container, type ContainerDoc, encodeContainerConfig } from "../records.ts";
@@ -89,10 +90,7 @@ export async function createContainer(
 
     core.containers.set(id, c);
     core.saveContainer(c);
-    undo.defer(() => {
-      core.containers.delete(id);
-      core.deps.store.delete("container", id);
-    });
+    undo.defer(() => containerTransition(core, c, "discarded"));
 
     await faultPoint(core, "container-create:after-record");
     // containers/ and containers/<id>/ are 0700: the bundle holds the pod's env and the
@@ -152,14 +150,12 @@ export async function createContainer(
     c.shim = shim;
     doc.pid = shim.initPid;
     await faultPoint(core, "container-create:after-shim");
-    doc.phase = "ready";
-    core.saveContainer(c);
+    containerTransition(core, c, "created");
     undo.move();
     log.info("container created", {
       image: imageName,
       ...Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, Math.round(v)])),
     });
-    core.emit(id, sandbox.doc.id, ContainerEventType.CONTAINER_CREATED_EVENT);
     return id;
   });
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { RuntimeCore } from "../core.ts";
-import { ContainerEventType } from "../core.ts";
+import { containerTransition } from "../state.ts";
 import type { Container } from "../records.ts";
 import type { ExitRecord } from "../../shim/client/mod.ts";
 import { shimRuntime } from "../shim_runtime.ts";
@@ -24,20 +24,19 @@ export function exitReason(exit: { exitCode: number; oomKilled: boolean }): stri
 /** Records `exit` on `c` (once) and announces it. */
 export function recordExit(core: RuntimeCore, c: Container, exit: ExitRecord): void {
   if (c.doc.state === "exited") return;
-  c.doc.state = "exited";
-  c.doc.exitCode = exit.exitCode;
-  c.doc.finishedAtNs = (exit.exitedAtNs > 0n ? exit.exitedAtNs : nowNs()).toString();
-  c.doc.reason = exitReason(exit);
-  c.doc.message = exit.reason ?? "";
-  c.doc.pid = 0;
-  core.saveContainer(c);
+  containerTransition(core, c, "exited", {
+    exitCode: exit.exitCode,
+    finishedAtNs: (exit.exitedAtNs > 0n ? exit.exitedAtNs : nowNs()).toString(),
+    reason: exitReason(exit),
+    message: exit.reason ?? "",
+    pid: 0,
+  });
   core.log.info("container exited", {
     containerId: c.doc.id,
     exitCode: exit.exitCode,
     reason: c.doc.reason,
     message: c.doc.message || undefined,
   });
-  core.emit(c.doc.id, c.doc.sandboxId, ContainerEventType.CONTAINER_STOPPED_EVENT);
 }
 
 /**

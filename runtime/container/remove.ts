@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { ContainerEventType, isPrefix, type RuntimeCore } from "../core.ts";
+import { isPrefix, type RuntimeCore } from "../core.ts";
 import { notFound } from "../../errors/mod.ts";
+import { containerTransition } from "../state.ts";
 import type { Container } from "../records.ts";
 import { stopLocked } from "./stop.ts";
 import { shimRuntime } from "../shim_runtime.ts";
@@ -31,10 +32,7 @@ export async function removeContainer(core: RuntimeCore, containerId: string): P
 export async function removeLocked(core: RuntimeCore, c: Container): Promise<void> {
   if (!core.containers.has(c.doc.id)) return;
   const log = core.log.with({ containerId: c.doc.id });
-  if (c.doc.phase !== "removing") {
-    c.doc.phase = "removing";
-    core.saveContainer(c);
-  }
+  if (c.doc.phase !== "removing") containerTransition(core, c, "removing");
   await faultPoint(core, "container-remove:after-mark");
   await stopLocked(core, c, 0);
   if (c.shim) {
@@ -48,9 +46,6 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
   await Deno.remove(c.doc.bundle, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });
-  core.deps.store.delete("container", c.doc.id);
-  core.containers.delete(c.doc.id);
-  if (core.containerNames.get(c.nameKey) === c.doc.id) core.containerNames.delete(c.nameKey);
+  containerTransition(core, c, "removed");
   log.info("container removed");
-  core.emit(c.doc.id, c.doc.sandboxId, ContainerEventType.CONTAINER_DELETED_EVENT);
 }

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { ContainerEventType, isPrefix, type RuntimeCore } from "../core.ts";
+import { isPrefix, type RuntimeCore } from "../core.ts";
 import { notFound } from "../../errors/mod.ts";
+import { podTransition } from "../state.ts";
 import type { Sandbox } from "../records.ts";
 import { faultPoint } from "../faults.ts";
 import { removeLocked } from "../container/remove.ts";
@@ -34,10 +35,7 @@ export async function removePodSandbox(core: RuntimeCore, sandboxId: string): Pr
 export async function removeSandboxLocked(core: RuntimeCore, s: Sandbox): Promise<void> {
   if (!core.sandboxes.has(s.doc.id)) return;
   const log = core.log.with({ podId: s.doc.id });
-  if (s.doc.phase !== "removing") {
-    s.doc.phase = "removing";
-    core.saveSandbox(s);
-  }
+  if (s.doc.phase !== "removing") podTransition(core, s, "removing");
   await faultPoint(core, "sandbox-remove:after-mark");
   await stopSandboxLocked(core, s);
   for (const c of core.containersOf(s.doc.id)) {
@@ -55,11 +53,8 @@ export async function removeSandboxLocked(core: RuntimeCore, s: Sandbox): Promis
   await Deno.remove(`${core.config.state}/sandboxes/${s.doc.id}`, { recursive: true }).catch(
     ignoreNotFound,
   );
-  core.deps.store.delete("sandbox", s.doc.id);
-  core.sandboxes.delete(s.doc.id);
-  if (core.sandboxNames.get(s.nameKey) === s.doc.id) core.sandboxNames.delete(s.nameKey);
+  podTransition(core, s, "removed");
   log.info("pod sandbox removed");
-  core.emit(s.doc.id, s.doc.id, ContainerEventType.CONTAINER_DELETED_EVENT);
 }
 
 function ignoreNotFound(err: unknown): void {

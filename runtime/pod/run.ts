@@ -22,7 +22,8 @@ import {
 import { newId, sandboxNameKey } from "../ids.ts";
 import { nowNs } from "../../lib/clock.ts";
 import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "../records.ts";
-import { ContainerEventType, type RuntimeCore } from "../core.ts";
+import type { RuntimeCore } from "../core.ts";
+import { podTransition } from "../state.ts";
 import { faultPoint } from "../faults.ts";
 import { podHostname, podHosts, resolvConf } from "./files.ts";
 import { atomicWrite } from "../../lib/fs.ts";
@@ -96,10 +97,7 @@ export async function runPodSandbox(
     // 1. The record first, so that recovery can undo a crash in any later step.
     core.sandboxes.set(id, sandbox);
     core.saveSandbox(sandbox);
-    undo.defer(() => {
-      core.sandboxes.delete(id);
-      core.deps.store.delete("sandbox", id);
-    });
+    undo.defer(() => podTransition(core, sandbox, "discarded"));
     await faultPoint(core, "sandbox-run:after-record");
     // The kubelet creates the pod's first container right after: have its shim running by
     // then (see spare_shims.ts).
@@ -185,17 +183,13 @@ export async function runPodSandbox(
       checkpoint();
     }
 
-    doc.state = "ready";
-    doc.phase = "ready";
-    core.saveSandbox(sandbox);
+    podTransition(core, sandbox, "ready");
     undo.move();
     log.info("pod sandbox ready", {
       ips: doc.network.ips.join(",") || undefined,
       pidMode,
       hostNetwork,
     });
-    core.emit(id, id, ContainerEventType.CONTAINER_CREATED_EVENT);
-    core.emit(id, id, ContainerEventType.CONTAINER_STARTED_EVENT);
     return id;
   });
 }

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { ContainerEventType, type RuntimeCore } from "../core.ts";
+import type { RuntimeCore } from "../core.ts";
+import { podTransition } from "../state.ts";
 import type { Sandbox } from "../records.ts";
 import { stopLocked } from "../container/stop.ts";
 import { stopPause } from "./pause.ts";
@@ -32,9 +33,7 @@ export async function stopSandboxLocked(core: RuntimeCore, s: Sandbox): Promise<
     core.saveSandbox(s);
   }
   if (s.doc.state !== "notready") {
-    s.doc.state = "notready";
-    core.saveSandbox(s);
+    podTransition(core, s, "stopped");
     log.info("pod sandbox stopped");
-    core.emit(s.doc.id, s.doc.id, ContainerEventType.CONTAINER_STOPPED_EVENT);
   }
 }
