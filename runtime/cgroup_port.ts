@@ -11,7 +11,7 @@ import {
   type OwnedCgroup,
   removePodCgroup,
 } from "../cgroups/mod.ts";
-import type { CgroupPort } from "./core.ts";
+import type { CgroupPort } from "./ports.ts";
 import { invalidArgument, messageOf } from "../errors/mod.ts";
 
 /** The port over `driver` on `layout`. */

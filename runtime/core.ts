@@ -10,7 +10,6 @@ import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../errors/mod.ts";
 import { type ContainerEventResponse, ContainerEventType } from "../api/gen/api.ts";
-import type { MetadataStore } from "../store/mod.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
@@ -18,38 +17,18 @@ import { nowNs } from "../lib/clock.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { podStatusOf } from "./pod/status.ts";
 import { containerStatusOf } from "./container/status.ts";
-import type { ImageService } from "../image/mod.ts";
-import type { ShimManager } from "../shim/client/mod.ts";
-import type { CniManager } from "../network/mod.ts";
+import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
 import type { NodeFacts } from "../oci/mod.ts";
-import type { OwnedCgroup } from "../cgroups/mod.ts";
 import type { AppArmorPort } from "../lsm/mod.ts";
 
-/** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroup_port.ts`). */
-export interface CgroupPort {
-  /** "cgroupfs" or "systemd". */
-  readonly driver: "cgroupfs" | "systemd";
-  /** Throws invalid-argument naming `field` when `parent` is not valid for the driver. */
-  validateParent(parent: string, field: string): void;
-  /** The OCI `linux.cgroupsPath` of a container (or the pause container) under `parent`. */
-  cgroupsPath(parent: string, containerId: string): string;
-  /**
-   * Creates the pod cgroup where missing (cgroupfs); returns what it created (to persist and
-   * remove exactly that later), or undefined when it created nothing.
-   */
-  ensureParent(parent: string): OwnedCgroup | undefined;
-  /** Removes what {@link ensureParent} created (idempotent). */
-  removeParent(owned: OwnedCgroup): void;
-}
-
-/** The services the runtime drives. */
+/** The services the runtime drives (`ports.ts`), and facts it starts from. */
 export interface RuntimeDeps {
   config: Config;
   logger: Logger;
-  store: MetadataStore;
-  images: ImageService;
-  shims: ShimManager;
-  cni: CniManager;
+  store: StorePort;
+  images: ImagePort;
+  shims: ShimPort;
+  cni: CniPort;
   cgroups: CgroupPort;
   /** Absolute path of the OCI runtime binary (resolved from PATH at start). */
   runtimeBinary: string;
