@@ -12,16 +12,11 @@ import * as kernfs from "../ffi/kernfs.ts";
 import { probeRuntimeBinary } from "./probe.ts";
 import { which } from "../lib/exec.ts";
 import { checkCgroups } from "./check_cgroups.ts";
+import type { Finding } from "./finding.ts";
 import { checkPermissions } from "./check_permissions.ts";
 import { checkLsm } from "./check_lsm.ts";
 
-/** One finding. */
-export interface Finding {
-  level: "ok" | "warn" | "fail";
-  check: string;
-  message: string;
-  fix?: string;
-}
+export type { Finding } from "./finding.ts";
 
 /** How `check` was invoked. */
 export interface CheckOptions {

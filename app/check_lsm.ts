@@ -5,7 +5,7 @@
  * @module
  */
 import { type AppArmorFacts, detectAppArmor, detectSelinux } from "../lsm/mod.ts";
-import type { Finding } from "./check.ts";
+import type { Finding } from "./finding.ts";
 
 /** Findings for the node's AppArmor and SELinux. */
 export async function checkLsm(): Promise<Finding[]> {

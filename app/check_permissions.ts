@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { messageOf } from "../errors/mod.ts";
-import type { Finding } from "./check.ts";
+import type { Finding } from "./finding.ts";
 import { which } from "../lib/exec.ts";
 
 const FIX = 'add it to deploy/permissions.ts and render deno.json ("permissions --write"), ' +

@@ -19,6 +19,9 @@ import type { RuntimeCore } from "../runtime/core.ts";
 import type { StatsService } from "../runtime/stats.ts";
 import type { StreamingServer } from "../streaming/mod.ts";
 import { toStatus } from "./status.ts";
+import type { HandlerContext } from "./context.ts";
+
+export type { HandlerContext };
 import { version } from "./runtime/version.ts";
 import { status, type StatusDeps } from "./runtime/status.ts";
 import { runtimeConfig } from "./runtime/runtime_config.ts";
@@ -68,16 +71,6 @@ interface Codec {
 
 type Decoded<C> = C extends { decode(input: Uint8Array): infer R } ? R : never;
 type Encoded<C> = C extends { encode(message: infer M): unknown } ? M : never;
-
-/** What a handler gets besides the request. */
-export interface HandlerContext {
-  /** Aborted when the client cancels, the deadline passes or the agent shuts down. */
-  readonly signal: AbortSignal;
-  /** Deadline in epoch ms, when the client set one. */
-  readonly deadline?: number;
-  /** A logger carrying the RPC name. */
-  readonly logger: Logger;
-}
 
 /** A unary handler for method `M`. */
 export type Unary<M extends MethodDef> = (

@@ -9,14 +9,11 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../errors/mod.ts";
-import { type ContainerEventResponse, ContainerEventType } from "../api/gen/api.ts";
+import type { ContainerEventResponse } from "../api/gen/api.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
-import { nowNs } from "../lib/clock.ts";
 import type { Container, Sandbox } from "./records.ts";
-import { podStatusOf } from "./pod/status.ts";
-import { containerStatusOf } from "./container/status.ts";
 import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
 import type { NodeFacts } from "../oci/mod.ts";
 import type { AppArmorPort } from "../lsm/mod.ts";
@@ -135,32 +132,6 @@ export class RuntimeCore {
     this.deps.store.put("container", { id: c.doc.id, nameKey: c.nameKey, doc: c.doc });
   }
 
-  /** Publishes a lifecycle event for GetContainerEvents. */
-  emit(containerId: string, sandboxId: string, type: ContainerEventType): void {
-    try {
-      this.events.publish({
-        containerId,
-        containerEventType: type,
-        createdAt: nowNs(),
-        ...this.#statuses(sandboxId),
-      });
-    } catch (err) {
-      this.log.warn("cannot build event statuses", { containerId, err });
-    }
-  }
-
-  /** The CRI statuses an event carries: its pod's and its containers'. */
-  #statuses(sandboxId: string): Pick<
-    ContainerEventResponse,
-    "podSandboxStatus" | "containersStatuses"
-  > {
-    const s = this.sandboxes.get(sandboxId);
-    return {
-      podSandboxStatus: s ? podStatusOf(s) : undefined,
-      containersStatuses: this.containersOf(sandboxId).map(containerStatusOf),
-    };
-  }
-
   /** Throws FAILED_PRECONDITION unless the pod is ready. */
   requireReady(s: Sandbox, action: string): void {
     if (s.doc.state !== "ready" || s.doc.phase !== "ready") {
@@ -192,5 +163,3 @@ function visible<T extends Sandbox | Container>(r: T | undefined): T | undefined
 export function isPrefix(id: string): boolean {
   return id.length < 64 && /^[0-9a-f]+$/.test(id);
 }
-
-export { ContainerEventType };

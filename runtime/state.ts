@@ -32,6 +32,9 @@
 import { ContainerEventType } from "../api/gen/api.ts";
 import { failedPrecondition, internal } from "../errors/mod.ts";
 import type { RuntimeCore } from "./core.ts";
+import { nowNs } from "../lib/clock.ts";
+import { podStatusOf } from "./pod/status.ts";
+import { containerStatusOf } from "./container/status.ts";
 import type {
   Container,
   ContainerDoc,
@@ -184,7 +187,7 @@ export function containerTransition(
     if (rule.to.phase) c.doc.phase = rule.to.phase;
     core.saveContainer(c);
   }
-  for (const type of rule.publish) core.emit(c.doc.id, c.doc.sandboxId, type);
+  for (const type of rule.publish) publish(core, c.doc.id, c.doc.sandboxId, type);
 }
 
 /** Pod `s` undergoes `event`: as {@link containerTransition}, for pods. */
@@ -208,5 +211,29 @@ export function podTransition(
     if (rule.to.phase) s.doc.phase = rule.to.phase;
     core.saveSandbox(s);
   }
-  for (const type of rule.publish) core.emit(s.doc.id, s.doc.id, type);
+  for (const type of rule.publish) publish(core, s.doc.id, s.doc.id, type);
+}
+
+/**
+ * Publishes a lifecycle event for GetContainerEvents, with the CRI statuses it carries:
+ * its pod's and its pod's containers'.
+ */
+function publish(
+  core: RuntimeCore,
+  containerId: string,
+  sandboxId: string,
+  type: ContainerEventType,
+): void {
+  try {
+    const s = core.sandboxes.get(sandboxId);
+    core.events.publish({
+      containerId,
+      containerEventType: type,
+      createdAt: nowNs(),
+      podSandboxStatus: s ? podStatusOf(s) : undefined,
+      containersStatuses: core.containersOf(sandboxId).map(containerStatusOf),
+    });
+  } catch (err) {
+    core.log.warn("cannot build event statuses", { containerId, err });
+  }
 }

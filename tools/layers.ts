@@ -136,10 +136,9 @@ for await (const file of files(".")) {
     problems.push(`${file} is in no layer: give its folder a floor in tools/layers.ts`);
   }
   for (const m of text.matchAll(importRe)) {
-    const typeOnly = Boolean(m[2]);
     const target = resolve(file, m[3]!);
     if (!target) continue;
-    if (!typeOnly) deps.push(target);
+    deps.push(target);
     checkLayer(file, target, isTest);
   }
   for (const m of text.matchAll(bareRe)) {
@@ -167,7 +166,8 @@ function checkLayer(file: string, target: string, isTest: boolean): void {
   }
 }
 
-// Cycles among runtime (non type-only) imports, by depth-first search.
+// Cycles among imports (type-only ones too: a cycle of types is a cycle of meaning), by
+// depth-first search.
 const state = new Map<string, 1 | 2>();
 const stack: string[] = [];
 function visit(n: string): void {

@@ -10,7 +10,7 @@ import type {
 } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { createContainer as create } from "../../runtime/container/create.ts";
-import type { HandlerContext } from "../server.ts";
+import type { HandlerContext } from "../context.ts";
 import {
   absolutePath,
   id,

@@ -5,7 +5,7 @@
  */
 import type { ContainerEventResponse, GetEventsRequest } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
-import type { HandlerContext } from "../server.ts";
+import type { HandlerContext } from "../context.ts";
 
 /** The GetContainerEvents handler. */
 export function getContainerEvents(

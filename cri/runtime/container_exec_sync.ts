@@ -6,7 +6,7 @@
 import type { ExecSyncRequest, ExecSyncResponse } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { execSync as exec } from "../../runtime/container/exec_sync.ts";
-import type { HandlerContext } from "../server.ts";
+import type { HandlerContext } from "../context.ts";
 import { id, inRange, noNul } from "../validate.ts";
 import { invalidArgument } from "../../errors/mod.ts";
 
