@@ -216,6 +216,22 @@ class ScratchPod implements AsyncDisposable {
   }
 }
 
+/**
+ * Waits (at most 10 s) until process `pid` has exec'd `argv`: its cmdline reads exactly
+ * that. Fails with what it read last.
+ */
+async function execDone(pid: number, argv: string[], why: string): Promise<void> {
+  const want = argv.map((a) => `${a}\0`).join("");
+  const until = Date.now() + 10_000;
+  let got = "";
+  for (let delay = 1; Date.now() < until; delay = Math.min(delay * 2, 50)) {
+    got = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (got === want) return;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  assertEquals(got.split("\0").filter(Boolean), argv, `pid ${pid} never exec'd ${argv}\n${why}`);
+}
+
 /** `Key=value` / `Key:value` lines (a script's echoes, /proc/<pid>/status) as a map. */
 function keyValues(text: string): Map<string, string> {
   const got = new Map<string, string>();
@@ -403,6 +419,10 @@ Deno.test({
     const started = await pod.run(sandboxId, sandboxBundle, sandbox, true);
     assertEquals(started.code, 0, started.why);
     const init = await pod.pid(sandboxId);
+    // `runc run -d` returns once the init is released to exec, not once it has: on a busy
+    // machine PID 1 was still `runc init` (or mid-execve, its cmdline empty) when the
+    // checks below read it. Wait for the exec itself; the checks stay as strict.
+    await execDone(init, ["/usr/bin/catatonit", "-P"], started.why);
 
     const status = keyValues(await Deno.readTextFile(`/proc/${init}/status`));
     assertEquals(status.get("CapBnd"), "0000000000000000");
