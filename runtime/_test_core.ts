@@ -30,7 +30,8 @@ import type { AppArmorPort } from "../lsm/mod.ts";
 import type { AppArmorRequest } from "../oci/mod.ts";
 import { RuntimeCore } from "./core.ts";
 import { encodeSandboxConfig, type Sandbox } from "./records.ts";
-import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
+// The fakes match the ports structurally (RuntimeCore's deps check them).
+import type { CgroupPort } from "./ports.ts";
 
 /** Names an operation may be made to fail at. */
 export type FailAt =
@@ -43,7 +44,7 @@ export type FailAt =
   | "store-put";
 
 /** An in-memory metadata store. */
-export class FakeStore implements StorePort {
+export class FakeStore {
   readonly records = { sandbox: new Map<string, unknown>(), container: new Map<string, unknown>() };
   failPut = false;
   put<T>(kind: RecordKind, rec: StoredRecord<T>): void {
@@ -83,7 +84,7 @@ export const IMAGE: ImageRecord = {
 };
 
 /** Images by name; a mount is a folder with an /etc/passwd. */
-export class FakeImages implements ImagePort {
+export class FakeImages {
   readonly mounted = new Map<string, string>();
   readonly calls: string[] = [];
   readonly fail: Set<FailAt>;
@@ -209,7 +210,7 @@ export class FakeShim implements ShimHandle {
 }
 
 /** Shims by container id. */
-export class FakeShims implements ShimPort {
+export class FakeShims {
   /** Shims whose process runs (create gave them, reconnect finds them). */
   readonly live = new Map<string, FakeShim>();
   /** Exit records left by shims that are gone. */
@@ -276,7 +277,7 @@ export class FakeShims implements ShimPort {
   }
 }
 
-class FakeCni implements CniPort {
+class FakeCni {
   setUp(): Promise<PodNetworkResult> {
     return Promise.reject(new Error("the fake core runs host-network pods only"));
   }

@@ -99,7 +99,7 @@ export interface Container {
   nameKey: string;
   resources?: LinuxContainerResources | undefined;
   shim?: ShimHandle | undefined;
-  /** Settles once the container's exit is recorded (see container_exit.ts). */
+  /** Settles once the container's exit is recorded (see container/exit.ts). */
   exited?: Promise<void> | undefined;
 }
 

@@ -5,7 +5,7 @@
  * Why: a shim started from the TypeScript sources keeps ~30 modules (their sources,
  * module records, transpile cache entries) in memory; from one bundled file it is 1.6 MiB
  * smaller per shim (USS 13.2 vs 14.9 MiB, 20 shims supervising `sleep`, measured with
- * `measure_memory.ts`) and starts without transpiling. Not minified: shim logs keep
+ * `bench/shim_memory.ts`) and starts without transpiling. Not minified: shim logs keep
  * readable stack traces.
  *
  * @module
