@@ -34,7 +34,7 @@ const ALLOWED: Record<string, string[]> = {
   ffi: ["errors", "log"],
   config: ["lib", "errors", "log"],
   lib: ["ffi", "errors", "log"],
-  cgroups: ["shim/protocol.ts", "lib", "ffi", "config", "errors", "log"],
+  cgroups: ["lib", "ffi", "config", "errors", "log"],
   oci: ["api", "lib", "errors", "log"],
   lsm: ["oci", "ffi", "errors", "log"],
   store: ["lib", "errors", "log"],
