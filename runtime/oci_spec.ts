@@ -7,7 +7,7 @@
  * @module
  */
 import { invalidArgument, wrap } from "../errors/mod.ts";
-import { NamespaceMode } from "../api/gen/api.ts";
+import { NamespaceMode, type PodSandboxConfig } from "../api/gen/api.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
 import {
@@ -24,7 +24,13 @@ import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import type { ImageRecord } from "../image/mod.ts";
 import { readFileInRoot } from "../lib/secure_path.ts";
-import { podHostname } from "./pod/files.ts";
+
+/** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
+export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
+  if (config.hostname) return config.hostname;
+  if (hostNetwork) return Deno.hostname();
+  return (config.metadata?.name ?? "pod").slice(0, 63);
+}
 
 /** The spec of the pause container of `s`. */
 export async function sandboxSpec(

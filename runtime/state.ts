@@ -33,8 +33,7 @@ import { ContainerEventType } from "../api/gen/api.ts";
 import { failedPrecondition, internal } from "../errors/mod.ts";
 import type { RuntimeCore } from "./core.ts";
 import { nowNs } from "../lib/clock.ts";
-import { podStatusOf } from "./pod/status.ts";
-import { containerStatusOf } from "./container/status.ts";
+import { containerStatusOf, podStatusOf } from "./views.ts";
 import type {
   Container,
   ContainerDoc,

@@ -7,7 +7,7 @@ import type { Container as CriContainer, ContainerFilter } from "../../api/gen/a
 import type { RuntimeCore } from "../core.ts";
 import type { Container } from "../records.ts";
 import { resolvePrefix } from "../ids.ts";
-import { CONTAINER_STATE, imageSpecOf } from "./status.ts";
+import { CONTAINER_STATE, imageSpecOf } from "../views.ts";
 
 /** The CRI list entry of a container. */
 function containerItem(c: Container): CriContainer {

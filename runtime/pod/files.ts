@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DNSConfig, PodSandboxConfig } from "../../api/gen/api.ts";
+import type { DNSConfig } from "../../api/gen/api.ts";
 
 /** /etc/hosts of a pod with its own network namespace. */
 export function podHosts(): string {
@@ -33,11 +33,4 @@ export function resolvConf(dns: DNSConfig | undefined): string | undefined {
   for (const s of dns.servers) lines.push(`nameserver ${s}`);
   if (dns.options.length) lines.push(`options ${dns.options.join(" ")}`);
   return lines.join("\n") + "\n";
-}
-
-/** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
-export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
-  if (config.hostname) return config.hostname;
-  if (hostNetwork) return Deno.hostname();
-  return (config.metadata?.name ?? "pod").slice(0, 63);
 }

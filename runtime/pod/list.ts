@@ -7,7 +7,7 @@ import type { PodSandbox, PodSandboxFilter } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../core.ts";
 import type { Sandbox } from "../records.ts";
 import { resolvePrefix } from "../ids.ts";
-import { SANDBOX_STATE } from "./status.ts";
+import { SANDBOX_STATE } from "../views.ts";
 
 /** The CRI list entry of a pod. */
 function podItem(s: Sandbox): PodSandbox {

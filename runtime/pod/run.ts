@@ -25,7 +25,8 @@ import { encodeSandboxConfig, type Sandbox, type SandboxDoc } from "../records.t
 import type { RuntimeCore } from "../core.ts";
 import { podTransition } from "../state.ts";
 import { faultPoint } from "../faults.ts";
-import { podHostname, podHosts, resolvConf } from "./files.ts";
+import { podHosts, resolvConf } from "./files.ts";
+import { podHostname } from "../oci_spec.ts";
 import { atomicWrite } from "../../lib/fs.ts";
 import { mountShm, unmountShm } from "./shm.ts";
 import { removePause, startPause } from "./pause.ts";
