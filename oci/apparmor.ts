@@ -2,8 +2,8 @@
  * AppArmor, the pure half: which profile a security context asks for, under containerd's
  * rules (`internal/cri/sputil/apparmor_linux.go`), and the text of sauropod's default
  * profile, modelled on containerd's `contrib/apparmor` template (`cri-containerd.apparmor.d`,
- * itself Docker's `docker-default`). Whether the node can apply it, and loading it, are the
- * runtime's (`runtime/apparmor.ts`).
+ * itself Docker's `docker-default`). Whether the node can apply it, and loading it, are
+ * `lsm/mod.ts`'s.
  *
  * @module
  */
