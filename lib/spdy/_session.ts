@@ -18,6 +18,7 @@
 import { type Logger, nullLogger } from "../../log/mod.ts";
 import type { BufferedReader, Transport } from "../io/mod.ts";
 import { UnexpectedEof } from "../io/mod.ts";
+import { IdleTimer } from "../io/idle.ts";
 import { HeaderDeflater, HeaderInflater } from "./_compression.ts";
 import {
   decodeHeaderBlock,
@@ -78,7 +79,7 @@ export class SpdySession {
   readonly #inflater = new HeaderInflater();
   readonly #streams = new Map<number, SpdyStream>();
   readonly #pings = new Map<number, () => void>();
-  readonly #idleMs: number;
+  readonly #idle: IdleTimer;
   readonly #done = Promise.withResolvers<void>();
   #nextStreamId: number;
   #nextPingId: number;
@@ -87,8 +88,6 @@ export class SpdySession {
   #peerGoneAway = false;
   #closed = false;
   #started = false;
-  #lastActivity = performance.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #unacked = 0;
   #closeReason = "connection closed";
 
@@ -99,7 +98,10 @@ export class SpdySession {
     this.#role = opts.role;
     this.#onStream = opts.onStream;
     this.#log = opts.logger ?? nullLogger;
-    this.#idleMs = opts.idleTimeoutMs ?? 0;
+    this.#idle = new IdleTimer(opts.idleTimeoutMs ?? 0, () => {
+      this.#log.info("closing idle SPDY connection", { idleTimeoutMs: this.#idle.ms });
+      this.#teardown("idle timeout");
+    });
     this.#nextStreamId = opts.role === "client" ? 1 : 2;
     this.#nextPingId = opts.role === "client" ? 1 : 2;
   }
@@ -123,7 +125,7 @@ export class SpdySession {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#armIdle();
+    this.#idle.start();
     this.#readLoop();
   }
 
@@ -201,7 +203,7 @@ export class SpdySession {
   /** @internal Queues bytes on the transport; rejects once the connection is broken. */
   send(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new SpdyStreamClosed(0, "session closed"));
-    this.#lastActivity = performance.now();
+    this.#idle.touch();
     return this.#transport.write(bytes).catch((err) => {
       this.#teardown("write failed");
       throw err;
@@ -226,28 +228,13 @@ export class SpdySession {
     this.#streams.delete(id);
   }
 
-  #armIdle(): void {
-    if (this.#idleMs <= 0 || this.#closed) return;
-    const due = this.#lastActivity + this.#idleMs - performance.now();
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (this.#closed) return;
-      if (performance.now() - this.#lastActivity >= this.#idleMs) {
-        this.#log.info("closing idle SPDY connection", { idleTimeoutMs: this.#idleMs });
-        this.#teardown("idle timeout");
-      } else {
-        this.#armIdle();
-      }
-    }, Math.max(0, due));
-  }
-
   async #readLoop(): Promise<void> {
     let reason = "connection closed by peer";
     try {
       for (;;) {
         const frame = await readFrame(this.#reader, MAX_FRAME);
         if (frame === null) break;
-        this.#lastActivity = performance.now();
+        this.#idle.touch();
         await this.#handle(frame);
         if (this.#closed) return;
       }
@@ -362,8 +349,7 @@ export class SpdySession {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idle.stop();
     const streams = [...this.#streams.values()];
     this.#streams.clear();
     for (const s of streams) s.onSessionClosed(reason);

@@ -6,6 +6,7 @@
  */
 import { type Logger, nullLogger } from "../../log/mod.ts";
 import { type BufferedReader, type Transport, UnexpectedEof } from "../io/mod.ts";
+import { IdleTimer } from "../io/idle.ts";
 import { CloseCode, encodeWsFrame, Opcode, readWsFrame, WsProtocolError } from "./_frames.ts";
 
 /** One message from the peer. */
@@ -38,7 +39,7 @@ export class WebSocketConnection {
   readonly #reader: BufferedReader;
   readonly #transport: Transport;
   readonly #maxMessage: number;
-  readonly #idleMs: number;
+  readonly #idle: IdleTimer;
   readonly #graceMs: number;
   readonly #log: Logger;
   readonly #done = Promise.withResolvers<void>();
@@ -47,8 +48,6 @@ export class WebSocketConnection {
   #canceled = false;
   #sentClose = false;
   #closed = false;
-  #lastActivity = performance.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #peerCloseCode: number | undefined;
   #closeReason = "connection closed";
 
@@ -57,7 +56,10 @@ export class WebSocketConnection {
     this.#reader = reader;
     this.#transport = transport;
     this.#maxMessage = opts.maxMessage ?? 16 * 1024 * 1024;
-    this.#idleMs = opts.idleTimeoutMs ?? 0;
+    this.#idle = new IdleTimer(opts.idleTimeoutMs ?? 0, () => {
+      this.#log.info("closing idle WebSocket connection", { idleTimeoutMs: this.#idle.ms });
+      this.#teardown("idle timeout");
+    });
     this.#graceMs = opts.closeGraceMs ?? 5_000;
     this.#log = opts.logger ?? nullLogger;
     this.messages = new ReadableStream<WsMessage>({
@@ -94,7 +96,7 @@ export class WebSocketConnection {
 
   /** Starts the read loop. */
   start(): void {
-    this.#armIdle();
+    this.#idle.start();
     this.#readLoop();
   }
 
@@ -130,7 +132,7 @@ export class WebSocketConnection {
 
   #write(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("WebSocket closed"));
-    this.#lastActivity = performance.now();
+    this.#idle.touch();
     return this.#transport.write(bytes).catch((err) => {
       this.#teardown("write failed");
       throw err;
@@ -143,21 +145,6 @@ export class WebSocketConnection {
     s?.();
   }
 
-  #armIdle(): void {
-    if (this.#idleMs <= 0 || this.#closed) return;
-    const due = this.#lastActivity + this.#idleMs - performance.now();
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (this.#closed) return;
-      if (performance.now() - this.#lastActivity >= this.#idleMs) {
-        this.#log.info("closing idle WebSocket connection", { idleTimeoutMs: this.#idleMs });
-        this.#teardown("idle timeout");
-      } else {
-        this.#armIdle();
-      }
-    }, Math.max(0, due));
-  }
-
   async #readLoop(): Promise<void> {
     let reason = "connection closed by peer";
     let fragments: Uint8Array[] = [];
@@ -168,7 +155,7 @@ export class WebSocketConnection {
       for (;;) {
         const f = await readWsFrame(this.#reader, this.#maxMessage);
         if (f === null) break;
-        this.#lastActivity = performance.now();
+        this.#idle.touch();
         if (!f.masked) throw new WsProtocolError("client frame is not masked");
         if (f.opcode === Opcode.Ping) {
           if (!this.#sentClose) {
@@ -251,8 +238,7 @@ export class WebSocketConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idle.stop();
     try {
       this.#controller.close();
     } catch {

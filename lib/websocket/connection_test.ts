@@ -15,7 +15,7 @@ const MASK = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A server connection and the raw client end of its transport. */
-function setup(opts: { maxMessage?: number } = {}) {
+function setup(opts: { maxMessage?: number; idleTimeoutMs?: number } = {}) {
   const [server, client] = memoryTransportPair();
   const ws = new WebSocketConnection(new BufferedReader(() => server.read()), server, {
     closeGraceMs: 2_000,
@@ -145,4 +145,10 @@ Deno.test("WebSocketConnection: the end of the transport ends the connection", a
   await t.ws.done;
   const m = await firstMessage(t.ws);
   assert(m.done);
+});
+
+Deno.test("WebSocketConnection: an idle connection is closed after the idle timeout", async () => {
+  await using c = setup({ idleTimeoutMs: 30 });
+  await c.ws.done;
+  assertEquals(c.ws.closeReason, "idle timeout");
 });
