@@ -13,6 +13,7 @@
  */
 import { canceled, invalidArgument, kindOf, notFound, wrap } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { nowNs } from "../lib/clock.ts";
 import type { ContentStore } from "./_content.ts";
 import { chainIds } from "./_digest.ts";
 import {
@@ -310,7 +311,7 @@ export async function pull<T>(
       })),
       chainIds: chains,
       size,
-      pulledAtNs: BigInt(Date.now()) * 1_000_000n,
+      pulledAtNs: nowNs(),
     };
     const names = [{ name: `${repository(ref)}@${root.digest}`, target: root.digest }];
     if (ref.tag) names.unshift({ name, target: root.digest });

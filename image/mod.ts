@@ -26,6 +26,7 @@
 import type { Config } from "../config/mod.ts";
 import { failedPrecondition, invalidArgument, wrap } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { nowNs } from "../lib/clock.ts";
 import type { Credentials } from "./_auth.ts";
 import { ContentStore } from "./_content.ts";
 import { parseReference, tryNormalise } from "./_reference.ts";
@@ -293,7 +294,8 @@ export class ImageService {
    * layers (what the kubelet's image GC thresholds watch). Cached for a few seconds.
    */
   async fsInfo(): Promise<ImageFsUsage> {
-    const now = Date.now();
+    // The cache's age on the monotonic clock; the reading's time on the one wall clock.
+    const now = performance.now();
     if (this.#usage && now - this.#usage.at < USAGE_CACHE_MS) return this.#usage.value;
     let bytes = 0;
     let inodes = 0;
@@ -312,7 +314,7 @@ export class ImageService {
       mountpoint: this.#snapshots.root,
       usedBytes: bytes + c.bytes,
       inodesUsed: inodes + c.inodes,
-      timestampNs: BigInt(now) * 1_000_000n,
+      timestampNs: nowNs(),
     };
     this.#usage = { at: now, value };
     return value;
