@@ -3,11 +3,18 @@
  * only): a busybox rootfs, OCI bundles, a scratch runc root, and cleanup that checks
  * nothing leaked.
  *
- * The real spec builder is `oci/`; the config written here is the minimal one
- * runc accepts, close to `runc spec`, with the cgroup under a test-only parent.
+ * The config written here is a small one built on `oci/`'s defaults (capabilities, mounts,
+ * masked and read-only paths: what the agent gives an unprivileged container), so these
+ * tests see a change to them; the cgroup is under a test-only parent.
  *
  * @module
  */
+import {
+  DEFAULT_CAPABILITIES,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  defaultMounts,
+} from "../oci/mod.ts";
 
 /** Where Debian's busybox-static installs. */
 export const BUSYBOX = "/bin/busybox";
@@ -79,22 +86,7 @@ export interface BundleOptions {
   hostPid?: boolean;
 }
 
-const CAPS = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-];
+const CAPS = [...DEFAULT_CAPABILITIES];
 
 /** An OCI runtime config for a busybox container. */
 export function ociConfig(
@@ -117,31 +109,7 @@ export function ociConfig(
     root: { path: opts.rootfs, readonly: true },
     hostname: opts.hostname ?? "test",
     mounts: [
-      { destination: "/proc", type: "proc", source: "proc" },
-      {
-        destination: "/dev",
-        type: "tmpfs",
-        source: "tmpfs",
-        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-      },
-      {
-        destination: "/dev/pts",
-        type: "devpts",
-        source: "devpts",
-        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-      },
-      {
-        destination: "/dev/shm",
-        type: "tmpfs",
-        source: "shm",
-        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-      },
-      {
-        destination: "/sys",
-        type: "sysfs",
-        source: "sysfs",
-        options: ["nosuid", "noexec", "nodev", "ro"],
-      },
+      ...defaultMounts(false),
       {
         destination: "/tmp",
         type: "tmpfs",
@@ -158,25 +126,8 @@ export function ociConfig(
           : {}),
       },
       namespaces,
-      maskedPaths: [
-        "/proc/acpi",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/sys/firmware",
-        "/proc/scsi",
-      ],
-      readonlyPaths: [
-        "/proc/asound",
-        "/proc/bus",
-        "/proc/fs",
-        "/proc/irq",
-        "/proc/sys",
-        "/proc/sysrq-trigger",
-      ],
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },
   };
 }
