@@ -14,7 +14,7 @@
  * @module
  */
 import { nullLogger } from "../log/mod.ts";
-import { RUNC, TestWorld } from "../testing/containers.ts";
+import { RUNC, TestWorld } from "../oci/_test_containers.ts";
 import { ShimManager } from "../shim/client/_manager.ts";
 import type { ShimHandle } from "../shim/client/_types.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { nullLogger } from "../../log/mod.ts";
-import { containerSkipReason, RUNC, TestWorld } from "../../testing/containers.ts";
+import { containerSkipReason, RUNC, TestWorld } from "../../oci/_test_containers.ts";
 import { ShimManager } from "./_manager.ts";
 import type { ShimCreateOptions, ShimHandle } from "./_types.ts";
 

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
-import { zombieChildren } from "../../testing/containers.ts";
+import { zombieChildren } from "../../oci/_test_containers.ts";
 import {
   createContainer,
   readAll,

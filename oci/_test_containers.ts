@@ -3,9 +3,11 @@
  * only): a busybox rootfs, OCI bundles, a scratch runc root, and cleanup that checks
  * nothing leaked.
  *
- * The config written here is a small one built on `oci/`'s defaults (capabilities, mounts,
- * masked and read-only paths: what the agent gives an unprivileged container), so these
- * tests see a change to them; the cgroup is under a test-only parent.
+ * The config written here is a small one built on this folder's defaults (capabilities,
+ * mounts, masked and read-only paths: what the agent gives an unprivileged container), so
+ * these tests see a change to them; the cgroup is under a test-only parent. It lives here,
+ * beside those defaults, so that the shim's tests (and bench/shim_memory.ts) import it
+ * downward.
  *
  * @module
  */
@@ -14,7 +16,7 @@ import {
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
   defaultMounts,
-} from "../oci/mod.ts";
+} from "./mod.ts";
 
 /** Where Debian's busybox-static installs. */
 export const BUSYBOX = "/bin/busybox";
