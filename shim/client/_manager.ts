@@ -61,12 +61,14 @@ export class ShimManager implements HandleHost {
     // otherwise the shim is started now.
     let spawned = await this.#spares.claim(o);
     if (spawned?.exited()) {
-      await spawned.undo(log);
+      await spawned.undo(log, false);
       spawned = undefined;
     }
     const sp = spawned ??
       await this.#procs.spawn(o.id, o.bundle, o.runtime, o.logPath ? dirOf(o.logPath) : undefined);
-    undo.defer(() => sp.undo(log));
+    // Until "create" is asked, the shim cannot have made a container to delete.
+    let asked = false;
+    undo.defer(() => sp.undo(log, asked));
     const { stateDir, runtime } = sp;
 
     const t0 = performance.now();
@@ -95,6 +97,7 @@ export class ShimManager implements HandleHost {
     const connectedMs = performance.now() - t0;
     if (o.bundleReady) await o.bundleReady;
     const t1 = performance.now();
+    asked = true;
     const created = await control.call(
       "create",
       {

@@ -124,7 +124,8 @@ export class SparePool {
     if (!entry) return;
     this.#spares.delete(key);
     const sp = await entry.spawned;
-    await sp?.undo(this.logger).catch(() => {});
+    // A spare is never asked to create before it is claimed: no container to delete.
+    await sp?.undo(this.logger, false).catch(() => {});
   }
 
   /** The spare process reserved for `o.id`, if it can serve this create. */
@@ -138,7 +139,7 @@ export class SparePool {
       (entry.logDir !== undefined && o.logPath.startsWith(`${entry.logDir}/`));
     const same = entry.runtime.binary === o.runtime.binary && entry.runtime.root === o.runtime.root;
     if (fits && same) return { ...sp, spare: true };
-    await sp.undo(this.logger);
+    await sp.undo(this.logger, false);
     return undefined;
   }
 }

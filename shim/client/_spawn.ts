@@ -56,8 +56,12 @@ export interface Spawned {
   readonly status: Promise<unknown>;
   readonly spare: boolean;
   exited(): boolean;
-  /** Kills it, has the runtime delete what it may have made, removes its state dir. */
-  undo(log: Logger): Promise<void>;
+  /**
+   * Kills it, has the runtime delete what it may have made, removes its state dir. With
+   * `asked` false (it was never asked to create: a spare dropped, or one that exited
+   * unused) there is no container to delete, and no one-shot `shim delete` is started.
+   */
+  undo(log: Logger, asked?: boolean): Promise<void>;
 }
 
 /** What `bootstrap.json` holds. */
@@ -173,16 +177,18 @@ export class ShimProcesses {
       status,
       spare: false,
       exited: () => exited,
-      undo: async (log: Logger) => {
+      undo: async (log: Logger, asked = true) => {
         // Whatever failed, the runc container goes first (the shim may have half-made it),
         // then the shim and its state dir.
         if (!exited) killQuietly(child.pid);
         // Unref'd, its exit alone would not keep the event loop waiting for it.
         child.ref();
         await child.status.catch(() => {});
-        await this.#delete(id, runtime).catch((err) =>
-          log.warn("cannot delete the runc container after a failed create", { err })
-        );
+        if (asked) {
+          await this.#delete(id, runtime).catch((err) =>
+            log.warn("cannot delete the runc container after a failed create", { err })
+          );
+        }
         await this.removeStateDir(id);
       },
     };
