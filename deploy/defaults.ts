@@ -177,6 +177,8 @@ async function main(args: string[]): Promise<number> {
   } else if (what === "crictl" && (rest.length === 1 || rest.length === 2)) {
     outcomes = [await crictlConfig(rest[0]!, rest[1])];
   } else if (what === "for-serve") {
+    // `./run start --help` shows serve's help; it puts nothing on the node.
+    if (rest.some((a) => ["-h", "--help", "-v", "--version"].includes(a))) return 0;
     outcomes = await forServe(rest);
   } else {
     console.error(
