@@ -28,7 +28,9 @@ import {
 } from "./harness/crictl.ts";
 import { testNetwork } from "./harness/env.ts";
 import { leftovers, NOTHING } from "./harness/pods.ts";
-import { outputMismatch, type Step, walkthrough } from "./harness/walkthrough.ts";
+import { codeBlock, outputMismatch, type Step, walkthrough } from "./harness/walkthrough.ts";
+import { parse as parseToml } from "smol-toml";
+import { resolveConfig } from "../config/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** Verbs that only look: a newcomer reading `logs` a moment after `start` sees the line. */
@@ -174,4 +176,13 @@ Deno.test({
       await Deno.remove(pod.logDirectory, { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test("README's registry note is a config the agent takes: its keys exist and validate", async () => {
+  const block = codeBlock(await Deno.readTextFile(`${ROOT}/README.md`), "First pod", "toml");
+  const raw = parseToml(block.lines.join("\n")) as Record<string, unknown>;
+  const config = resolveConfig(raw, "README's [image] example");
+  assertEquals(Object.keys(config.image.mirrors), ["docker.io"]);
+  assert(config.image.insecureRegistries.length > 0, "README shows insecure_registries");
+  assert(Object.keys(config.image.auths).length > 0, "README shows auths");
 });

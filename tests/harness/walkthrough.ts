@@ -21,20 +21,35 @@ export interface Step {
   readonly expected: readonly string[];
 }
 
-/** The steps of the first ```sh block under the `## <title>` heading of `markdown`. */
-export function walkthrough(markdown: string, title: string): Step[] {
+/**
+ * The first ```<lang> block under the `## <title>` heading of `markdown`: its lines and the
+ * 1-based README line number of the first.
+ */
+export function codeBlock(
+  markdown: string,
+  title: string,
+  lang: string,
+): { firstLineNo: number; lines: string[] } {
   const lines = markdown.split("\n");
   const start = lines.findIndex((l) => l === `## ${title}`);
   if (start < 0) throw new Error(`README has no "## ${title}" section`);
   let i = start + 1;
-  while (i < lines.length && lines[i] !== "```sh") {
-    if (lines[i]!.startsWith("## ")) throw new Error(`"## ${title}" has no sh block`);
+  while (i < lines.length && lines[i] !== "```" + lang) {
+    if (lines[i]!.startsWith("## ")) throw new Error(`"## ${title}" has no ${lang} block`);
     i++;
   }
-  if (i === lines.length) throw new Error(`"## ${title}" has no sh block`);
+  if (i === lines.length) throw new Error(`"## ${title}" has no ${lang} block`);
+  const end = lines.indexOf("```", i + 1);
+  if (end < 0) throw new Error(`"## ${title}": the ${lang} block is not closed`);
+  return { firstLineNo: i + 2, lines: lines.slice(i + 1, end) };
+}
+
+/** The steps of the first ```sh block under the `## <title>` heading of `markdown`. */
+export function walkthrough(markdown: string, title: string): Step[] {
+  const block = codeBlock(markdown, title, "sh");
   const steps: { lineNo: number; line: string; expected: string[] }[] = [];
-  for (i++; i < lines.length && lines[i] !== "```"; i++) {
-    const l = lines[i]!;
+  for (const [n, l] of block.lines.entries()) {
+    const i = block.firstLineNo + n - 1;
     if (l.trim() === "") continue;
     if (l.startsWith("#")) {
       const last = steps.at(-1);
@@ -44,7 +59,6 @@ export function walkthrough(markdown: string, title: string): Step[] {
       steps.push({ lineNo: i + 1, line: l, expected: [] });
     }
   }
-  if (i === lines.length) throw new Error(`"## ${title}": the sh block is not closed`);
   if (steps.length === 0) throw new Error(`"## ${title}": the sh block has no command`);
   return steps;
 }
