@@ -51,6 +51,7 @@ import {
 } from "../../cri/gen/api.ts";
 import { spdyExec } from "../../streaming/testing/spdy_client.ts";
 import type { CriClient } from "./cri_client.ts";
+import { readCriLog } from "./pods.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 /** The CRI schema the agent is generated from. */
@@ -484,21 +485,6 @@ const STATE_NAMES: Record<number, string> = {
   [ContainerState.CONTAINER_UNKNOWN]: "Unknown",
 };
 
-/** Joins a CRI log file's lines back into the streams, as k8s.io/cri-client's ReadLogs does. */
-export function criLogChunks(text: string): { stream: "stdout" | "stderr"; text: string }[] {
-  const out: { stream: "stdout" | "stderr"; text: string }[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const m = /^(\S+) (stdout|stderr) ([PF])(?: (.*))?$/s.exec(line);
-    if (!m) throw new Error(`malformed CRI log line: ${JSON.stringify(line.slice(0, 200))}`);
-    out.push({
-      stream: m[2] as "stdout" | "stderr",
-      text: (m[4] ?? "") + (m[3] === "F" ? "\n" : ""),
-    });
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The verbs.
 
@@ -651,12 +637,14 @@ export class Crictl {
         if (args.length !== 1) throw new UsageError("crictl logs: one container id");
         const { status } = await rt.containerStatus({ containerId: args[0]!, verbose: false });
         if (!status?.logPath) throw new Error("the container has not set log path");
-        let chunks = criLogChunks(await Deno.readTextFile(status.logPath));
+        await Deno.stat(status.logPath); // crictl fails on a missing file; readCriLog would not
+        let lines = await readCriLog(status.logPath);
         if (flags.has("tail")) {
           const n = Number(flags.get("tail"));
-          if (n >= 0) chunks = chunks.slice(Math.max(0, chunks.length - n));
+          if (n >= 0) lines = lines.slice(Math.max(0, lines.length - n));
         }
-        for (const c of chunks) write(c.stream, c.text);
+        // k8s.io/cri-client's ReadLogs: a full line ends with a newline, a partial one does not.
+        for (const l of lines) write(l.stream, l.tag === "F" ? `${l.text}\n` : l.text);
         return 0;
       }
       case "exec":

@@ -6,7 +6,6 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../../testing
 import { NamespaceMode } from "../../cri/gen/api.ts";
 import {
   ConfigError,
-  criLogChunks,
   humanDuration,
   loadContainerConfig,
   loadPodSandboxConfig,
@@ -182,16 +181,4 @@ Deno.test("humanDuration() words durations as go-units does", () => {
   assertEquals(humanDuration(90_000), "About a minute");
   assertEquals(humanDuration(30 * 60_000), "30 minutes");
   assertEquals(humanDuration(3 * 3_600_000), "3 hours");
-});
-
-Deno.test("criLogChunks() joins partial lines and keeps each stream", () => {
-  const log = "2026-01-01T00:00:00Z stdout P hel\n2026-01-01T00:00:00Z stdout F lo\n" +
-    "2026-01-01T00:00:00Z stderr F oops\n2026-01-01T00:00:00Z stdout F\n";
-  assertEquals(criLogChunks(log), [
-    { stream: "stdout", text: "hel" },
-    { stream: "stdout", text: "lo\n" },
-    { stream: "stderr", text: "oops\n" },
-    { stream: "stdout", text: "\n" },
-  ]);
-  assertThrows(() => criLogChunks("garbage\n"), Error, "malformed");
 });
