@@ -201,21 +201,22 @@ else
   say "wrote $CONFIG (every key documented, at its default)"
 fi
 
-# --- 5. the default CNI network, only on a node without one ----------------------------------
-if compgen -G "$CNI_DIR/*.conflist" >/dev/null || compgen -G "$CNI_DIR/*.conf" >/dev/null ||
-  compgen -G "$CNI_DIR/*.json" >/dev/null; then
-  say "keeping the network configured in $CNI_DIR"
-else
-  put "$SRC/deploy/cni/10-sauropod.conflist" "$CNI_DIR/10-sauropod.conflist" 0644
-  say "installed the default network $CNI_DIR/10-sauropod.conflist"
-fi
-
-# --- 6. crictl's config, only when absent -----------------------------------------------------
-if [ -e "$CRICTL" ]; then
-  say "keeping $CRICTL"
-else
-  put "$SRC/deploy/crictl.yaml" "$CRICTL" 0644
-fi
+# --- 5. the default CNI network, only on a node without one; 6. crictl's config, only when
+# absent. deploy/defaults.ts holds both rules (./run start follows them too); it prints the
+# path of what it wrote, which the manifest then lists.
+# Runs `defaults.ts STEP ARGS…` allowed to write only in the directory $1 (where the file and
+# its temporary sibling go).
+defaults() {
+  local dir=$1
+  shift
+  DENO_DIR=$PREFIX/.deno "$DENO" run --cached-only --quiet --no-prompt --allow-read="$PREFIX,$ETC" \
+    --allow-write="$dir" "$PREFIX/deploy/defaults.ts" "$@" || die "deploy/defaults.ts $1 failed"
+}
+make_dir "$CNI_DIR"
+WROTE=$(defaults "$CNI_DIR" network "$CNI_DIR")
+[ -z "$WROTE" ] || record file "$WROTE" "$(sha256sum "$WROTE" | cut -d' ' -f1)"
+WROTE=$(defaults "$(dirname "$CRICTL")" crictl "$CRICTL")
+[ -z "$WROTE" ] || record file "$WROTE" "$(sha256sum "$WROTE" | cut -d' ' -f1)"
 
 # --- 7. the unit ------------------------------------------------------------------------------
 sed -e "s#/usr/bin/deno run#$DENO run#" \

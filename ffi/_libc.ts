@@ -56,10 +56,22 @@ function ffiGranted(): boolean {
  * its errno is lost, so nonblocking calls must return their error in the result instead.
  */
 export function errno(): number {
-  const p = errnoLibrary().symbols.__errno_location();
-  if (p === null) return 0;
-  return new Deno.UnsafePointerView(p).getInt32();
+  if (errnoView === undefined) {
+    const p = errnoLibrary().symbols.__errno_location();
+    if (p === null) return 0;
+    errnoView = new Deno.UnsafePointerView(p);
+  }
+  return errnoView.getInt32();
 }
+
+/**
+ * This thread's errno cell (its address is fixed for the thread's life; a worker has its own
+ * module instance). Kept so that reading errno after a failed call runs no FFI call and
+ * allocates nothing: an allocation can start a garbage collection on this thread, whose own
+ * system calls may overwrite errno before it is read (seen: an unlinkat failing with EISDIR
+ * read back as EAGAIN, under load, once in a few hundred thousand calls).
+ */
+let errnoView: Deno.UnsafePointerView | undefined;
 
 /** The message libc gives for `code` (e.g. "No such process"). */
 export function strerror(code: number): string {

@@ -88,6 +88,7 @@ test("deploy: install.sh into a temp root passes sauropod check; uninstall.sh le
     const first = await install(l);
     assertEquals(first.code, 0, first.out);
     assertStringIncludes(first.out, "\nready\n");
+    assertStringIncludes(first.out, `sauropod's default is installed: ${l.etc}/cni/net.d/`);
 
     // Every file in its place; the config is the documented schema, pointed at this CNI dir.
     assertEquals(
@@ -130,6 +131,10 @@ test("deploy: install.sh into a temp root passes sauropod check; uninstall.sh le
     const again = await install(l);
     assertEquals(again.code, 0, again.out);
     assertStringIncludes(again.out, `keeping ${l.etc}/sauropod/config.toml`);
+    assertStringIncludes(
+      again.out,
+      `keeping the network configured in ${l.etc}/cni/net.d (10-sauropod.conflist)`,
+    );
 
     const removed = await uninstall(l);
     assertEquals(removed.code, 0, removed.out);
@@ -151,6 +156,7 @@ test("deploy: an operator's network, crictl.yaml and edited config are never clo
     const first = await install(l);
     assertEquals(first.code, 0, first.out);
     assertEquals(await tree(`${l.etc}/cni/net.d`), ["/05-theirs.conflist"]);
+    assertStringIncludes(first.out, "points crictl at unix:///x.sock, not at this agent");
     assertEquals(
       await Deno.readTextFile(`${l.etc}/crictl.yaml`),
       "runtime-endpoint: unix:///x.sock\n",
