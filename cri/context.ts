@@ -15,3 +15,10 @@ export interface HandlerContext {
   /** A logger carrying the RPC name. */
   readonly logger: Logger;
 }
+
+/** A server-streaming handler: it answers by calling `send` once per message. */
+export type StreamHandler<Req, Res> = (
+  req: Req,
+  ctx: HandlerContext,
+  send: (msg: Res) => Promise<void>,
+) => Promise<void>;

@@ -87,10 +87,16 @@ Deno.test({
       const none = await listImages(images, { filter: { image: spec("nope") } }, ctx);
       assertEquals(none.images, []);
       const sent: StreamImagesResponse[] = [];
-      await streamImages(images, {}, ctx, (m) => {
+      const push = (m: StreamImagesResponse) => {
         sent.push(m);
         return Promise.resolve();
-      });
+      };
+      await streamImages(images, {}, ctx, push, { maxItems: 5000, maxBytes: 15 << 20 });
+      assertEquals(sent.length, 1);
+      assertEquals(sent.flatMap((m) => m.images), all.images);
+      sent.length = 0;
+      await streamImages(images, {}, ctx, push, { maxItems: 1, maxBytes: 15 << 20 });
+      assertEquals(sent.map((m) => m.images.length), [1, 1]);
       assertEquals(sent.flatMap((m) => m.images), all.images);
     });
 

@@ -1,0 +1,33 @@
+/**
+ * StreamContainers (KEP-5825): ListContainers' list, same filter, in bounded batches.
+ *
+ * @module
+ */
+import {
+  Container,
+  type StreamContainersRequest,
+  type StreamContainersResponse,
+} from "../../api/gen/api.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
+import { listContainers as list } from "../../runtime/container/list.ts";
+import { type BatchLimits, sendInBatches } from "../batches.ts";
+import type { HandlerContext, StreamHandler } from "../context.ts";
+
+/** The StreamContainers handler. */
+export function streamContainers(
+  core: RuntimeCore,
+  limits: BatchLimits,
+): StreamHandler<StreamContainersRequest, StreamContainersResponse> {
+  return (
+    req: StreamContainersRequest,
+    ctx: HandlerContext,
+    send: (msg: StreamContainersResponse) => Promise<void>,
+  ): Promise<void> =>
+    sendInBatches(
+      list(core, req.filter),
+      (c) => Container.encode(c).finish().length,
+      limits,
+      ctx.signal,
+      (containers) => send({ containers }),
+    );
+}

@@ -1,0 +1,33 @@
+/**
+ * StreamPodSandboxes (KEP-5825): ListPodSandbox's list, same filter, in bounded batches.
+ *
+ * @module
+ */
+import {
+  PodSandbox,
+  type StreamPodSandboxesRequest,
+  type StreamPodSandboxesResponse,
+} from "../../api/gen/api.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
+import { listPodSandboxes as list } from "../../runtime/pod/list.ts";
+import { type BatchLimits, sendInBatches } from "../batches.ts";
+import type { HandlerContext, StreamHandler } from "../context.ts";
+
+/** The StreamPodSandboxes handler. */
+export function streamPodSandboxes(
+  core: RuntimeCore,
+  limits: BatchLimits,
+): StreamHandler<StreamPodSandboxesRequest, StreamPodSandboxesResponse> {
+  return (
+    req: StreamPodSandboxesRequest,
+    ctx: HandlerContext,
+    send: (msg: StreamPodSandboxesResponse) => Promise<void>,
+  ): Promise<void> =>
+    sendInBatches(
+      list(core, req.filter),
+      (p) => PodSandbox.encode(p).finish().length,
+      limits,
+      ctx.signal,
+      (podSandboxes) => send({ podSandboxes }),
+    );
+}
