@@ -53,6 +53,9 @@ import { streamPodSandboxes } from "./runtime/pod_stream.ts";
 import { streamContainers } from "./runtime/container_stream.ts";
 import { streamContainerStats } from "./runtime/container_stats_stream.ts";
 import { streamPodSandboxStats } from "./runtime/pod_stats_stream.ts";
+import { listMetricDescriptors } from "./runtime/metric_descriptors.ts";
+import { listPodSandboxMetrics } from "./runtime/pod_metrics_list.ts";
+import { streamPodSandboxMetrics } from "./runtime/pod_metrics_stream.ts";
 import { imageFsInfo } from "./image/image_fs_info.ts";
 import { imageStatus } from "./image/image_status.ts";
 import { listImages } from "./image/list_images.ts";
@@ -149,6 +152,9 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
     containerStats: containerStats(stats),
     listContainerStats: listContainerStats(stats),
     streamContainerStats: streamContainerStats(stats, limits),
+    listMetricDescriptors: listMetricDescriptors(stats),
+    listPodSandboxMetrics: listPodSandboxMetrics(stats),
+    streamPodSandboxMetrics: streamPodSandboxMetrics(stats, limits),
   };
 }
 
