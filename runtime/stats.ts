@@ -120,6 +120,8 @@ export class StatsService {
   readonly #collector: StatsCollector;
 
   readonly #support: MetricSupport;
+  /** Where `image/` keeps snapshots, writable layers included (its fsInfo mount point). */
+  readonly #snapshotRoot: string;
 
   /**
    * `psi` says whether the kernel has pressure files (`/proc/pressure`): then the
@@ -136,6 +138,7 @@ export class StatsService {
     this.#layout = layout;
     this.#driver = driver;
     this.#collector = collector ?? new StatsCollector({ logger: core.log });
+    this.#snapshotRoot = `${core.config.root}/snapshots`;
     this.#support = {
       v1: layout.v1.has("memory"),
       psi: psi && layout.unified !== undefined,
@@ -181,7 +184,8 @@ export class StatsService {
         this.#layout,
         this.#driver.containerCgroupPath(s.doc.cgroupParent, c.doc.id),
       ),
-      ...(upper ? { writableLayer: { dir: upper, mountpoint: this.#core.config.root } } : {}),
+      // fsId as ImageFsInfo's container_filesystems: the snapshot root holding the layer.
+      ...(upper ? { writableLayer: { dir: upper, mountpoint: this.#snapshotRoot } } : {}),
     };
   }
 
