@@ -3,7 +3,8 @@
  * running per pod, the rest created, to stay cheap on 2 cores), every Stream RPC returns
  * exactly what its unary List returns, filter by filter; and with a lowered send limit a
  * unary List too big to send fails RESOURCE_EXHAUSTED naming its Stream RPC, while the
- * stream delivers the whole list in messages that each fit.
+ * stream delivers the whole list in messages that each fit. A state filter outside its enum
+ * is INVALID_ARGUMENT naming the field, from both forms.
  */
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import {
@@ -219,6 +220,24 @@ Deno.test("list streaming: a List over the send limit is RESOURCE_EXHAUSTED nami
     assertEquals(got.map((c) => c.id).sort(), [...ids].sort());
     assert(sizes.length > 1, `several messages: ${sizes}`);
     assert(sizes.every((n) => n <= limit), `each message fits in ${limit} bytes: ${sizes}`);
+    // A state that is no ContainerState: refused by both forms, naming the field.
+    const bad = { filter: { state: { state: 7 as ContainerState } } };
+    for (
+      const call of [
+        () => runtime.listContainers(bad),
+        () => collect(runtime.streamContainers(bad), (m) => m.containers),
+      ]
+    ) {
+      let e: unknown;
+      try {
+        await call();
+      } catch (x) {
+        e = x;
+      }
+      assert(e instanceof CriError, `bad state filter fails: ${e}`);
+      assertEquals(e.code, 3 /* INVALID_ARGUMENT */);
+      assertStringIncludes(e.details, "filter.state.state: 7 is not one of CONTAINER_CREATED");
+    }
     // A filtered List that fits still answers.
     const small = await runtime.listContainers({ filter: { id: ids[3]! } });
     assertEquals(small.containers.map((c) => c.id), [ids[3]!]);

@@ -94,6 +94,11 @@ Deno.test("metrics: descriptors, pod and container series with cAdvisor labels, 
     assertEquals(rx && labels(rx).interface, "eth0", "pod network series");
     assertEquals(rx && labels(rx).container, "", 'pod series have container ""');
     assert(ctr.some((m) => m.name === "container_threads"), "threads");
+    // Pressure is described only where the kernel keeps it, and then sent.
+    for (const r of ["cpu", "memory", "io"]) {
+      const name = `container_pressure_${r}_waiting_seconds_total`;
+      assertEquals(ctr.some((m) => m.name === name), keys.has(name), name);
+    }
     assert(ctr.some((m) => m.name === "container_fs_usage_bytes"), "writable layer");
     assert(ctr.some((m) => m.name === "container_start_time_seconds"), "start time");
 

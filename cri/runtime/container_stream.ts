@@ -12,6 +12,7 @@ import type { RuntimeCore } from "../../runtime/core.ts";
 import { listContainers as list } from "../../runtime/container/list.ts";
 import { type BatchLimits, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
+import { containerFilter } from "../filters.ts";
 
 /** The StreamContainers handler. */
 export function streamContainers(
@@ -24,7 +25,7 @@ export function streamContainers(
     send: (msg: StreamContainersResponse) => Promise<void>,
   ): Promise<void> =>
     sendInBatches(
-      list(core, req.filter),
+      list(core, containerFilter(req.filter)),
       (c) => Container.encode(c).finish().length,
       limits,
       ctx.signal,

@@ -12,6 +12,7 @@ import type { RuntimeCore } from "../../runtime/core.ts";
 import { listPodSandboxes as list } from "../../runtime/pod/list.ts";
 import { type BatchLimits, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
+import { podFilter } from "../filters.ts";
 
 /** The StreamPodSandboxes handler. */
 export function streamPodSandboxes(
@@ -24,7 +25,7 @@ export function streamPodSandboxes(
     send: (msg: StreamPodSandboxesResponse) => Promise<void>,
   ): Promise<void> =>
     sendInBatches(
-      list(core, req.filter),
+      list(core, podFilter(req.filter)),
       (p) => PodSandbox.encode(p).finish().length,
       limits,
       ctx.signal,
