@@ -173,10 +173,25 @@ export class StatsCollector {
    * ("p") `id`, cached like the stats. Not-found when the cgroup is gone.
    */
   metrics(kind: "c" | "p", id: string, location: CgroupLocation): CgroupMetrics {
+    return this.#metrics(kind, id, location, false);
+  }
+
+  /** A background round's metric read: a cgroup gone meanwhile is no failure. */
+  #freshMetrics(kind: "c" | "p", id: string, location: CgroupLocation): void {
+    try {
+      this.#metrics(kind, id, location, true);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  #metrics(kind: "c" | "p", id: string, location: CgroupLocation, fresh: boolean): CgroupMetrics {
     const key = `${kind}/${id}`;
     const now = this.#clock.monoNs();
     const entry = this.#entries.get(key);
-    if (entry?.metrics && now - entry.metrics.at < this.#ttlNs) return entry.metrics.counters;
+    if (!fresh && entry?.metrics && now - entry.metrics.at < this.#ttlNs) {
+      return entry.metrics.counters;
+    }
     let counters: CgroupMetrics;
     try {
       counters = readCgroupMetrics(location);
@@ -272,7 +287,11 @@ export class StatsCollector {
       state.timer = undefined;
       try {
         const list = targets();
-        for (const p of list) await this.#pod(p, true);
+        for (const p of list) {
+          await this.#pod(p, true);
+          this.#freshMetrics("p", p.id, p.cgroup);
+          for (const c of p.containers) this.#freshMetrics("c", c.id, c.cgroup);
+        }
         this.retain(list.flatMap((p) => [p.id, ...p.containers.map((c) => c.id)]));
       } catch (err) {
         this.#log.warn("background stats collection failed", { err });
