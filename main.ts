@@ -10,7 +10,7 @@
 
 if (import.meta.main) {
   if (Deno.args[0] === "shim") {
-    const { shimMain } = await import("./shim/main.ts");
+    const { shimMain } = await import("./shim/server/main.ts");
     Deno.exit(await shimMain(Deno.args.slice(1)));
   }
   // Not a string literal on purpose: Deno loads the whole graph of a literal dynamic import

@@ -9,18 +9,14 @@ import { type Config, loadConfig, type Overrides } from "../config/mod.ts";
 import { messageOf } from "../errors/mod.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
-import { probeRuntimeBinary, which } from "./probe.ts";
+import { probeRuntimeBinary } from "./probe.ts";
+import { which } from "../lib/exec.ts";
 import { checkCgroups } from "./check_cgroups.ts";
+import type { Finding } from "./finding.ts";
 import { checkPermissions } from "./check_permissions.ts";
 import { checkLsm } from "./check_lsm.ts";
 
-/** One finding. */
-export interface Finding {
-  level: "ok" | "warn" | "fail";
-  check: string;
-  message: string;
-  fix?: string;
-}
+export type { Finding } from "./finding.ts";
 
 /** How `check` was invoked. */
 export interface CheckOptions {
@@ -83,7 +79,7 @@ export async function checks(config: Config): Promise<Finding[]> {
   out.push(...(await checkPermissions(config)));
 
   for (const tool of ["unshare", "nsenter", "mount", "umount"]) {
-    const p = await which(tool);
+    const p = which(tool);
     add(
       p ? { level: "ok", check: "tools", message: `${tool}: ${p}` } : {
         level: "fail",

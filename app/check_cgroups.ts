@@ -9,7 +9,7 @@ import { controllerVersion, detectLayout } from "../cgroups/layout.ts";
 import { messageOf } from "../errors/mod.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
-import type { Finding } from "./check.ts";
+import type { Finding } from "./finding.ts";
 
 const NEEDED = ["cpu", "memory", "pids"];
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { type AppArmorFacts, detectAppArmor, detectSelinux } from "../runtime/lsm.ts";
-import type { Finding } from "./check.ts";
+import { type AppArmorFacts, detectAppArmor, detectSelinux } from "../lsm/mod.ts";
+import type { Finding } from "./finding.ts";
 
 /** Findings for the node's AppArmor and SELinux. */
 export async function checkLsm(): Promise<Finding[]> {

@@ -9,8 +9,8 @@
  */
 import type { Config } from "../config/mod.ts";
 import { messageOf } from "../errors/mod.ts";
-import type { Finding } from "./check.ts";
-import { which } from "./probe.ts";
+import type { Finding } from "./finding.ts";
+import { which } from "../lib/exec.ts";
 
 const FIX = 'add it to deploy/permissions.ts and render deno.json ("permissions --write"), ' +
   "or keep the default location";
@@ -67,7 +67,7 @@ export async function checkPermissions(config: Config): Promise<Finding[]> {
       },
   );
 
-  const runtime = (await which(config.runtime.binary)) ?? config.runtime.binary;
+  const runtime = which(config.runtime.binary) ?? config.runtime.binary;
   if (!(await granted({ name: "run", command: runtime }))) {
     out.push({
       level: "fail",

@@ -1,6 +1,6 @@
 import { assertRejects } from "../testing/assert.ts";
-import { GrpcServer, protoCodec } from "../cri/grpc/mod.ts";
-import { VersionRequest, VersionResponse } from "../cri/gen/api.ts";
+import { GrpcServer, protoCodec } from "../lib/grpc/mod.ts";
+import { VersionRequest, VersionResponse } from "../api/gen/api.ts";
 import { version } from "../cri/runtime/version.ts";
 import { nullLogger } from "../log/mod.ts";
 import { isUnavailable, kindOf } from "../errors/mod.ts";

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { which } from "../lib/exec.ts";
 
 /** The result of a probe: ok, or why not and how to fix it. */
 export interface ProbeResult {
@@ -11,26 +12,9 @@ export interface ProbeResult {
   fix?: string;
 }
 
-/** Resolves a binary name on PATH (or checks an absolute path); undefined when absent. */
-export async function which(binary: string): Promise<string | undefined> {
-  const candidates = binary.includes("/")
-    ? [binary]
-    : (Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-      .split(":").map((d) => `${d}/${binary}`);
-  for (const c of candidates) {
-    try {
-      const st = await Deno.stat(c);
-      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 /** Is the OCI runtime binary present and runnable? Reports its version line. */
 export async function probeRuntimeBinary(binary: string): Promise<ProbeResult> {
-  const path = await which(binary);
+  const path = which(binary);
   if (!path) {
     return {
       ok: false,

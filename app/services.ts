@@ -1,52 +1,32 @@
 /**
- * The composition root: builds every service from the config and wires the CRI handlers.
- * Nothing registers itself at import time; this file is where the parts meet.
+ * The composition root: builds every service from the config and hands them to the CRI
+ * server (whose table maps each RPC to its handler). Nothing registers itself at import
+ * time; this file is where the parts meet.
  *
  * @module
  */
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { messageOf } from "../errors/mod.ts";
-import { createCriServer, type RuntimeHandlers } from "../cri/server.ts";
-import type { GrpcServer } from "../cri/grpc/mod.ts";
-import { version } from "../cri/runtime/version.ts";
-import { type Readiness, status } from "../cri/runtime/status.ts";
-import { runPodSandbox } from "../cri/runtime/sandbox_run.ts";
-import { removePodSandbox, stopPodSandbox } from "../cri/runtime/sandbox_stop.ts";
-import { listPodSandbox, podSandboxStatus } from "../cri/runtime/sandbox_status.ts";
-import { createContainer } from "../cri/runtime/container_create.ts";
-import {
-  removeContainer,
-  startContainer,
-  stopContainer,
-} from "../cri/runtime/container_lifecycle.ts";
-import { containerStatus, listContainers } from "../cri/runtime/container_status.ts";
-import { execSync } from "../cri/runtime/exec_sync.ts";
-import { reopenContainerLog, updateContainerResources } from "../cri/runtime/container_update.ts";
-import { getContainerEvents } from "../cri/runtime/events.ts";
-import { runtimeConfig, updateRuntimeConfig } from "../cri/runtime/runtime_config.ts";
-import {
-  containerStats,
-  listContainerStats,
-  listPodSandboxStats,
-  podSandboxStats,
-} from "../cri/runtime/stats.ts";
+import { createCriServer } from "../cri/server.ts";
+import type { Readiness } from "../cri/runtime/status.ts";
+import type { GrpcServer } from "../lib/grpc/mod.ts";
 import { StatsService } from "../runtime/stats.ts";
-import { attach, exec, portForward } from "../cri/runtime/streaming.ts";
 import { streamingBackend } from "../runtime/streaming_backend.ts";
 import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
-import { imageHandlers } from "../cri/image/mod.ts";
-import { Runtime } from "../runtime/mod.ts";
-import { MetadataStore } from "../runtime/store/mod.ts";
+import { RuntimeCore } from "../runtime/core.ts";
+import { recover } from "../runtime/recovery.ts";
+import { MetadataStore } from "../store/mod.ts";
 import { tightenModes } from "../runtime/modes.ts";
-import { ImageService } from "../runtime/image/mod.ts";
-import { bundleShim, ShimManager } from "../runtime/shim/mod.ts";
-import { CniManager } from "../runtime/network/mod.ts";
-import { cgroupPort } from "../runtime/cgroups.ts";
+import { ImageService } from "../image/mod.ts";
+import { bundleShim, ShimManager } from "../shim/client/mod.ts";
+import { CniManager } from "../network/mod.ts";
+import { cgroupPort } from "../runtime/cgroup_port.ts";
 import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
-import { capabilitiesFromMask, type NodeFacts } from "../runtime/oci/mod.ts";
-import { AppArmor, detectSelinux } from "../runtime/lsm.ts";
-import { probeRuntimeBinary, which } from "./probe.ts";
+import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
+import { AppArmor, detectSelinux } from "../lsm/mod.ts";
+import { probeRuntimeBinary } from "./probe.ts";
+import { which } from "../lib/exec.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
@@ -126,7 +106,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     cacheDir: `${config.root}/cni`,
     logger: log.with({ component: "cni" }),
   });
-  const runtime = new Runtime({
+  const core = new RuntimeCore({
     config,
     logger: log,
     store,
@@ -134,14 +114,14 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     shims,
     cni,
     cgroups: cgroupPort(layout, driver),
-    runtimeBinary: (await which(config.runtime.binary)) ?? config.runtime.binary,
+    runtimeBinary: which(config.runtime.binary) ?? config.runtime.binary,
     oom,
     agentCapabilities: proc.capBnd,
     node,
     apparmor,
   });
-  await runtime.recover();
-  const stats = new StatsService(runtime.core, layout, driver);
+  await recover(core);
+  const stats = new StatsService(core, layout, driver);
   const dialer = new NetnsDialer({ logger: log.with({ component: "portforward" }) });
   const streaming = new StreamingServer({
     address: config.stream.address,
@@ -152,7 +132,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     maxConnections: config.stream.maxConnections,
     maxConnectionsPerSource: config.stream.maxConnectionsPerSource,
     maxUnauthenticatedConnections: config.stream.maxUnauthenticatedConnections,
-    backend: streamingBackend(runtime.core, dialer),
+    backend: streamingBackend(core, dialer),
     logger: log.with({ component: "streaming" }),
   });
   await streaming.start();
@@ -176,61 +156,37 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     }
   };
 
-  const rt = runtime;
-  const runtimeHandlers: RuntimeHandlers = {
-    version,
-    status: status({
-      config,
-      runtimeReady,
-      networkReady,
-      info: () => ({
-        cgroupLayout: layout.mode,
-        cgroupDriver: driver.name,
-        oom,
-        node,
-        apparmor: apparmor.info(),
-        selinux: {
-          enabled: node.selinux,
-          labels: node.selinux
-            ? "not applied: SELinux options and relabel requests are refused"
-            : "not applied: SELinux options are ignored (SELinux is not enabled)",
-        },
-        streamServer: streaming.baseUrl,
-      }),
-    }),
-    runPodSandbox: runPodSandbox(rt),
-    stopPodSandbox: stopPodSandbox(rt),
-    removePodSandbox: removePodSandbox(rt),
-    podSandboxStatus: podSandboxStatus(rt),
-    listPodSandbox: listPodSandbox(rt),
-    createContainer: createContainer(rt),
-    startContainer: startContainer(rt),
-    stopContainer: stopContainer(rt),
-    removeContainer: removeContainer(rt),
-    containerStatus: containerStatus(rt),
-    listContainers: listContainers(rt),
-    execSync: execSync(rt),
-    updateContainerResources: updateContainerResources(rt),
-    reopenContainerLog: reopenContainerLog(rt),
-    getContainerEvents: getContainerEvents(rt),
-    exec: exec(runtime.core, streaming),
-    attach: attach(runtime.core, streaming),
-    portForward: portForward(runtime.core, streaming),
-    containerStats: containerStats(stats),
-    listContainerStats: listContainerStats(stats),
-    podSandboxStats: podSandboxStats(stats),
-    listPodSandboxStats: listPodSandboxStats(stats),
-    runtimeConfig: runtimeConfig(config),
-    updateRuntimeConfig: updateRuntimeConfig((cidr) => cni.updatePodCidr(cidr), log),
-  };
-
   const server = createCriServer({
     logger: log,
     maxRecvMessageBytes: config.limits.maxRecvMessageBytes,
     maxSendMessageBytes: config.limits.maxSendMessageBytes,
     maxConcurrentCalls: config.limits.maxConcurrentCalls,
-    runtime: runtimeHandlers,
-    image: imageHandlers(images),
+    deps: {
+      config,
+      core,
+      stats,
+      streaming,
+      images,
+      status: {
+        runtimeReady,
+        networkReady,
+        info: () => ({
+          cgroupLayout: layout.mode,
+          cgroupDriver: driver.name,
+          oom,
+          node,
+          apparmor: apparmor.info(),
+          selinux: {
+            enabled: node.selinux,
+            labels: node.selinux
+              ? "not applied: SELinux options and relabel requests are refused"
+              : "not applied: SELinux options are ignored (SELinux is not enabled)",
+          },
+          streamServer: streaming.baseUrl,
+        }),
+      },
+      setPodCidr: (cidr) => cni.updatePodCidr(cidr),
+    },
   });
 
   let watchdog: Watchdog | undefined;
@@ -248,11 +204,11 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     },
     close: async () => {
       await streaming.close();
-      await runtime.stopSpareShims().catch((err) =>
+      await core.deps.shims.dropSpares().catch((err) =>
         log.warn("cannot stop the spare shims", { err })
       );
       dialer.close();
-      runtime.close();
+      core.close();
       images.close();
     },
   };

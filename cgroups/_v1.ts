@@ -9,7 +9,7 @@
  */
 import { readCgroupFile, readOptionalCgroupFile } from "./_fs.ts";
 import { parseBlkioRecursive, parseFlatKeyed, parsePressure, parseSingleValue } from "./parse.ts";
-import type { CgroupReader, IoReading, MemoryReading, SwapReading } from "./reader.ts";
+import type { CgroupReader, IoReading, MemoryReading, SwapReading } from "./readings.ts";
 
 /** The `memory.stat` keys the stats use (hierarchical totals, as cAdvisor reads them). */
 const MEMORY_KEYS = new Set([

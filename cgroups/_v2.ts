@@ -16,7 +16,7 @@ import {
   parsePressure,
   parseSingleValue,
 } from "./parse.ts";
-import type { CgroupReader, IoReading, MemoryReading, SwapReading } from "./reader.ts";
+import type { CgroupReader, IoReading, MemoryReading, SwapReading } from "./readings.ts";
 
 /** The `memory.stat` keys the stats use. */
 const MEMORY_KEYS = new Set(["inactive_file", "anon", "pgfault", "pgmajfault"]);

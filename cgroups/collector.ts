@@ -187,7 +187,7 @@ export class StatsCollector {
 
   /**
    * Stats of one pod: its cgroup's totals (absent, with a problem, when the pod cgroup
-   * cannot be read) and its containers'. The `network` field is left for the caller.
+   * cannot be read) and its containers'. Its network is read by `network/`, not here.
    */
   pod(target: PodStatsTarget): Promise<PodStatsSample> {
     return this.#pod(target, false);

@@ -51,14 +51,18 @@ export function criCgroupDriver(name: CgroupDriverName): 0 | 1 {
   return name === "systemd" ? 0 : 1;
 }
 
-/** Container and sandbox ids as the runtime mints them; never a path or a unit separator. */
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * What may name a cgroup directory or a systemd unit: one path component (not `.` or `..`)
+ * in the characters systemd allows in unit names, without its `:` and backslash (a cgroupsPath
+ * is `slice:prefix:name`). The ids the runtime mints (`shim/protocol.ts`'s rule) fit.
+ */
+const CGROUP_NAME = /^[A-Za-z0-9_.@-]{1,255}$/;
 
 function checkId(containerId: string): void {
-  if (!ID.test(containerId) || containerId.includes("..")) {
+  if (!CGROUP_NAME.test(containerId) || containerId === "." || containerId === "..") {
     throw invalidArgument(
       `container id ${JSON.stringify(containerId)} is not a valid cgroup name ` +
-        "(letters, digits, '_', '.', '-'; at most 128)",
+        "(letters, digits, '_', '.', '@', '-'; at most 255; not '.' or '..')",
     );
   }
 }

@@ -11,7 +11,7 @@ import {
   parseProcCgroup,
   processControllerDir,
 } from "./layout.ts";
-import { fixture, TESTDATA } from "./_fixtures.ts";
+import { fixture, TESTDATA } from "./_test_fixtures.ts";
 
 Deno.test("detectLayout() sees this machine's hybrid layout: cpu and cpuacct apart, empty unified", async () => {
   const layout = await detectLayout({

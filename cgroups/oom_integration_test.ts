@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { closeFd, createEventfd, readEventfd } from "../ffi/eventfd.ts";
 import { inotifyInit } from "../ffi/inotify.ts";
 import { CgroupOomWatcher, watchOom } from "./oom.ts";
-import { createTestCgroups, named, skipV1Reason } from "./_testutil.ts";
+import { createTestCgroups, named, skipV1Reason } from "./_test_util.ts";
 
 // libc is opened once per process, lazily; open it before the tests so the resource
 // sanitizer does not blame the first test for a library that stays loaded by design.

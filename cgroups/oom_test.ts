@@ -2,7 +2,7 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "../testing/assert.ts";
 import { SauropodError } from "../errors/mod.ts";
 import { readOomKillCount } from "./oom.ts";
-import { BROKEN, CGROUPFS_PARENT, CTR, POD_UID, TESTDATA } from "./_fixtures.ts";
+import { BROKEN, CGROUPFS_PARENT, CTR, POD_UID, TESTDATA } from "./_test_fixtures.ts";
 
 const V1 = `${TESTDATA}/tree/v1/sys/fs/cgroup/memory${CGROUPFS_PARENT}/${CTR}`;
 const V2 = `${TESTDATA}/tree/v2/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/` +

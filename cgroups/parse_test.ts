@@ -10,7 +10,7 @@ import {
   parsePressure,
   parseSingleValue,
 } from "./parse.ts";
-import { CTR, fixture, POD_UID } from "./_fixtures.ts";
+import { CTR, fixture, POD_UID } from "./_test_fixtures.ts";
 
 const V1_CTR = `tree/v1/sys/fs/cgroup/memory/kubepods/burstable/pod${POD_UID}/${CTR}`;
 const V2_CTR = `tree/v2/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/` +

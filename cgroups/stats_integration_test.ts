@@ -10,8 +10,8 @@ import { detectLayout } from "./layout.ts";
 import { createPodCgroup, removePodCgroup } from "./pod_cgroup.ts";
 import { locateCgroup } from "./reader.ts";
 import { readCgroupStats } from "./stats.ts";
-import { setupStatsBench } from "./bench_hook.ts";
-import { createTestCgroups, named, skipV1Reason, testCgroupName, V1 } from "./_testutil.ts";
+import { setupStatsBench } from "./_test_stats_bench.ts";
+import { createTestCgroups, named, skipV1Reason, testCgroupName, V1 } from "./_test_util.ts";
 
 const CONTROLLERS = ["cpu", "cpuacct", "memory", "pids", "blkio"] as const;
 const skip = skipV1Reason([...CONTROLLERS]);

@@ -11,7 +11,7 @@ import { type CgroupLayout, detectLayout } from "./layout.ts";
 import { locateCgroup } from "./reader.ts";
 import { readCgroupStats } from "./stats.ts";
 import type { Clock } from "./types.ts";
-import { BROKEN, CGROUPFS_PARENT, CTR, SYSTEMD_PARENT, TESTDATA } from "./_fixtures.ts";
+import { BROKEN, CGROUPFS_PARENT, CTR, SYSTEMD_PARENT, TESTDATA } from "./_test_fixtures.ts";
 
 interface Flavour {
   name: string;

@@ -114,33 +114,6 @@ export interface FilesystemStats {
   readonly inodesUsed: bigint;
 }
 
-/** Traffic of one network interface (filled by `runtime/network/`, not by cgroups). */
-export interface InterfaceStats {
-  /** Interface name inside the pod's network namespace. */
-  readonly name: string;
-  /** Bytes received. */
-  readonly rxBytes: bigint;
-  /** Receive errors. */
-  readonly rxErrors: bigint;
-  /** Bytes sent. */
-  readonly txBytes: bigint;
-  /** Send errors. */
-  readonly txErrors: bigint;
-}
-
-/**
- * Network use of a pod's namespace (CRI `NetworkUsage`), shaped so that what
- * `runtime/network/` reads (`readInterfaceStats`) can be assigned as is.
- */
-export interface NetworkStats {
-  /** When the counters were read, ns since the epoch. */
-  readonly timestampNs: bigint;
-  /** The interface the default route uses (usually eth0), when known. */
-  readonly defaultInterface?: InterfaceStats;
-  /** The pod's interfaces. */
-  readonly interfaces: readonly InterfaceStats[];
-}
-
 /** The resources a stats read can cover. */
 export type StatsResource = "cpu" | "memory" | "swap" | "pids" | "io" | "psi";
 
@@ -178,12 +151,13 @@ export interface ContainerStatsSample extends CgroupStats {
   readonly writableLayer?: FilesystemStats;
 }
 
-/** Statistics of one pod: its cgroup's totals, its network, its containers. */
+/**
+ * Statistics of one pod: its cgroup's totals and its containers (its network is read by
+ * `network/`, and composed with these by `runtime/stats.ts`).
+ */
 export interface PodStatsSample extends CgroupStats {
   /** The pod sandbox id. */
   readonly id: string;
-  /** Network of the pod's namespace: left for `runtime/network/` to fill. */
-  readonly network?: NetworkStats;
   /** The pod's containers (those whose cgroup could be read). */
   readonly containers: readonly ContainerStatsSample[];
 }

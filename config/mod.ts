@@ -10,7 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { invalidArgument, wrap } from "../errors/mod.ts";
 import type { Level, LogFormat } from "../log/mod.ts";
 import { type FieldSpec, isTable, SCHEMA, type TableSpec } from "./schema.ts";
-import { compileGlob } from "./glob.ts";
+import { compileGlob } from "../lib/glob.ts";
 
 export { SCHEMA } from "./schema.ts";
 

@@ -1,18 +1,59 @@
 /**
- * The CRI server: registers every RPC of `runtime.v1.RuntimeService` and
- * `runtime.v1.ImageService` on the gRPC transport.
+ * The CRI server: the table from each RPC of `runtime.v1.RuntimeService` and
+ * `runtime.v1.ImageService` to the file that handles it, registered on the gRPC transport.
  *
- * Handlers are plain functions from request to response (one file per RPC, as containerd
- * keeps them); an RPC without a handler answers UNIMPLEMENTED naming itself, so a client
- * always learns exactly what is missing. Errors become statuses in `status.ts` only.
+ * Handlers are plain functions from request to response, one file per RPC named after the
+ * operation it calls (`runtime/container_create.ts` → `runtime/container/create.ts`), as
+ * containerd keeps them; an RPC without a handler answers UNIMPLEMENTED naming itself, so a
+ * client always learns exactly what is missing. Errors become statuses in `status.ts` only.
  *
  * @module
  */
-import { ImageServiceDefinition, RuntimeServiceDefinition } from "./gen/api.ts";
-import { type CallContext, GrpcServer, Status } from "./grpc/mod.ts";
+import { ImageServiceDefinition, RuntimeServiceDefinition } from "../api/gen/api.ts";
+import { type CallContext, GrpcServer, Status } from "../lib/grpc/mod.ts";
 import { unimplemented } from "../errors/mod.ts";
+import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { ImageService } from "../image/mod.ts";
+import type { RuntimeCore } from "../runtime/core.ts";
+import type { StatsService } from "../runtime/stats.ts";
+import type { StreamingServer } from "../streaming/mod.ts";
 import { toStatus } from "./status.ts";
+import type { HandlerContext } from "./context.ts";
+
+export type { HandlerContext };
+import { version } from "./runtime/version.ts";
+import { status, type StatusDeps } from "./runtime/status.ts";
+import { runtimeConfig } from "./runtime/runtime_config.ts";
+import { updateRuntimeConfig } from "./runtime/update_runtime_config.ts";
+import { runPodSandbox } from "./runtime/pod_run.ts";
+import { stopPodSandbox } from "./runtime/pod_stop.ts";
+import { removePodSandbox } from "./runtime/pod_remove.ts";
+import { podSandboxStatus } from "./runtime/pod_status.ts";
+import { listPodSandbox } from "./runtime/pod_list.ts";
+import { portForward } from "./runtime/pod_port_forward.ts";
+import { podSandboxStats } from "./runtime/pod_stats.ts";
+import { listPodSandboxStats } from "./runtime/pod_stats_list.ts";
+import { createContainer } from "./runtime/container_create.ts";
+import { startContainer } from "./runtime/container_start.ts";
+import { stopContainer } from "./runtime/container_stop.ts";
+import { removeContainer } from "./runtime/container_remove.ts";
+import { containerStatus } from "./runtime/container_status.ts";
+import { listContainers } from "./runtime/container_list.ts";
+import { execSync } from "./runtime/container_exec_sync.ts";
+import { exec } from "./runtime/container_exec.ts";
+import { attach } from "./runtime/container_attach.ts";
+import { updateContainerResources } from "./runtime/container_update.ts";
+import { reopenContainerLog } from "./runtime/container_reopen_log.ts";
+import { getContainerEvents } from "./runtime/container_events.ts";
+import { containerStats } from "./runtime/container_stats.ts";
+import { listContainerStats } from "./runtime/container_stats_list.ts";
+import { imageFsInfo } from "./image/image_fs_info.ts";
+import { imageStatus } from "./image/image_status.ts";
+import { listImages } from "./image/list_images.ts";
+import { pullImage } from "./image/pull_image.ts";
+import { removeImage } from "./image/remove_image.ts";
+import { streamImages } from "./image/stream_images.ts";
 
 type Methods = Record<string, MethodDef>;
 interface MethodDef {
@@ -30,16 +71,6 @@ interface Codec {
 
 type Decoded<C> = C extends { decode(input: Uint8Array): infer R } ? R : never;
 type Encoded<C> = C extends { encode(message: infer M): unknown } ? M : never;
-
-/** What a handler gets besides the request. */
-export interface HandlerContext {
-  /** Aborted when the client cancels, the deadline passes or the agent shuts down. */
-  readonly signal: AbortSignal;
-  /** Deadline in epoch ms, when the client set one. */
-  readonly deadline?: number;
-  /** A logger carrying the RPC name. */
-  readonly logger: Logger;
-}
 
 /** A unary handler for method `M`. */
 export type Unary<M extends MethodDef> = (
@@ -64,14 +95,73 @@ export type RuntimeHandlers = HandlersOf<typeof RuntimeServiceDefinition.methods
 /** ImageService handlers. */
 export type ImageHandlers = HandlersOf<typeof ImageServiceDefinition.methods>;
 
+/** What the handlers call. */
+export interface CriDeps {
+  config: Config;
+  /** The runtime's state, which the operations take as their first argument. */
+  core: RuntimeCore;
+  stats: StatsService;
+  streaming: StreamingServer;
+  images: ImageService;
+  /** Readiness and verbose info of Status. */
+  status: Omit<StatusDeps, "config">;
+  /** UpdateRuntimeConfig's pod CIDR goes to networking. */
+  setPodCidr(cidr: string): void;
+}
+
+/** RPC → handler: each RuntimeService RPC and the file that serves it. */
+export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
+  const { core, stats, streaming } = d;
+  return {
+    version,
+    status: status({ config: d.config, ...d.status }),
+    runtimeConfig: runtimeConfig(d.config),
+    updateRuntimeConfig: updateRuntimeConfig(d.setPodCidr, log),
+    runPodSandbox: runPodSandbox(core),
+    stopPodSandbox: stopPodSandbox(core),
+    removePodSandbox: removePodSandbox(core),
+    podSandboxStatus: podSandboxStatus(core),
+    listPodSandbox: listPodSandbox(core),
+    portForward: portForward(core, streaming),
+    podSandboxStats: podSandboxStats(stats),
+    listPodSandboxStats: listPodSandboxStats(stats),
+    createContainer: createContainer(core),
+    startContainer: startContainer(core),
+    stopContainer: stopContainer(core),
+    removeContainer: removeContainer(core),
+    containerStatus: containerStatus(core),
+    listContainers: listContainers(core),
+    execSync: execSync(core),
+    exec: exec(core, streaming),
+    attach: attach(core, streaming),
+    updateContainerResources: updateContainerResources(core),
+    reopenContainerLog: reopenContainerLog(core),
+    getContainerEvents: getContainerEvents(core),
+    containerStats: containerStats(stats),
+    listContainerStats: listContainerStats(stats),
+  };
+}
+
+/** RPC → handler: each ImageService RPC and the file that serves it. */
+export function imageHandlers(images: ImageService): ImageHandlers {
+  return {
+    listImages: (req, ctx) => listImages(images, req, ctx),
+    imageStatus: (req, ctx) => imageStatus(images, req, ctx),
+    pullImage: (req, ctx) => pullImage(images, req, ctx),
+    removeImage: (req, ctx) => removeImage(images, req, ctx),
+    imageFsInfo: (req, ctx) => imageFsInfo(images, req, ctx),
+    streamImages: (req, ctx, send) => streamImages(images, req, ctx, send),
+  };
+}
+
 /** Options of {@link createCriServer}. */
 export interface CriServerOptions {
   logger: Logger;
   maxRecvMessageBytes: number;
   maxSendMessageBytes: number;
   maxConcurrentCalls: number;
-  runtime: RuntimeHandlers;
-  image: ImageHandlers;
+  /** What the handlers call. */
+  deps: CriDeps;
 }
 
 /** Builds the gRPC server with every CRI method registered. */
@@ -94,15 +184,16 @@ export function createCriServer(opts: CriServerOptions): GrpcServer {
       }
     },
   });
-  register(server, RuntimeServiceDefinition, opts.runtime as Record<string, unknown>, log);
-  register(server, ImageServiceDefinition, opts.image as Record<string, unknown>, log);
+  const runtime = runtimeHandlers(opts.deps, log);
+  register(server, RuntimeServiceDefinition, runtime as Record<string, unknown>, log);
+  register(server, ImageServiceDefinition, imageHandlers(opts.deps.images), log);
   return server;
 }
 
 function register(
   server: GrpcServer,
   def: { readonly fullName: string; readonly methods: Methods },
-  handlers: Record<string, unknown>,
+  handlers: object,
   log: Logger,
 ): void {
   for (const [key, m] of Object.entries(def.methods)) {
@@ -113,7 +204,7 @@ function register(
       req: { ...req, encode: (msg: unknown) => m.requestType.encode(msg as never).finish() },
       res: { ...res, decode: (b: Uint8Array) => m.responseType.decode(b) },
     };
-    const handler = handlers[key];
+    const handler = (handlers as Record<string, unknown>)[key];
     const rpcLog = log.with({ rpc: m.name });
     const ctxOf = (c: CallContext): HandlerContext => ({
       signal: c.signal,

@@ -6,7 +6,7 @@
  * @module
  */
 import { type ErrorKind, kindOf, messageOf } from "../errors/mod.ts";
-import { Status, StatusError } from "./grpc/mod.ts";
+import { Status, StatusError } from "../lib/grpc/mod.ts";
 
 const CODES: Record<ErrorKind, Status> = {
   "not-found": Status.NOT_FOUND,

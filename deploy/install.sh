@@ -147,7 +147,7 @@ say "Deno $DENO_VERSION: $DENO"
 
 # --- 2. the code, its modules and Deno's cache, staged then swapped in ----------------------
 CODE=(main.ts version.ts deno.json deno.lock README.md app cri runtime shim cgroups ffi config
-  errors log streaming deploy tools/config_doc.ts)
+  errors log streaming deploy tools/config_doc.ts api image lib lsm network oci store)
 STAGE=$PREFIX.sauropod-new
 rm -rf "$STAGE"
 make_dir "$(dirname "$PREFIX")"
@@ -165,7 +165,7 @@ say "fetching npm modules into $PREFIX"
 # The agent bundles the shim at every start with `deno bundle`, whose esbuild comes from npm:
 # fetch it now, so an offline node bundles too.
 (cd "$STAGE" && DENO_DIR="$STAGE/.deno" "$DENO" bundle --quiet --no-config --no-lock --platform deno \
-  shim/main.ts -o "$STAGE/.deno/shim-warm.js" >/dev/null 2>&1 && rm -f "$STAGE/.deno/shim-warm.js") ||
+  shim/server/main.ts -o "$STAGE/.deno/shim-warm.js" >/dev/null 2>&1 && rm -f "$STAGE/.deno/shim-warm.js") ||
   echo "sauropod: warning: cannot prepare the shim bundler (shims will load main.ts)" >&2
 if [ -d "$PREFIX" ]; then
   # Running shims keep the modules they loaded; new ones start from the new tree.

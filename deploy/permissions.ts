@@ -72,7 +72,7 @@ export const NODE_LAYOUT: NodeLayout = {
   // `deno run -P=agent` print an "Info Failed to resolve" line.
   runtimes: ["runc", "/usr/bin/crun"],
   deno: ["/usr/lib/node_modules/deno/deno", "/usr/local/lib/node_modules/deno/deno"],
-  // By path, as the agent runs it (runtime/lsm.ts): absent on a node without AppArmor.
+  // By path, as the agent runs it (lsm/mod.ts): absent on a node without AppArmor.
   apparmorParser: ["/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"],
 };
 
@@ -118,13 +118,15 @@ export const AGENT_ENV = [
 
 /**
  * The agent: reads anything (a CRI mount or device names any host path, which the agent
- * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime,
- * the CNI plugins, util-linux's `unshare`/`nsenter` (pinned namespaces, interface
- * counters), `apparmor_parser` (sauropod's default AppArmor profile) and Deno itself (one
- * shim per container, started with `Deno.Command` so that Deno reaps it; and `deno bundle` of
- * the shim at start). `unshare`, `nsenter`, Deno, the OCI runtime, `apparmor_parser` and
- * cgroupfs writes are each root-equivalent, as FFI is: README's "Permissions" says what the
- * set guards against and what it does not.
+ * must inspect), writes only its own directories and cgroupfs, runs only the OCI runtime
+ * (`--version`, the readiness probe: containers are run by the shims, and deleted by the
+ * shim program's `delete` when their shim is gone), the CNI plugins, util-linux's
+ * `unshare`/`nsenter` (pinned namespaces, interface counters), `apparmor_parser` (sauropod's
+ * default AppArmor profile) and Deno itself (one shim per container, started with
+ * `Deno.Command` so that Deno reaps it; and `deno bundle` of the shim at start). `unshare`,
+ * `nsenter`, Deno, the OCI runtime, `apparmor_parser` and cgroupfs writes are each
+ * root-equivalent, as FFI is: README's "Permissions" says what the set guards against and
+ * what it does not.
  */
 export function agentSet(l: NodeLayout): PermissionSet {
   return {
@@ -151,7 +153,7 @@ export function agentSet(l: NodeLayout): PermissionSet {
  * A shim: supervises one container. It reads and writes only the state directory (its
  * socket, pid and exit files, runc's log), writes container logs, and runs nothing but the
  * OCI runtime. No environment, no system facts. Each shim actually starts with flags for
- * its own container (runtime/shim/_argv.ts: its state dir, its log directory, its runtime
+ * its own container (shim/client/_argv.ts: its state dir, its log directory, its runtime
  * binary, its socket), which this set bounds for a node's layout.
  */
 export function shimSet(l: NodeLayout): PermissionSet {

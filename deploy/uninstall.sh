@@ -71,7 +71,7 @@ if [ "$PURGE" = yes ]; then
   for dir in "${STATE_DIRS[@]}"; do
     # Container root filesystems and pinned namespaces are mounts: removing files under a
     # live mount would reach into running containers. <state>/ns itself is the agent's
-    # propagation mount (a bind onto itself, as /run/netns; runtime/network/namespaces.ts),
+    # propagation mount (a bind onto itself, as /run/netns; network/namespaces.ts),
     # which stays after the last pod: only what is under it counts.
     if awk -v d="$dir" '($5 == d || index($5, d "/") == 1) && $5 != d "/ns" { found = 1 }
       END { exit !found }' /proc/self/mountinfo; then

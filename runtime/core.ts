@@ -1,52 +1,31 @@
 /**
  * The runtime's shared state: pods and containers in memory, their persistence, per-id
  * locks, the event bus, and the services the operations use. Each CRI operation lives in
- * its own file (`sandbox_run.ts`, `container_create.ts`, …) as a function of this core,
- * the way containerd keeps one file per RPC.
+ * its own file (`pod/run.ts`, `container/create.ts`, …) as a function of this core, the
+ * way containerd keeps one file per RPC; the CRI adapters call them directly.
  *
  * @module
  */
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../errors/mod.ts";
-import { type ContainerEventResponse, ContainerEventType } from "../cri/gen/api.ts";
-import type { MetadataStore } from "./store/mod.ts";
-import { KeyedLock } from "./keyed_lock.ts";
+import type { ContainerEventResponse } from "../api/gen/api.ts";
+import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
 import type { Container, Sandbox } from "./records.ts";
-import type { ImageService } from "./image/mod.ts";
-import type { ShimManager } from "./shim/mod.ts";
-import type { CniManager } from "./network/mod.ts";
-import type { NodeFacts } from "./oci/mod.ts";
-import type { OwnedCgroup } from "../cgroups/mod.ts";
-import type { AppArmorPort } from "./lsm.ts";
+import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
+import type { NodeFacts } from "../oci/mod.ts";
+import type { AppArmorPort } from "../lsm/mod.ts";
 
-/** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `runtime/cgroups.ts`). */
-export interface CgroupPort {
-  /** "cgroupfs" or "systemd". */
-  readonly driver: "cgroupfs" | "systemd";
-  /** Throws invalid-argument naming `field` when `parent` is not valid for the driver. */
-  validateParent(parent: string, field: string): void;
-  /** The OCI `linux.cgroupsPath` of a container (or the pause container) under `parent`. */
-  cgroupsPath(parent: string, containerId: string): string;
-  /**
-   * Creates the pod cgroup where missing (cgroupfs); returns what it created (to persist and
-   * remove exactly that later), or undefined when it created nothing.
-   */
-  ensureParent(parent: string): OwnedCgroup | undefined;
-  /** Removes what {@link ensureParent} created (idempotent). */
-  removeParent(owned: OwnedCgroup): void;
-}
-
-/** The services the runtime drives. */
+/** The services the runtime drives (`ports.ts`), and facts it starts from. */
 export interface RuntimeDeps {
   config: Config;
   logger: Logger;
-  store: MetadataStore;
-  images: ImageService;
-  shims: ShimManager;
-  cni: CniManager;
+  store: StorePort;
+  images: ImagePort;
+  shims: ShimPort;
+  cni: CniPort;
   cgroups: CgroupPort;
   /** Absolute path of the OCI runtime binary (resolved from PATH at start). */
   runtimeBinary: string;
@@ -72,11 +51,6 @@ export class RuntimeCore {
   readonly containerNames = new Map<string, string>();
   readonly locks = new KeyedLock();
   readonly events = new EventBus<ContainerEventResponse>();
-  /** Builds the CRI statuses carried by events; set by the runtime facade. */
-  eventStatuses: (sandboxId: string) => Pick<
-    ContainerEventResponse,
-    "podSandboxStatus" | "containersStatuses"
-  > = () => ({ podSandboxStatus: undefined, containersStatuses: [] });
 
   /** Absolute path of the OCI runtime binary. */
   get runtimeBinary(): string {
@@ -87,6 +61,7 @@ export class RuntimeCore {
     this.deps = deps;
     this.config = deps.config;
     this.log = deps.logger;
+    deps.images.setInUse((id) => this.imageInUse(id));
   }
 
   /*
@@ -157,25 +132,18 @@ export class RuntimeCore {
     this.deps.store.put("container", { id: c.doc.id, nameKey: c.nameKey, doc: c.doc });
   }
 
-  /** Publishes a lifecycle event for GetContainerEvents. */
-  emit(containerId: string, sandboxId: string, type: ContainerEventType): void {
-    try {
-      this.events.publish({
-        containerId,
-        containerEventType: type,
-        createdAt: BigInt(Date.now()) * 1_000_000n,
-        ...this.eventStatuses(sandboxId),
-      });
-    } catch (err) {
-      this.log.warn("cannot build event statuses", { containerId, err });
-    }
-  }
-
   /** Throws FAILED_PRECONDITION unless the pod is ready. */
   requireReady(s: Sandbox, action: string): void {
     if (s.doc.state !== "ready" || s.doc.phase !== "ready") {
       throw failedPrecondition(`cannot ${action}: pod sandbox "${s.doc.id}" is not ready`);
     }
+  }
+
+  /** Drops connections to shims (they keep running) and closes the store. */
+  close(): void {
+    for (const c of this.containers.values()) c.shim?.close();
+    for (const s of this.sandboxes.values()) s.pauseShim?.close();
+    this.deps.store.close();
   }
 
   /** Is `imageId` used by any container (RemoveImage must refuse)? */
@@ -195,5 +163,3 @@ function visible<T extends Sandbox | Container>(r: T | undefined): T | undefined
 export function isPrefix(id: string): boolean {
   return id.length < 64 && /^[0-9a-f]+$/.test(id);
 }
-
-export { ContainerEventType };

@@ -2,13 +2,14 @@ import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { SauropodError } from "../errors/mod.ts";
 import { isPrefix, RuntimeCore, type RuntimeDeps } from "./core.ts";
 import type { Container, ContainerDoc, Phase, Sandbox, SandboxDoc } from "./records.ts";
-import { removeContainer } from "./container_remove.ts";
-import { removePodSandbox } from "./sandbox_remove.ts";
-import { ContainerConfig, PodSandboxConfig } from "../cri/gen/api.ts";
+import { removeContainer } from "./container/remove.ts";
+import { removePodSandbox } from "./pod/remove.ts";
+import { ContainerConfig, PodSandboxConfig } from "../api/gen/api.ts";
 
 /** A core whose lookups are all a test touches: nothing else of its services is reached. */
 function core(): RuntimeCore {
-  return new RuntimeCore({ config: {}, logger: {} } as unknown as RuntimeDeps);
+  const images = { setInUse: () => {} };
+  return new RuntimeCore({ config: {}, logger: {}, images } as unknown as RuntimeDeps);
 }
 
 function addContainer(c: RuntimeCore, id: string, phase: Phase): void {

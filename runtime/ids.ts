@@ -1,5 +1,5 @@
 /**
- * Identifiers, name keys and clocks shared by pods and containers.
+ * Identifiers and name keys shared by pods and containers.
  *
  * @module
  */
@@ -28,11 +28,6 @@ export function containerNameKey(
   s: { name: string; namespace: string; uid: string; attempt?: number },
 ): string {
   return [c.name, s.name, s.namespace, s.uid, String(c.attempt)].join("_");
-}
-
-/** Wall-clock time in nanoseconds since the epoch (CRI timestamps are int64 ns). */
-export function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
 /** Resolves `id` or a unique prefix of it among `ids`; undefined when none or ambiguous. */

@@ -1,12 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import {
-  containerNameKey,
-  looksLikeId,
-  newId,
-  nowNs,
-  resolvePrefix,
-  sandboxNameKey,
-} from "./ids.ts";
+import { containerNameKey, looksLikeId, newId, resolvePrefix, sandboxNameKey } from "./ids.ts";
 
 Deno.test("newId() makes 64 hex digits, different each time", () => {
   const a = newId();
@@ -30,9 +23,4 @@ Deno.test("resolvePrefix() finds a unique prefix and reports ambiguity", () => {
   assertEquals(resolvePrefix("ab", ids), "ambiguous");
   assertEquals(resolvePrefix("xyz", ids), "xyz");
   assertEquals(resolvePrefix("q", ids), undefined);
-});
-
-Deno.test("nowNs() is close to Date.now() in nanoseconds", () => {
-  const diff = nowNs() / 1_000_000n - BigInt(Date.now());
-  assert(diff > -1000n && diff < 1000n);
 });

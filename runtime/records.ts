@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from "../cri/gen/api.ts";
-import type { ShimHandle } from "./shim/mod.ts";
+import { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from "../api/gen/api.ts";
+import type { ShimHandle } from "../shim/client/mod.ts";
+import { fromBase64, toBase64 } from "../lib/base64.ts";
 
 /** Where an operation on a record stands; see the module doc. */
 export type Phase = "creating" | "ready" | "removing";
@@ -99,25 +100,8 @@ export interface Container {
   nameKey: string;
   resources?: LinuxContainerResources | undefined;
   shim?: ShimHandle | undefined;
-  /** Settles once the container's exit is recorded (see container_exit.ts). */
+  /** Settles once the container's exit is recorded (see container/exit.ts). */
   exited?: Promise<void> | undefined;
-}
-
-/** base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-/** bytes of base64. */
-export function fromBase64(b64: string): Uint8Array {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
 }
 
 /** Encodes a PodSandboxConfig for the record. */

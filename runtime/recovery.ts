@@ -24,13 +24,15 @@ import {
   type Sandbox,
 } from "./records.ts";
 import type { RuntimeCore } from "./core.ts";
-import { recordExit, watchExit } from "./container_exit.ts";
-import { removeLocked } from "./container_remove.ts";
-import { removeSandboxLocked } from "./sandbox_remove.ts";
-import { shimRuntime } from "./shim_options.ts";
-import { nowNs } from "./ids.ts";
-import { unpinNamespaces } from "./network/mod.ts";
-import { unmountShm } from "./sandbox/shm.ts";
+import { containerTransition, podTransition } from "./state.ts";
+import { recordExit, watchExit } from "./container/exit.ts";
+import { removeLocked } from "./container/remove.ts";
+import { removeSandboxLocked } from "./pod/remove.ts";
+import { shimRuntime } from "./shim_runtime.ts";
+import { refillPool } from "./spare_shims.ts";
+import { nowNs } from "../lib/clock.ts";
+import { unpinNamespaces } from "../network/mod.ts";
+import { unmountShm } from "./pod/shm.ts";
 import { messageOf } from "../errors/mod.ts";
 
 /** Per-item bound, so one hung shim cannot stall startup (containerd's recover does too). */
@@ -47,7 +49,10 @@ export interface RecoveryReport {
   orphans: string[];
 }
 
-/** Rebuilds the runtime's state from disk and reconciles it; never throws for one bad item. */
+/**
+ * Rebuilds the runtime's state from disk and reconciles it (once, at start), then starts
+ * the node's spare shim; never throws for one bad item.
+ */
 export async function recover(core: RuntimeCore): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     sandboxes: 0,
@@ -98,6 +103,7 @@ export async function recover(core: RuntimeCore): Promise<RecoveryReport> {
   report.containers = core.containers.size;
   log.info("recovered state", { ...report, orphans: report.orphans.length });
   for (const o of report.orphans) log.info("removed orphan", { what: o });
+  refillPool(core);
   return report;
 }
 
@@ -117,9 +123,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
     await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
     await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
     await Deno.remove(c.doc.bundle, { recursive: true }).catch(() => {});
-    core.deps.store.delete("container", c.doc.id);
-    core.containers.delete(c.doc.id);
-    core.containerNames.delete(c.nameKey);
+    containerTransition(core, c, "discarded");
     report.rolledBack++;
     return;
   }
@@ -142,10 +146,10 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
     c.shim = shim;
     const st = await shim.state();
     if (st.status === "running") {
-      c.doc.state = "running";
-      c.doc.pid = st.pid;
-      if (c.doc.startedAtNs === "0") c.doc.startedAtNs = nowNs().toString();
-      core.saveContainer(c);
+      containerTransition(core, c, "restored", {
+        pid: st.pid,
+        ...(c.doc.startedAtNs === "0" ? { startedAtNs: nowNs().toString() } : {}),
+      });
       void watchExit(core, c);
       report.running++;
     } else if (st.status === "stopped" && st.exit) {
@@ -191,8 +195,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
       const st = await s.pauseShim?.state().catch(() => undefined);
       if (!st || st.status !== "running") {
         log.warn("the pod's pause container is gone: the pod is not ready");
-        s.doc.state = "notready";
-        core.saveSandbox(s);
+        podTransition(core, s, "lost");
       }
     }
   }
@@ -200,8 +203,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
     for (const path of [s.doc.ns.net, s.doc.ns.ipc, s.doc.ns.uts]) {
       if (path && !(await exists(path))) {
         log.warn("a pinned namespace of the pod is gone: the pod is not ready", { path });
-        s.doc.state = "notready";
-        core.saveSandbox(s);
+        podTransition(core, s, "lost");
         break;
       }
     }
@@ -235,7 +237,11 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
     await core.deps.shims.cleanup(id, shimRuntime(core)).catch(() => {});
     report.orphans.push(`shim and runc container ${id}`);
   }
-  for (const id of await runcList(core)) {
+  const runtimeIds = await core.deps.shims.runtimeIds(shimRuntime(core)).catch((err) => {
+    core.log.warn("cannot list the runtime's containers", { err });
+    return [];
+  });
+  for (const id of runtimeIds) {
     if (known.has(id)) continue;
     await core.deps.shims.cleanup(id, shimRuntime(core)).catch(() => {});
     report.orphans.push(`runc container ${id}`);
@@ -264,19 +270,5 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
     await core.deps.images.unmountRootfs(id, `${bundle}/rootfs`);
     await Deno.remove(`${core.config.root}/sandboxes/${id}`, { recursive: true }).catch(() => {});
     report.orphans.push(`pod files ${id}`);
-  }
-}
-
-async function runcList(core: RuntimeCore): Promise<string[]> {
-  try {
-    const out = await new Deno.Command(core.runtimeBinary, {
-      args: ["--root", core.config.runtime.root, "list", "-q"],
-      stdin: "null",
-      stderr: "null",
-    }).output();
-    if (!out.success) return [];
-    return new TextDecoder().decode(out.stdout).split("\n").map((s) => s.trim()).filter(Boolean);
-  } catch {
-    return [];
   }
 }

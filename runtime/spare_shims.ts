@@ -14,7 +14,7 @@
  */
 import type { RuntimeCore } from "./core.ts";
 import { newId } from "./ids.ts";
-import { shimRuntime } from "./shim_options.ts";
+import { shimRuntime } from "./shim_runtime.ts";
 
 /** The key of the node's pool spare. */
 export const POOL = "@node";

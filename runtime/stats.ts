@@ -18,7 +18,7 @@ import type {
   PsiStats as CriPsi,
   SwapUsage,
   UInt64Value,
-} from "../cri/gen/api.ts";
+} from "../api/gen/api.ts";
 import {
   type CgroupDriver,
   type CgroupLayout,
@@ -26,11 +26,10 @@ import {
   type ContainerStatsSample,
   type ContainerStatsTarget,
   locateCgroup,
-  type NetworkStats,
   type PsiStats,
   StatsCollector,
 } from "../cgroups/mod.ts";
-import { readInterfaceStats } from "./network/mod.ts";
+import { type NetworkStats, readInterfaceStats } from "../network/mod.ts";
 import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { resolvePrefix } from "./ids.ts";
@@ -228,9 +227,7 @@ export class StatsService {
         network: network
           ? {
             timestamp: network.timestampNs,
-            defaultInterface: network.defaultInterface
-              ? iface(network.defaultInterface)
-              : undefined,
+            defaultInterface: undefined,
             interfaces: network.interfaces.map(iface),
           }
           : undefined,

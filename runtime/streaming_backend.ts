@@ -7,15 +7,12 @@
  */
 import { failedPrecondition, unavailable } from "../errors/mod.ts";
 import type { RuntimeCore } from "./core.ts";
-import type { StdioSession } from "./shim/mod.ts";
+import type { StdioSession } from "../shim/protocol.ts";
 import type { Container } from "./records.ts";
+import { type Duplex, tcpDuplex } from "../lib/tcp_duplex.ts";
 
 /** A connection into a pod, as the streaming server relays it. */
-export interface PodConnection {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-  close(): void;
-}
+export type PodConnection = Duplex;
 
 /** Dials inside a network namespace (the streaming server's NetnsDialer). */
 export interface NetnsDial {
@@ -78,50 +75,7 @@ export function streamingBackend(core: RuntimeCore, dialer: NetnsDial): {
       const s = core.sandbox(podId);
       core.requireReady(s, "port-forward into it");
       if (s.doc.ns.net) return await dialer.dial(s.doc.ns.net, port);
-      return hostConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+      return tcpDuplex(await Deno.connect({ hostname: "127.0.0.1", port }));
     },
-  };
-}
-
-/**
- * A connection on the node's loopback (host-network pods). Not the bare `Deno.TcpConn`
- * streams: closing `conn.writable` closes the whole socket (the pod's reply after the
- * client's half-close was lost), and `conn.close()` then throws.
- */
-export function hostConnection(conn: Deno.TcpConn): PodConnection {
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  const buf = new Uint8Array(64 * 1024);
-  return {
-    readable: new ReadableStream<Uint8Array>({
-      async pull(c) {
-        try {
-          const n = closed ? null : await conn.read(buf);
-          if (n === null) c.close();
-          else c.enqueue(buf.slice(0, n));
-        } catch (err) {
-          if (closed) c.close();
-          else c.error(err);
-        }
-      },
-      cancel: close,
-    }),
-    writable: new WritableStream<Uint8Array>({
-      async write(chunk) {
-        for (let off = 0; off < chunk.byteLength;) off += await conn.write(chunk.subarray(off));
-      },
-      // Half-close: the pod sees EOF and its reply still flows back.
-      close: () => closed ? undefined : conn.closeWrite(),
-      abort: close,
-    }),
-    close,
   };
 }

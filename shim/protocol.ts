@@ -1,5 +1,8 @@
 /**
- * The shim protocol, shared by the shim (`shim/`) and the agent's client (`runtime/shim/`).
+ * The shim protocol, shared by the shim (`shim/server/`) and the agent's client
+ * (`shim/client/`), and the one owner of the shapes both sides (and the streaming server,
+ * which relays a shim's stdio) agree on: {@link RuntimeSpec}, {@link TerminalSize},
+ * {@link StdioSession} and the container id rule ({@link isContainerId}).
  *
  * One unix socket per shim, `<stateDir>/ctl`. Every connection opens with a hello
  * line (JSON, client → shim) naming the protocol version, the container id and the
@@ -117,19 +120,53 @@ export interface StateInfo {
 }
 
 /** A terminal size: CRI's width (columns) and height (rows). */
-export interface Size {
+export interface TerminalSize {
   readonly width: number;
   readonly height: number;
+}
+
+/**
+ * The stdio of an attach or a streaming exec, as the shim client hands it to the streaming
+ * server.
+ */
+export interface StdioSession {
+  /** Bytes for the process's stdin; closing it closes (or, on a tty, ^D's) stdin. */
+  stdin?: WritableStream<Uint8Array>;
+  /** The process's stdout (on a tty: all of its output). */
+  stdout?: ReadableStream<Uint8Array>;
+  /** The process's stderr (never on a tty). */
+  stderr?: ReadableStream<Uint8Array>;
+  /** Resizes the terminal (a no-op in effect without one). */
+  resize(size: TerminalSize): Promise<void>;
+  /**
+   * Resolves when the process (exec) or container (attach) exits; rejects when the session
+   * ends first (closed, or the shim went away).
+   */
+  exit: Promise<{ exitCode: number }>;
+  /** Ends the session: an exec'd process is killed, an attached container keeps running. */
+  close(): void;
+}
+
+/** Container ids as containerd accepts them (the CRI's are 64 hex digits). */
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Is `id` a container id a shim accepts? It names a state folder, a runc container and a
+ * cgroup: letters, digits, `_`, `.`, `-`, at most 128, never a path (no `..`).
+ */
+export function isContainerId(id: string): boolean {
+  return CONTAINER_ID.test(id) && !id.includes("..");
 }
 
 /** Every control call: its parameters and its result. */
 export interface Calls {
   create: { params: CreateParams; result: { pid: number } };
-  start: { params: Record<never, never>; result: { pid: number } };
+  /** `startedAtNs`: the shim's clock just before `runc start` (absent from older shims). */
+  start: { params: Record<never, never>; result: { pid: number; startedAtNs?: string } };
   kill: { params: { signal: number; all?: boolean }; result: Record<never, never> };
   state: { params: Record<never, never>; result: StateInfo };
   wait: { params: Record<never, never>; result: ExitInfo };
-  resize: { params: Size; result: Record<never, never> };
+  resize: { params: TerminalSize; result: Record<never, never> };
   reopenLog: { params: Record<never, never>; result: Record<never, never> };
   update: { params: { resources: unknown }; result: Record<never, never> };
   delete: { params: Record<never, never>; result: { exit?: ExitInfo } };
@@ -240,7 +277,7 @@ export function encodeFrame(type: number, payload: Uint8Array = new Uint8Array(0
 }
 
 /** Encodes a RESIZE frame. */
-export function encodeResize(size: Size): Uint8Array {
+export function encodeResize(size: TerminalSize): Uint8Array {
   const p = new Uint8Array(4);
   const v = new DataView(p.buffer);
   v.setUint16(0, size.width);
@@ -249,7 +286,7 @@ export function encodeResize(size: Size): Uint8Array {
 }
 
 /** Decodes a RESIZE payload; throws on a malformed one. */
-export function decodeResize(payload: Uint8Array): Size {
+export function decodeResize(payload: Uint8Array): TerminalSize {
   if (payload.byteLength !== 4) throw new Error(`resize frame of ${payload.byteLength} bytes`);
   const v = new DataView(payload.buffer, payload.byteOffset, 4);
   return { width: v.getUint16(0), height: v.getUint16(2) };

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../testing/assert.ts";
+import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import {
   ByteReader,
   decodeExit,
@@ -8,6 +8,7 @@ import {
   encodeLine,
   encodeResize,
   FrameType,
+  isContainerId,
   parseExitInfo,
   SerialWriter,
 } from "./protocol.ts";
@@ -114,4 +115,12 @@ Deno.test("SerialWriter writes in order, completes short writes, and fails later
   await assertRejects(() => w.write(new Uint8Array([4])), Error, "broken pipe");
   assertEquals(w.failed, true);
   await assertRejects(() => w.write(new Uint8Array([5])), Error, "broken pipe");
+});
+
+Deno.test("isContainerId() accepts the CRI's ids and refuses paths and unit separators", () => {
+  assert(isContainerId("a".repeat(64)));
+  assert(isContainerId("web-1_b.2"));
+  for (const bad of ["", "../x", "a/b", "a..b", ".a", "-a", "a b", "a".repeat(129), "a:b"]) {
+    assert(!isContainerId(bad), JSON.stringify(bad));
+  }
 });

@@ -22,8 +22,8 @@ import type { Logger } from "../log/mod.ts";
 import { Feed } from "./_feed.ts";
 import type { PortForwardConnection, StreamingBackend } from "./_types.ts";
 import type { ChannelCodec } from "./_ws_command.ts";
-import { RstStatus, type SpdySession, type SpdyStream } from "./spdy/mod.ts";
-import { CloseCode, type WebSocketConnection } from "./websocket/mod.ts";
+import { RstStatus, type SpdySession, type SpdyStream } from "../lib/spdy/mod.ts";
+import { CloseCode, type WebSocketConnection } from "../lib/websocket/mod.ts";
 
 /** Subprotocols of port forwarding over WebSocket (`""`: the client named none). */
 export const WS_PORTFORWARD_PROTOCOLS = [

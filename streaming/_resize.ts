@@ -6,11 +6,7 @@
  * @module
  */
 
-/** A terminal size in character cells. */
-export interface TerminalSize {
-  readonly width: number;
-  readonly height: number;
-}
+import type { TerminalSize } from "../shim/protocol.ts";
 
 /**
  * Splits a byte stream into top-level JSON objects and yields each one that is a valid

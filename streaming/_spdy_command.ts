@@ -14,7 +14,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { CommandChannels, OutputChannel } from "./_command.ts";
 import { encodeStatusV1, encodeStatusV4 } from "./_status.ts";
-import { RstStatus, type SpdySession, type SpdyStream } from "./spdy/mod.ts";
+import { RstStatus, type SpdySession, type SpdyStream } from "../lib/spdy/mod.ts";
 
 /** Protocols we accept, in the order we would pick them (the client's order decides). */
 export const REMOTE_COMMAND_PROTOCOLS = [

@@ -3,41 +3,14 @@
  *
  * @module
  */
+import type { StdioSession, TerminalSize } from "../shim/protocol.ts";
 
-/** A terminal size: width in columns, height in rows (CRI's names). */
-export interface TerminalSize {
-  readonly width: number;
-  readonly height: number;
-}
+import type { Duplex } from "../lib/tcp_duplex.ts";
 
-/**
- * The stdio of a streaming exec or an attach, as the shim client provides it (the same
- * shape as `StdioSession` in `runtime/shim/`).
- */
-export interface StdioSession {
-  /** Bytes for the process's stdin; closing it ends stdin (on a tty: ^D). */
-  stdin?: WritableStream<Uint8Array>;
-  /** The process's stdout (on a tty: all of its output). */
-  stdout?: ReadableStream<Uint8Array>;
-  /** The process's stderr (never on a tty). */
-  stderr?: ReadableStream<Uint8Array>;
-  /** Resizes the terminal. */
-  resize(size: TerminalSize): Promise<void>;
-  /** Resolves when the process (exec) or container (attach) exits; rejects if the session ends first. */
-  exit: Promise<{ exitCode: number }>;
-  /** Ends the session: an exec'd process is killed, an attached container keeps running. */
-  close(): void;
-}
+export type { StdioSession, TerminalSize };
 
-/** A TCP connection into a pod, for port forwarding. */
-export interface PortForwardConnection {
-  /** Bytes from the pod's socket; ends when it shuts down its sending side. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes for the pod's socket; closing it shuts down our sending side (half-close). */
-  readonly writable: WritableStream<Uint8Array>;
-  /** Closes the connection both ways. Idempotent. */
-  close(): void;
-}
+/** A TCP connection into a pod, for port forwarding (half-closes: see `lib/tcp_duplex.ts`). */
+export type PortForwardConnection = Duplex;
 
 /** The runtime operations behind the streaming endpoints. */
 export interface StreamingBackend {

@@ -14,7 +14,8 @@ import type { Logger } from "../log/mod.ts";
 import type { CommandChannels, OutputChannel } from "./_command.ts";
 import { Feed } from "./_feed.ts";
 import { type CommandStatus, encodeStatusV1, encodeStatusV4 } from "./_status.ts";
-import { CloseCode, type WebSocketConnection } from "./websocket/mod.ts";
+import { CloseCode, type WebSocketConnection } from "../lib/websocket/mod.ts";
+import { fromBase64, toBase64 } from "../lib/base64.ts";
 
 /** Subprotocols for exec and attach; `""` is a client that named none (binary, v1). */
 export const WS_COMMAND_PROTOCOLS = [
@@ -72,21 +73,6 @@ export function channelCodec(protocol: string): ChannelCodec {
     decode: (m) =>
       m.data.byteLength === 0 ? undefined : { channel: m.data[0]!, data: m.data.subarray(1) },
   };
-}
-
-function toBase64(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.byteLength; i += 0x8000) {
-    s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-function fromBase64(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /** The channels of an upgraded exec/attach WebSocket. Starts reading immediately. */

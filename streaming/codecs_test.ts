@@ -5,7 +5,7 @@ import {
   headerList,
   HttpError,
   parseRequestHead,
-} from "./_http.ts";
+} from "../lib/http1.ts";
 import { terminalSizes } from "./_resize.ts";
 import {
   encodeStatusV1,
@@ -15,7 +15,7 @@ import {
   SUCCESS,
 } from "./_status.ts";
 import { isTokenShaped, type StreamRequest, TokenCache } from "./_tokens.ts";
-import { BufferedReader, memoryTransportPair, UnexpectedEof } from "./io/mod.ts";
+import { BufferedReader, memoryTransportPair, UnexpectedEof } from "../lib/io/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -4,9 +4,9 @@
  * HTTP server"), on the host's loopback or inside a test network namespace.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
-import { BufferedReader } from "./io/mod.ts";
+import { BufferedReader } from "../lib/io/mod.ts";
 import { NetnsDialer } from "./netns_dial.ts";
-import { SpdySession } from "./spdy/mod.ts";
+import { SpdySession } from "../lib/spdy/mod.ts";
 import { startHarness } from "./testing/harness.ts";
 import { SpdyPortForwarder, webSocketTransport } from "./testing/spdy_client.ts";
 import { WsChannelClient } from "./testing/ws_client.ts";

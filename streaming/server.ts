@@ -31,7 +31,7 @@ import {
   HttpError,
   parseRequestHead,
   type RequestHead,
-} from "./_http.ts";
+} from "../lib/http1.ts";
 import {
   PORTFORWARD_PROTOCOL,
   runWsPortForward,
@@ -46,9 +46,9 @@ import {
 import { isTokenShaped, type StreamRequest, TokenCache } from "./_tokens.ts";
 import type { StreamingBackend } from "./_types.ts";
 import { channelCodec, WS_COMMAND_PROTOCOLS, wsCommandChannels } from "./_ws_command.ts";
-import { BufferedReader, connTransport, type Transport } from "./io/mod.ts";
-import { SpdySession } from "./spdy/mod.ts";
-import { acceptKey, CloseCode, isValidKey, WebSocketConnection } from "./websocket/mod.ts";
+import { BufferedReader, connTransport, type Transport } from "../lib/io/mod.ts";
+import { SpdySession } from "../lib/spdy/mod.ts";
+import { acceptKey, CloseCode, isValidKey, WebSocketConnection } from "../lib/websocket/mod.ts";
 
 /** The WebSocket subprotocol prefix of SPDY tunnelled over WebSocket (client-go). */
 const SPDY_TUNNEL_PREFIX = "SPDY/3.1+";

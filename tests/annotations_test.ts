@@ -5,7 +5,7 @@
  * the bundles' `config.json` of a container and of a pause container.
  */
 import { assertEquals } from "../testing/assert.ts";
-import { NamespaceMode } from "../cri/gen/api.ts";
+import { NamespaceMode } from "../api/gen/api.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
 

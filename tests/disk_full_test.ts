@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
-import { ContainerState } from "../cri/gen/api.ts";
+import { ContainerState } from "../api/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";

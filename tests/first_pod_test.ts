@@ -14,7 +14,7 @@
  * already there, and removes it at the end.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { NamespaceMode } from "../cri/gen/api.ts";
+import { NamespaceMode } from "../api/gen/api.ts";
 import { pushBaseImages } from "./fixtures/images.ts";
 import { startRegistry } from "./fixtures/registry.ts";
 import { TestAgent } from "./harness/agent.ts";

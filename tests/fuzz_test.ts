@@ -8,7 +8,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals } from "../testing/assert.ts";
-import { ImageServiceDefinition, RuntimeServiceDefinition } from "../cri/gen/api.ts";
+import { ImageServiceDefinition, RuntimeServiceDefinition } from "../api/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig } from "./harness/pods.ts";

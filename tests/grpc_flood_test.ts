@@ -5,7 +5,7 @@
  * that bound, and the agent keeps serving other clients meanwhile.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { flood } from "../cri/grpc/testing/flood.ts";
+import { flood } from "../lib/grpc/testing/flood.ts";
 import { TestAgent } from "./harness/agent.ts";
 import { CriClient } from "./harness/cri_client.ts";
 

@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../testing/assert.ts";
-import { ContainerState, NamespaceMode, PodSandboxState } from "../cri/gen/api.ts";
+import { ContainerState, NamespaceMode, PodSandboxState } from "../api/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import type { TestAgent } from "./harness/agent.ts";
 import { e2eEnv, sandboxConfig } from "./harness/env.ts";

@@ -4,7 +4,7 @@
  * get a pause container).
  */
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
-import { ContainerEventType, ContainerState, NamespaceMode } from "../cri/gen/api.ts";
+import { ContainerEventType, ContainerState, NamespaceMode } from "../api/gen/api.ts";
 import { e2eEnv } from "./harness/env.ts";
 import {
   containerConfig,

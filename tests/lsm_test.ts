@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../testing/assert.ts";
-import { ContainerState, SecurityProfile_ProfileType as ProfileType } from "../cri/gen/api.ts";
+import { ContainerState, SecurityProfile_ProfileType as ProfileType } from "../api/gen/api.ts";
 import { CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";

@@ -12,7 +12,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "../testing/assert.ts";
-import { NamespaceMode } from "../cri/gen/api.ts";
+import { NamespaceMode } from "../api/gen/api.ts";
 import { CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";

@@ -5,7 +5,7 @@
  * named fault point inside Create/Start/Remove.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { ContainerState } from "../cri/gen/api.ts";
+import { ContainerState } from "../api/gen/api.ts";
 import { CriClient } from "./harness/cri_client.ts";
 import { e2eEnv, sandboxConfig } from "./harness/env.ts";
 import {

@@ -11,7 +11,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "../testing/assert.ts";
-import { ContainerState, PodSandboxState } from "../cri/gen/api.ts";
+import { ContainerState, PodSandboxState } from "../api/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { shimProcesses } from "./harness/agent.ts";
 import { e2eEnv } from "./harness/env.ts";

@@ -4,7 +4,7 @@
  * reported OOMKilled with exit code 137, and stats for 30 containers list in one call.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { ContainerEventType, ContainerState } from "../cri/gen/api.ts";
+import { ContainerEventType, ContainerState } from "../api/gen/api.ts";
 import { e2eEnv } from "./harness/env.ts";
 import {
   containerConfig,

@@ -14,9 +14,9 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "../testing/assert.ts";
-import { ContainerState, NamespaceMode } from "../cri/gen/api.ts";
-import { SpdySession } from "../streaming/spdy/mod.ts";
-import { BufferedReader } from "../streaming/io/mod.ts";
+import { ContainerState, NamespaceMode } from "../api/gen/api.ts";
+import { SpdySession } from "../lib/spdy/mod.ts";
+import { BufferedReader } from "../lib/io/mod.ts";
 import {
   SpdyClient,
   spdyExec,
@@ -773,7 +773,7 @@ Deno.test("streaming: exec, attach and port-forward with real containers", async
     name: "a background child of a vanished exec goes with it",
     // runc makes each exec'd process a session and group leader (measured: pid = pgid =
     // sid), but the shim kills only the pid, so `sleep &` under `sh -c` outlives it.
-    // Enable once shim/_exec.ts kills the group (-pid).
+    // Enable once shim/server/_exec.ts kills the group (-pid).
     ignore: true,
     fn: async () => {
       const bg = await SpdyRemoteCommand.open(

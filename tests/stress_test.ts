@@ -5,7 +5,7 @@
  * nothing is left.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { ContainerState } from "../cri/gen/api.ts";
+import { ContainerState } from "../api/gen/api.ts";
 import { CriClient, CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "./harness/pods.ts";

@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-console
 /**
- * `deno task proto`: regenerates `cri/gen/api.ts` from `cri/proto/api.proto` with ts-proto
+ * `deno task proto`: regenerates `api/gen/api.ts` from `api/api.proto` with ts-proto
  * (run as a protoc plugin under Deno). Needs `protoc` (apt: protobuf-compiler).
  *
  * Options: int64 as bigint (nanosecond timestamps exceed 2^53), sub-messages optional
@@ -40,17 +40,17 @@ try {
   const out = await new Deno.Command("protoc", {
     args: [
       `--plugin=protoc-gen-ts_proto=${tmp}/protoc-gen-ts_proto`,
-      `--ts_proto_out=${ROOT}/cri/gen`,
+      `--ts_proto_out=${ROOT}/api/gen`,
       `--ts_proto_opt=${OPTIONS}`,
       `-I`,
-      `${ROOT}/cri/proto`,
-      `${ROOT}/cri/proto/api.proto`,
+      `${ROOT}/api`,
+      `${ROOT}/api/api.proto`,
     ],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
   if (!out.success) Deno.exit(1);
-  console.log("regenerated cri/gen/api.ts");
+  console.log("regenerated api/gen/api.ts");
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }

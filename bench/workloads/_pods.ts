@@ -14,7 +14,7 @@ import {
   ContainerState,
   NamespaceMode,
   type PodSandboxConfig,
-} from "../../cri/gen/api.ts";
+} from "../../api/gen/api.ts";
 import { unavailable } from "../../errors/mod.ts";
 import type { DeepPartial } from "../../tests/harness/cri_client.ts";
 import type { BenchRuntime } from "../runtimes.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ContainerState, PodSandboxState } from "../../cri/gen/api.ts";
+import { ContainerState, PodSandboxState } from "../../api/gen/api.ts";
 import { unavailable } from "../../errors/mod.ts";
 import { Pods, startFleet } from "./_pods.ts";
 import type { Workload } from "./types.ts";

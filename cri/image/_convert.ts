@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Image, ImageSpec } from "../gen/api.ts";
-import type { ImageRecord } from "../../runtime/image/mod.ts";
+import type { Image, ImageSpec } from "../../api/gen/api.ts";
+import type { ImageRecord } from "../../image/mod.ts";
 import { invalidArgument } from "../../errors/mod.ts";
 import { quote } from "../validate.ts";
 

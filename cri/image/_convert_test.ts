@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
-import type { ImageRecord } from "../../runtime/image/mod.ts";
+import type { ImageRecord } from "../../image/mod.ts";
 import { imageRefOf, imageUser, toCriImage } from "./_convert.ts";
 
 Deno.test("imageUser() reports a numeric USER as uid and anything else as a name", () => {

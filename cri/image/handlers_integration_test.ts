@@ -2,9 +2,9 @@
 import { assert, assertEquals, assertRejects } from "../../testing/assert.ts";
 import { SauropodError } from "../../errors/mod.ts";
 import { nullLogger } from "../../log/mod.ts";
-import type { AuthConfig, ImageSpec, StreamImagesResponse } from "../gen/api.ts";
+import type { AuthConfig, ImageSpec, StreamImagesResponse } from "../../api/gen/api.ts";
 import { testRegistry } from "../../tests/fixtures/images.ts";
-import { cannotRun, openTestService } from "../../runtime/image/_testenv.ts";
+import { cannotRun, openTestService } from "../../image/_test_env.ts";
 import {
   imageFsInfo,
   imageStatus,

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { ImageFsInfoRequest, ImageFsInfoResponse } from "../gen/api.ts";
-import type { ImageService } from "../../runtime/image/mod.ts";
+import type { ImageFsInfoRequest, ImageFsInfoResponse } from "../../api/gen/api.ts";
+import type { ImageService } from "../../image/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 
 /** The ImageFsInfo handler. */

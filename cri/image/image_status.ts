@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ImageStatusRequest, ImageStatusResponse } from "../gen/api.ts";
-import type { ImageRecord, ImageService } from "../../runtime/image/mod.ts";
+import type { ImageStatusRequest, ImageStatusResponse } from "../../api/gen/api.ts";
+import type { ImageRecord, ImageService } from "../../image/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { invalidArgument } from "../../errors/mod.ts";
 import { toCriImage } from "./_convert.ts";

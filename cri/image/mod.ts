@@ -1,14 +1,10 @@
 /**
- * The CRI ImageService handlers, one file per RPC: validate the request, call
- * `runtime/image`, map the result. Errors are SauropodErrors; `cri/status.ts` turns their
- * kinds into gRPC codes.
- *
- * `imageHandlers(images)` binds them all for `createCriServer`.
+ * The CRI ImageService handlers, one file per RPC: validate the request, call `image/`,
+ * map the result. Errors are SauropodErrors; `cri/status.ts` turns their kinds into gRPC
+ * codes. `cri/server.ts` binds them to the RPCs.
  *
  * @module
  */
-import type { ImageService } from "../../runtime/image/mod.ts";
-import type { ImageHandlers } from "../server.ts";
 import { imageFsInfo } from "./image_fs_info.ts";
 import { imageStatus } from "./image_status.ts";
 import { listImages } from "./list_images.ts";
@@ -18,15 +14,3 @@ import { streamImages } from "./stream_images.ts";
 
 export { imageFsInfo, imageStatus, listImages, pullImage, removeImage, streamImages };
 export { imageUser, toCriImage } from "./_convert.ts";
-
-/** Every ImageService handler bound to `images`. */
-export function imageHandlers(images: ImageService): ImageHandlers {
-  return {
-    listImages: (req, ctx) => listImages(images, req, ctx),
-    imageStatus: (req, ctx) => imageStatus(images, req, ctx),
-    pullImage: (req, ctx) => pullImage(images, req, ctx),
-    removeImage: (req, ctx) => removeImage(images, req, ctx),
-    imageFsInfo: (req, ctx) => imageFsInfo(images, req, ctx),
-    streamImages: (req, ctx, send) => streamImages(images, req, ctx, send),
-  };
-}

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { AuthConfig, PullImageRequest, PullImageResponse } from "../gen/api.ts";
-import type { ImageService, PullAuth } from "../../runtime/image/mod.ts";
+import type { AuthConfig, PullImageRequest, PullImageResponse } from "../../api/gen/api.ts";
+import type { ImageService, PullAuth } from "../../image/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { imageRefOf } from "./_convert.ts";
 

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { RemoveImageRequest, RemoveImageResponse } from "../gen/api.ts";
-import type { ImageService } from "../../runtime/image/mod.ts";
+import type { RemoveImageRequest, RemoveImageResponse } from "../../api/gen/api.ts";
+import type { ImageService } from "../../image/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { imageRefOf } from "./_convert.ts";
 

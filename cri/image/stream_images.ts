@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { StreamImagesRequest, StreamImagesResponse } from "../gen/api.ts";
-import type { ImageService } from "../../runtime/image/mod.ts";
+import type { StreamImagesRequest, StreamImagesResponse } from "../../api/gen/api.ts";
+import type { ImageService } from "../../image/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { canceled } from "../../errors/mod.ts";
 import { toCriImage } from "./_convert.ts";

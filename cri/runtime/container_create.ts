@@ -7,9 +7,10 @@ import type {
   ContainerConfig,
   CreateContainerRequest,
   CreateContainerResponse,
-} from "../gen/api.ts";
-import type { Runtime } from "../../runtime/mod.ts";
-import type { HandlerContext } from "../server.ts";
+} from "../../api/gen/api.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
+import { createContainer as create } from "../../runtime/container/create.ts";
+import type { HandlerContext } from "../context.ts";
 import {
   absolutePath,
   id,
@@ -61,7 +62,7 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
 
 /** The CreateContainer handler. */
 export function createContainer(
-  rt: Runtime,
+  core: RuntimeCore,
 ): (req: CreateContainerRequest, ctx: HandlerContext) => Promise<CreateContainerResponse> {
   return async (
     req: CreateContainerRequest,
@@ -71,7 +72,7 @@ export function createContainer(
     const config = required(req.config, "config");
     validateContainerConfig(config);
     return {
-      containerId: await rt.createContainer(podId, config, req.sandboxConfig, ctx.signal),
+      containerId: await create(core, podId, config, req.sandboxConfig, ctx.signal),
     };
   };
 }

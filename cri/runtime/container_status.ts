@@ -1,31 +1,19 @@
 /**
- * ContainerStatus and ListContainers, answered from memory.
+ * ContainerStatus, answered from memory.
  *
  * @module
  */
-import type {
-  ContainerStatusRequest,
-  ContainerStatusResponse,
-  ListContainersRequest,
-  ListContainersResponse,
-} from "../gen/api.ts";
-import type { Runtime } from "../../runtime/mod.ts";
+import type { ContainerStatusRequest, ContainerStatusResponse } from "../../api/gen/api.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
+import { containerStatus as status } from "../../runtime/container/status.ts";
 import { id } from "../validate.ts";
 
 /** The ContainerStatus handler. */
 export function containerStatus(
-  rt: Runtime,
+  core: RuntimeCore,
 ): (req: ContainerStatusRequest) => Promise<ContainerStatusResponse> {
   return async (req: ContainerStatusRequest): Promise<ContainerStatusResponse> => {
-    const r = await rt.containerStatus(id(req.containerId, "container_id"), req.verbose);
+    const r = await status(core, id(req.containerId, "container_id"), req.verbose);
     return { status: r.status, info: r.info };
   };
-}
-
-/** The ListContainers handler. */
-export function listContainers(
-  rt: Runtime,
-): (req: ListContainersRequest) => Promise<ListContainersResponse> {
-  return (req: ListContainersRequest): Promise<ListContainersResponse> =>
-    Promise.resolve({ containers: rt.listContainers(req.filter) });
 }

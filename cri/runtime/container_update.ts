@@ -1,35 +1,24 @@
 /**
- * UpdateContainerResources and ReopenContainerLog.
+ * UpdateContainerResources: new resources applied live.
  *
  * @module
  */
 import type {
-  ReopenContainerLogRequest,
-  ReopenContainerLogResponse,
   UpdateContainerResourcesRequest,
   UpdateContainerResourcesResponse,
-} from "../gen/api.ts";
-import type { Runtime } from "../../runtime/mod.ts";
+} from "../../api/gen/api.ts";
+import type { RuntimeCore } from "../../runtime/core.ts";
+import { updateContainerResources as update } from "../../runtime/container/update.ts";
 import { id } from "../validate.ts";
 
 /** The UpdateContainerResources handler. */
 export function updateContainerResources(
-  rt: Runtime,
+  core: RuntimeCore,
 ): (req: UpdateContainerResourcesRequest) => Promise<UpdateContainerResourcesResponse> {
   return async (
     req: UpdateContainerResourcesRequest,
   ): Promise<UpdateContainerResourcesResponse> => {
-    await rt.updateContainerResources(id(req.containerId, "container_id"), req.linux);
-    return {};
-  };
-}
-
-/** The ReopenContainerLog handler. */
-export function reopenContainerLog(
-  rt: Runtime,
-): (req: ReopenContainerLogRequest) => Promise<ReopenContainerLogResponse> {
-  return async (req: ReopenContainerLogRequest): Promise<ReopenContainerLogResponse> => {
-    await rt.reopenContainerLog(id(req.containerId, "container_id"));
+    await update(core, id(req.containerId, "container_id"), req.linux);
     return {};
   };
 }

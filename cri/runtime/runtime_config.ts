@@ -1,6 +1,5 @@
 /**
- * RuntimeConfig (the kubelet 1.36+ requires the cgroup driver from it) and
- * UpdateRuntimeConfig (the pod CIDR).
+ * RuntimeConfig: the kubelet 1.36+ requires the cgroup driver from it.
  *
  * @module
  */
@@ -8,11 +7,8 @@ import {
   CgroupDriver,
   type RuntimeConfigRequest,
   type RuntimeConfigResponse,
-  type UpdateRuntimeConfigRequest,
-  type UpdateRuntimeConfigResponse,
-} from "../gen/api.ts";
+} from "../../api/gen/api.ts";
 import type { Config } from "../../config/mod.ts";
-import type { Logger } from "../../log/mod.ts";
 
 /** The RuntimeConfig handler. */
 export function runtimeConfig(
@@ -26,19 +22,4 @@ export function runtimeConfig(
           : CgroupDriver.CGROUPFS,
       },
     });
-}
-
-/** The UpdateRuntimeConfig handler: hands the pod CIDR to networking. */
-export function updateRuntimeConfig(
-  setPodCidr: (cidr: string) => void,
-  log: Logger,
-): (req: UpdateRuntimeConfigRequest) => Promise<UpdateRuntimeConfigResponse> {
-  return (req: UpdateRuntimeConfigRequest): Promise<UpdateRuntimeConfigResponse> => {
-    const cidr = req.runtimeConfig?.networkConfig?.podCidr ?? "";
-    if (cidr) {
-      setPodCidr(cidr);
-      log.info("pod CIDR updated", { podCidr: cidr });
-    }
-    return Promise.resolve({});
-  };
 }

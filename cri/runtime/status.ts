@@ -10,7 +10,7 @@ import type {
   RuntimeHandler,
   StatusRequest,
   StatusResponse,
-} from "../gen/api.ts";
+} from "../../api/gen/api.ts";
 import type { Config } from "../../config/mod.ts";
 
 /** A condition as the domain reports it. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { VersionRequest, VersionResponse } from "../gen/api.ts";
+import type { VersionRequest, VersionResponse } from "../../api/gen/api.ts";
 import { CRI_API_VERSION, KUBE_API_VERSION, RUNTIME_NAME, VERSION } from "../../version.ts";
 
 /** Answers with sauropod's name and versions; the request's version is informational. */

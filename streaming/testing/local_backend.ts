@@ -14,7 +14,7 @@ import { canceled, failedPrecondition, notFound, unavailable } from "../../error
 import { closeFd, FdStream } from "../../ffi/fd.ts";
 import { openPty, setWindowSize } from "../../ffi/pty.ts";
 import { Feed } from "../_feed.ts";
-import { hostConnection } from "../../runtime/streaming_backend.ts";
+import { tcpDuplex } from "../../lib/tcp_duplex.ts";
 import type {
   PortForwardConnection,
   StdioSession,
@@ -319,5 +319,5 @@ export async function dialHost(port: number): Promise<PortForwardConnection> {
   } catch (err) {
     throw unavailable(`dial tcp4 127.0.0.1:${port}: ${err instanceof Error ? err.message : err}`);
   }
-  return hostConnection(conn);
+  return tcpDuplex(conn);
 }

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { BufferedReader, connTransport, type Transport } from "../io/mod.ts";
-import { SpdySession, type SpdyStream } from "../spdy/mod.ts";
-import { acceptKey, encodeWsFrame, Opcode, readWsFrame } from "../websocket/mod.ts";
+import { BufferedReader, connTransport, type Transport } from "../../lib/io/mod.ts";
+import { SpdySession, type SpdyStream } from "../../lib/spdy/mod.ts";
+import { acceptKey, encodeWsFrame, Opcode, readWsFrame } from "../../lib/websocket/mod.ts";
 
 /** An HTTP response head (and body, when it was not an upgrade). */
 export interface HttpResponse {

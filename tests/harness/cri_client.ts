@@ -18,7 +18,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
-import { ImageServiceDefinition, RuntimeServiceDefinition } from "../../cri/gen/api.ts";
+import { ImageServiceDefinition, RuntimeServiceDefinition } from "../../api/gen/api.ts";
 
 type Builtin =
   | Date

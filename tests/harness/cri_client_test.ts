@@ -11,14 +11,14 @@ import {
   RemovePodSandboxResponse,
   VersionRequest,
   VersionResponse,
-} from "../../cri/gen/api.ts";
+} from "../../api/gen/api.ts";
 import {
   type CallContext,
   GrpcServer,
   protoCodec,
   Status,
   StatusError,
-} from "../../cri/grpc/mod.ts";
+} from "../../lib/grpc/mod.ts";
 import { nullLogger } from "../../log/mod.ts";
 import { assert, assertEquals, assertRejects } from "../../testing/assert.ts";
 import { CriClient, CriError } from "./cri_client.ts";

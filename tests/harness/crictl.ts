@@ -26,7 +26,7 @@
  * case-insensitively (`log_directory`, never `logDirectory`) — with enums as numbers (a pod's
  * own PID namespace is `"pid": 1`), 64-bit integers as numbers and `bytes` as base64. crictl
  * silently drops a key it does not know; here that is an error, because such a key is a
- * config that does not do what it says. The field table comes from `cri/proto/api.proto`
+ * config that does not do what it says. The field table comes from `api/api.proto`
  * through `protoc --descriptor_set_out`, so it is the agent's own schema.
  *
  * Anything else (another verb, another flag, YAML configs, a tty) fails with an error that
@@ -48,14 +48,14 @@ import {
   ContainerState,
   PodSandboxConfig,
   PodSandboxState,
-} from "../../cri/gen/api.ts";
+} from "../../api/gen/api.ts";
 import { spdyExec } from "../../streaming/testing/spdy_client.ts";
 import type { CriClient } from "./cri_client.ts";
 import { readCriLog } from "./pods.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 /** The CRI schema the agent is generated from. */
-const PROTO = { dir: `${ROOT}/cri/proto`, file: "api.proto" };
+const PROTO = { dir: `${ROOT}/api`, file: "api.proto" };
 
 // ---------------------------------------------------------------------------------------------
 // Config files, decoded as crictl decodes them.
@@ -227,7 +227,7 @@ function goMessage(desc: DescMessage, json: unknown, at: string): Record<string,
 function checkNames(desc: DescMessage, raw: Record<string, unknown>, made: unknown): void {
   const m = made as Record<string, unknown>;
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in m)) throw new Error(`ts-proto has no field ${desc.name}.${k}: regenerate cri/gen`);
+    if (!(k in m)) throw new Error(`ts-proto has no field ${desc.name}.${k}: regenerate api/gen`);
     const f = desc.fields.find((x) => x.localName === k)!;
     if (f.fieldKind === "message") checkNames(f.message, v as Record<string, unknown>, m[k]);
     if (f.fieldKind === "list" && f.listKind === "message") {

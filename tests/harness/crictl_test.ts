@@ -3,7 +3,7 @@
  * (urfave/cli's), the shell subset README's commands use, and crictl's output formats.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../../testing/assert.ts";
-import { NamespaceMode } from "../../cri/gen/api.ts";
+import { NamespaceMode } from "../../api/gen/api.ts";
 import {
   ConfigError,
   humanDuration,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { CriClient, DeepPartial } from "./cri_client.ts";
-import { type ContainerConfig, NamespaceMode, type PodSandboxConfig } from "../../cri/gen/api.ts";
+import { type ContainerConfig, NamespaceMode, type PodSandboxConfig } from "../../api/gen/api.ts";
 import { shimProcesses, type TestAgent } from "./agent.ts";
 
 let counter = 0;

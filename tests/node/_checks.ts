@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ContainerStats } from "../../cri/gen/api.ts";
+import type { ContainerStats } from "../../api/gen/api.ts";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { CGROUP_ROOT, cgroupKeyed, cgroupValue } from "./_node.ts";
 

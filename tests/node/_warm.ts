@@ -10,7 +10,7 @@
  * @module
  */
 const root = new URL("../../", import.meta.url);
-const modules = ["app/agent.ts", "app/check.ts", "app/cli.ts", "shim/main.ts"];
+const modules = ["app/agent.ts", "app/check.ts", "app/cli.ts", "shim/server/main.ts"];
 for await (const e of Deno.readDir(new URL("tests/node/", root))) {
   if (e.isFile && e.name.endsWith("_test.ts")) modules.push(`tests/node/${e.name}`);
 }

@@ -15,10 +15,10 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "../../testing/assert.ts";
-import { NamespaceMode, SecurityProfile_ProfileType as ProfileType } from "../../cri/gen/api.ts";
+import { NamespaceMode, SecurityProfile_ProfileType as ProfileType } from "../../api/gen/api.ts";
 import { CriError } from "../harness/cri_client.ts";
 import type { DeepPartial } from "../harness/cri_client.ts";
-import type { ContainerConfig } from "../../cri/gen/api.ts";
+import type { ContainerConfig } from "../../api/gen/api.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "../harness/pods.ts";
 import { nodeEnv } from "./_env.ts";
 import { onNode, run, sh, step } from "./_node.ts";

@@ -6,7 +6,7 @@
  * see OOM kills), an OOM kill is reported, and stop and remove leave nothing behind.
  */
 import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
-import { ContainerState } from "../../cri/gen/api.ts";
+import { ContainerState } from "../../api/gen/api.ts";
 import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "../harness/pods.ts";
 import { nodeEnv } from "./_env.ts";
 import { cgroupExists, cgroupOf, onNode, run, shimLog, step, unitProps } from "./_node.ts";

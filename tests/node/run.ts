@@ -98,7 +98,7 @@ async function guestEntrypoints(): Promise<string[]> {
   for await (const e of Deno.readDir(`${ROOT}/tests/node`)) {
     if (e.isFile && e.name.endsWith("_test.ts")) tests.push(`tests/node/${e.name}`);
   }
-  return ["main.ts", "shim/main.ts", "app/cli.ts", "tools/config_doc.ts", ...tests.sort()];
+  return ["main.ts", "shim/server/main.ts", "app/cli.ts", "tools/config_doc.ts", ...tests.sort()];
 }
 
 /** Copies the host's Deno into the shared cache unless an identical copy is there. */
@@ -187,11 +187,20 @@ async function prepare(
       denoEnv,
     );
     // esbuild, which `deno bundle` fetches from npm: the agent bundles the shim at start
-    // (runtime/shim/_bundle.ts) and would fall back to unbundled shims offline.
+    // (shim/client/_bundle.ts) and would fall back to unbundled shims offline.
     const bundle = `${runDir}/shim-bundle.js`;
     await must(
       deno,
-      ["bundle", "--quiet", "--no-config", "--platform", "deno", "shim/main.ts", "-o", bundle],
+      [
+        "bundle",
+        "--quiet",
+        "--no-config",
+        "--platform",
+        "deno",
+        "shim/server/main.ts",
+        "-o",
+        bundle,
+      ],
       denoEnv,
     );
     await Deno.remove(bundle);

@@ -13,7 +13,7 @@
  * The agent uses the systemd cgroup driver, as a kubelet node with systemd would.
  */
 import { assert, assertEquals, assertStringIncludes } from "../../testing/assert.ts";
-import { ContainerState } from "../../cri/gen/api.ts";
+import { ContainerState } from "../../api/gen/api.ts";
 import { pushBaseImages } from "../fixtures/images.ts";
 import { startRegistry } from "../fixtures/registry.ts";
 import { CriClient } from "../harness/cri_client.ts";

@@ -8,7 +8,7 @@
  * scope left once the pod is removed.
  */
 import { assert, assertEquals } from "../../testing/assert.ts";
-import { ContainerState } from "../../cri/gen/api.ts";
+import { ContainerState } from "../../api/gen/api.ts";
 import { CriClient } from "../harness/cri_client.ts";
 import { containerConfig, eventually, leftovers, NOTHING, podConfig } from "../harness/pods.ts";
 import { assertStatsMatchKernel } from "./_checks.ts";

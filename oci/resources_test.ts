@@ -1,0 +1,111 @@
+import { LinuxContainerResources } from "../api/gen/api.ts";
+import { assertEquals } from "../testing/assert.ts";
+import { linuxResourcesFromCri, restrictOomScoreAdj } from "./resources.ts";
+import { assertFails, type DeepPartial } from "./_test_fixtures.ts";
+
+const res = (p: DeepPartial<LinuxContainerResources>) =>
+  LinuxContainerResources.fromPartial(p as LinuxContainerResources);
+
+Deno.test("linuxResourcesFromCri() of nothing is nothing, and zeros set nothing", () => {
+  assertEquals(linuxResourcesFromCri(undefined), undefined);
+  assertEquals(linuxResourcesFromCri(res({})), {});
+});
+
+Deno.test("linuxResourcesFromCri() maps every CRI field onto the OCI one", () => {
+  const got = linuxResourcesFromCri(
+    res({
+      cpuPeriod: 100000n,
+      cpuQuota: 50000n,
+      cpuShares: 512n,
+      cpusetCpus: "0-1,3",
+      cpusetMems: "0",
+      memoryLimitInBytes: 268435456n,
+      memorySwapLimitInBytes: 536870912n,
+      hugepageLimits: [{ pageSize: "2MB", limit: 4194304n }],
+      unified: { "memory.high": "200000000", "io.weight": "default 100" },
+    }),
+    { swapAccounting: true, hugetlb: true },
+  );
+  assertEquals(got, {
+    cpu: { period: 100000, quota: 50000, shares: 512, cpus: "0-1,3", mems: "0" },
+    memory: { limit: 268435456, swap: 536870912 },
+    hugepageLimits: [{ pageSize: "2MB", limit: 4194304 }],
+    unified: { "memory.high": "200000000", "io.weight": "default 100" },
+  });
+});
+
+Deno.test("linuxResourcesFromCri() caps swap at the memory limit when swap is accounted", () => {
+  const r = res({ memoryLimitInBytes: 1048576n });
+  assertEquals(linuxResourcesFromCri(r, { swapAccounting: true })?.memory, {
+    limit: 1048576,
+    swap: 1048576,
+  });
+  // Without swap accounting a swap limit would make runc fail on a missing file.
+  assertEquals(linuxResourcesFromCri(r, { swapAccounting: false })?.memory, { limit: 1048576 });
+  assertEquals(
+    linuxResourcesFromCri(res({ memorySwapLimitInBytes: 5n }), { swapAccounting: false }),
+    {},
+  );
+});
+
+Deno.test("linuxResourcesFromCri() passes a negative (unlimited) quota through", () => {
+  assertEquals(linuxResourcesFromCri(res({ cpuQuota: -1n }))?.cpu, { quota: -1 });
+});
+
+Deno.test("linuxResourcesFromCri() refuses huge pages without the hugetlb controller", () => {
+  const r = res({ hugepageLimits: [{ pageSize: "1GB", limit: 1073741824n }] });
+  assertFails(
+    () => linuxResourcesFromCri(r, { field: "container.linux.resources" }),
+    "invalid-argument",
+    "container.linux.resources.hugepage_limits: huge page limits are set but the node has no hugetlb",
+  );
+  assertFails(
+    () =>
+      linuxResourcesFromCri(res({ hugepageLimits: [{ pageSize: "2 MB", limit: 1n }] }), {
+        hugetlb: true,
+      }),
+    "invalid-argument",
+    'resources.hugepage_limits[0].page_size: "2 MB"',
+  );
+});
+
+Deno.test("linuxResourcesFromCri() refuses values JSON cannot carry and malformed lists", () => {
+  assertFails(
+    () => linuxResourcesFromCri(res({ memoryLimitInBytes: 2n ** 60n })),
+    "invalid-argument",
+    "resources.memory_limit_in_bytes: 1152921504606846976 is out of range",
+  );
+  assertFails(
+    () => linuxResourcesFromCri(res({ cpusetCpus: "0-" })),
+    "invalid-argument",
+    'resources.cpuset_cpus: "0-"',
+  );
+  assertFails(
+    () => linuxResourcesFromCri(res({ cpuShares: -2n })),
+    "invalid-argument",
+    "cpu_shares: -2 is negative",
+  );
+  assertFails(
+    () => linuxResourcesFromCri(res({ unified: { "../memory.max": "1" } })),
+    "invalid-argument",
+    "is not a cgroup file name",
+  );
+});
+
+Deno.test("restrictOomScoreAdj() clamps to the agent's score only when restricted", () => {
+  const restricted = { restrict: true, agentScore: 0 };
+  assertEquals(restrictOomScoreAdj(-998, restricted, "f"), 0);
+  assertEquals(restrictOomScoreAdj(-998, { restrict: true, agentScore: -500 }, "f"), -500);
+  assertEquals(restrictOomScoreAdj(1000, restricted, "f"), 1000);
+  assertEquals(restrictOomScoreAdj(-998, { restrict: false, agentScore: 0 }, "f"), -998);
+});
+
+Deno.test("restrictOomScoreAdj() refuses scores the kernel refuses", () => {
+  const p = { restrict: false, agentScore: 0 };
+  assertFails(
+    () => restrictOomScoreAdj(1001, p, "x.oom_score_adj"),
+    "invalid-argument",
+    "x.oom_score_adj: 1001",
+  );
+  assertFails(() => restrictOomScoreAdj(-1001, p, "f"), "invalid-argument", "outside -1000..1000");
+});

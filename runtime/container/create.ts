@@ -1,0 +1,175 @@
+/**
+ * CreateContainer: reserve the name in the pod, resolve the image, mount the rootfs
+ * snapshot, build the OCI spec, write the bundle and have a new shim `runc create` it.
+ *
+ * As in RunPodSandbox, the record goes first (phase `creating`) and every step pushes its
+ * undo: a failure leaves no shim, runc container, mount, bundle or record behind.
+ *
+ * @module
+ */
+import { type ContainerConfig, type PodSandboxConfig, Signal } from "../../api/gen/api.ts";
+import { alreadyExists, invalidArgument, notFound } from "../../errors/mod.ts";
+import type { RuntimeCore } from "../core.ts";
+import { containerTransition } from "../state.ts";
+import { containerNameKey, newId } from "../ids.ts";
+import { nowNs } from "../../lib/clock.ts";
+import { type Container, type ContainerDoc, encodeContainerConfig } from "../records.ts";
+import { containerSpec } from "../oci_spec.ts";
+import { atomicWrite } from "../../lib/fs.ts";
+import { shimRuntime } from "../shim_runtime.ts";
+import { faultPoint } from "../faults.ts";
+import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
+
+/** Creates a container in pod `sandboxId`; returns its id. */
+export async function createContainer(
+  core: RuntimeCore,
+  sandboxId: string,
+  config: ContainerConfig,
+  _sandboxConfig: PodSandboxConfig | undefined,
+  signal?: AbortSignal,
+): Promise<string> {
+  const sandbox = core.sandbox(sandboxId);
+  return await core.locks.run(sandbox.doc.id, async () => {
+    core.requireReady(sandbox, `create container "${config.metadata?.name}"`);
+    const sm = sandbox.config.metadata!;
+    const nameKey = containerNameKey(config.metadata!, sm);
+    const logPath = config.logPath && sandbox.config.logDirectory
+      ? `${sandbox.config.logDirectory.replace(/\/+$/, "")}/${config.logPath}`
+      : "";
+    const holder = core.containerNames.get(nameKey);
+    if (holder) {
+      throw alreadyExists(
+        `container name "${nameKey}" is already reserved for container "${holder}"`,
+      );
+    }
+    if (logPath) await checkLogPath(logPath);
+    const imageName = config.image?.image ?? "";
+    const image = core.deps.images.resolve(imageName);
+    if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
+
+    const id = core.deps.shims.takeSpare(sandbox.doc.id) ?? newId();
+    core.containerNames.set(nameKey, id);
+    await using undo = new AsyncDisposableStack();
+    undo.defer(() => {
+      if (core.containerNames.get(nameKey) === id) core.containerNames.delete(nameKey);
+    });
+
+    const bundle = `${core.config.root}/containers/${id}`;
+    const rootfs = `${bundle}/rootfs`;
+    const doc: ContainerDoc = {
+      id,
+      sandboxId: sandbox.doc.id,
+      config: encodeContainerConfig(config),
+      imageName,
+      imageId: image.id,
+      imageRef: image.repoDigests[0] ?? image.id,
+      createdAtNs: nowNs().toString(),
+      startedAtNs: "0",
+      finishedAtNs: "0",
+      exitCode: 0,
+      reason: "",
+      message: "",
+      state: "created",
+      phase: "creating",
+      bundle,
+      rootfs,
+      logPath,
+      cgroupsPath: core.deps.cgroups.cgroupsPath(sandbox.doc.cgroupParent, id),
+      // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
+      stopSignal: config.stopSignal > 0
+        ? (Signal[config.stopSignal] ?? "SIGNAL_SIGTERM").replace(/^SIGNAL_/, "")
+        : image.config.stopSignal || "SIGTERM",
+      pid: 0,
+    };
+    const c: Container = { doc, config, nameKey };
+    const log = core.log.with({
+      podId: sandbox.doc.id,
+      containerId: id,
+      name: config.metadata?.name,
+    });
+
+    core.containers.set(id, c);
+    core.saveContainer(c);
+    undo.defer(() => containerTransition(core, c, "discarded"));
+
+    await faultPoint(core, "container-create:after-record");
+    // containers/ and containers/<id>/ are 0700: the bundle holds the pod's env and the
+    // rootfs the image's setuid binaries (see modes.ts). The mount point's own mode is
+    // hidden by the overlay's root.
+    await mkdirPrivate(rootfs);
+    undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
+    if (logPath) {
+      // The kubelet's log tree: its directories are 0755, as containerd makes them.
+      await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), {
+        recursive: true,
+        mode: 0o755,
+      });
+    }
+
+    // The shim process starts while the rootfs is mounted and the spec written: its
+    // `runc create` waits for the bundle.
+    const t0 = performance.now();
+    const phase: Record<string, number> = {};
+    const bundleReady = Promise.withResolvers<void>();
+    // The manager may fail before it waits for the bundle: never leave a rejection unheard.
+    bundleReady.promise.catch(() => {});
+    const shimCreated = core.deps.shims.create({
+      id,
+      bundle,
+      runtime: shimRuntime(core),
+      ...(logPath ? { logPath } : {}),
+      tty: config.tty,
+      stdin: config.stdin,
+      stdinOnce: config.stdinOnce,
+      bundleReady: bundleReady.promise,
+    });
+    try {
+      const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
+        readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
+      });
+      doc.upperDir = mounted.upperDir;
+      phase.mountMs = performance.now() - t0;
+      await faultPoint(core, "container-create:after-mount");
+      undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
+      if (signal?.aborted) throw signal.reason;
+      const spec = await containerSpec(core, sandbox, c, image);
+      const u = spec.process?.user;
+      if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
+      await atomicWrite(`${bundle}/config.json`, JSON.stringify(spec), { mode: PRIVATE_FILE });
+      phase.bundleMs = performance.now() - t0;
+      bundleReady.resolve();
+    } catch (err) {
+      // The manager undoes a shim whose create it aborts; wait for that before undoing more.
+      bundleReady.reject(err);
+      await shimCreated.then((s) => s.delete(), () => {}).catch(() => {});
+      throw err;
+    }
+    const shim = await shimCreated;
+    phase.createdMs = performance.now() - t0;
+    undo.defer(() => shim.delete().catch(() => {}));
+    c.shim = shim;
+    doc.pid = shim.initPid;
+    await faultPoint(core, "container-create:after-shim");
+    containerTransition(core, c, "created");
+    undo.move();
+    log.info("container created", {
+      image: imageName,
+      ...Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, Math.round(v)])),
+    });
+    return id;
+  });
+}
+
+/** The log path must be a file (or not exist yet): a directory there is the caller's mistake. */
+async function checkLogPath(path: string): Promise<void> {
+  try {
+    const st = await Deno.lstat(path);
+    if (!st.isFile) {
+      throw invalidArgument(
+        `config.log_path: ${JSON.stringify(path)} exists and is not a regular file`,
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * What the runtime needs from the services it drives, as narrow interfaces: the shim
+ * client, the image service, CNI, the metadata store and the cgroup driver. The agent
+ * passes the real ones (`app/services.ts`); the runtime's unit tests pass fakes
+ * (`_test_core.ts`), so the operations' failure and undo paths run without root.
+ *
+ * @module
+ */
+import type { RuntimeSpec } from "../shim/protocol.ts";
+import type { ExitRecord, ShimCreateOptions, ShimHandle } from "../shim/client/mod.ts";
+import type { ImageRecord } from "../image/mod.ts";
+import type { PodNetworkRequest, PodNetworkResult, PodNetworkTeardown } from "../network/mod.ts";
+import type { RecordKind, StoredRecord } from "../store/mod.ts";
+import type { OwnedCgroup } from "../cgroups/mod.ts";
+
+/** The shim client (`shim/client/`'s ShimManager). */
+export interface ShimPort {
+  /** Spawns (or takes the spare of `o.id`) and has it `runc create`; undoes itself on failure. */
+  create(o: ShimCreateOptions): Promise<ShimHandle>;
+  /** The live shim of `id` after an agent restart; undefined when none runs. */
+  reconnect(id: string): Promise<ShimHandle | undefined>;
+  /** Kills a shim left running, force-deletes the container, removes the state dir. */
+  cleanup(id: string, runtime: RuntimeSpec): Promise<void>;
+  /** The exit record the shim of `id` left, if any. */
+  lastExit(id: string): Promise<ExitRecord | undefined>;
+  /** Ids of the shim state dirs present. */
+  ids(): Promise<string[]>;
+  /** Ids of the containers the runtime knows under `runtime.root`. */
+  runtimeIds(runtime: RuntimeSpec): Promise<string[]>;
+  /** Starts a shim ahead for container `o.id`, kept under `key`. */
+  prespawn(
+    key: string,
+    o: { id: string; bundle: string; runtime: RuntimeSpec; logDir?: string; idleMs?: number },
+  ): void;
+  /** The container id reserved by the spare of `key`, if one is ready. */
+  takeSpare(key: string): string | undefined;
+  /** Hands the spare of `from` to `to` when it may log under `logDir`. */
+  moveSpare(from: string, to: string, logDir: string | undefined): boolean;
+  /** Stops the spare of `key`, if any. */
+  dropSpare(key: string): Promise<void>;
+  /** Stops every spare, and starts no more (the agent is stopping). */
+  dropSpares(): Promise<void>;
+}
+
+/** The image service (`image/`'s ImageService). */
+export interface ImagePort {
+  /** The image `ref` names (a name, digest or id), if present. */
+  resolve(ref: string): ImageRecord | undefined;
+  /** Pulls `ref` (the sandbox image, when missing). */
+  pull(ref: string, opts: { signal?: AbortSignal }): Promise<ImageRecord>;
+  /** Mounts a writable snapshot of `image` at `target`; undoes itself on failure. */
+  mountRootfs(
+    containerId: string,
+    image: ImageRecord,
+    target: string,
+    opts: { readonly: boolean },
+  ): Promise<{ upperDir: string }>;
+  /** Unmounts `target` and drops the container's snapshot (idempotent). */
+  unmountRootfs(containerId: string, target: string): Promise<void>;
+  /** Lets RemoveImage ask whether a container uses an image. */
+  setInUse(isInUse: (imageId: string) => boolean): void;
+}
+
+/** Pod networking (`network/`'s CniManager). */
+export interface CniPort {
+  /** CNI ADD; undoes itself on failure. */
+  setUp(req: PodNetworkRequest, signal?: AbortSignal): Promise<PodNetworkResult>;
+  /** CNI DEL (idempotent). */
+  tearDown(req: PodNetworkTeardown): Promise<void>;
+}
+
+/** The metadata store (`store/`'s MetadataStore): the records, written before each step. */
+export interface StorePort {
+  put<T>(kind: RecordKind, rec: StoredRecord<T>): void;
+  delete(kind: RecordKind, id: string): void;
+  all<T>(kind: RecordKind): StoredRecord<T>[];
+  close(): void;
+}
+
+/** What the runtime needs from the cgroup driver (adapted from `cgroups/` in `cgroup_port.ts`). */
+export interface CgroupPort {
+  /** "cgroupfs" or "systemd". */
+  readonly driver: "cgroupfs" | "systemd";
+  /** Throws invalid-argument naming `field` when `parent` is not valid for the driver. */
+  validateParent(parent: string, field: string): void;
+  /** The OCI `linux.cgroupsPath` of a container (or the pause container) under `parent`. */
+  cgroupsPath(parent: string, containerId: string): string;
+  /**
+   * Creates the pod cgroup where missing (cgroupfs); returns what it created (to persist and
+   * remove exactly that later), or undefined when it created nothing.
+   */
+  ensureParent(parent: string): OwnedCgroup | undefined;
+  /** Removes what {@link ensureParent} created (idempotent). */
+  removeParent(owned: OwnedCgroup): void;
+}
