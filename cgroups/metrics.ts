@@ -86,7 +86,7 @@ export interface CgroupMetrics {
   readonly oomKills?: bigint;
   /** Per-device block I/O (v1 blkio throttle files, v2 `io.stat`). */
   readonly io?: readonly DeviceIo[];
-  /** Processes (`cgroup.procs` lines). */
+  /** Processes (`cgroup.procs` lines, the subtree's). */
   readonly processes?: bigint;
   /** Tasks, threads included (`pids.current`). */
   readonly threads?: bigint;
@@ -244,13 +244,42 @@ function ioOf(loc: CgroupLocation): DeviceIo[] | undefined {
   }));
 }
 
+/** Sub-cgroups walked at most when counting processes (crun adds one level; pods, one more). */
+const MAX_CGROUPS_WALKED = 1024;
+
 function processesOf(loc: CgroupLocation): bigint | undefined {
   // Any hierarchy holding the cgroup lists its processes; pids is always there with runc.
+  // cAdvisor counts the whole subtree (its GetAllPids): a pod's processes sit in its
+  // containers' cgroups, crun's in a `container` sub-cgroup.
   const dir = loc.pids?.dir ?? loc.memory?.dir;
   if (dir === undefined) return undefined;
-  const t = readOptionalCgroupFile(`${dir}/cgroup.procs`);
-  if (t === undefined) return undefined;
-  return BigInt(t.split("\n").filter((l) => l.trim() !== "").length);
+  const top = readOptionalCgroupFile(`${dir}/cgroup.procs`);
+  if (top === undefined) return undefined;
+  const lines = (t: string) => t.split("\n").filter((l) => l.trim() !== "").length;
+  let n = lines(top);
+  const queue = [dir];
+  let walked = 0;
+  while (queue.length > 0 && walked < MAX_CGROUPS_WALKED) {
+    const d = queue.shift()!;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = kernfs.readDirSync(d);
+    } catch {
+      continue; // removed meanwhile
+    }
+    for (const e of entries) {
+      if (!e.isDirectory || walked >= MAX_CGROUPS_WALKED) continue;
+      walked++;
+      const sub = `${d}/${e.name}`;
+      queue.push(sub);
+      try {
+        n += lines(kernfs.readTextFileSync(`${sub}/cgroup.procs`));
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return BigInt(n);
 }
 
 /** `o` without its undefined fields (the types are strict about optional properties). */

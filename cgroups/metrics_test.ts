@@ -68,6 +68,16 @@ for (const f of FLAVOURS) {
     assertEquals(m.threadsMax, undefined, "pids.max 'max' is no limit");
   });
 
+  Deno.test(`readCgroupMetrics() [${f.name}] counts a pod's processes in its subtree`, async () => {
+    const layout = await detectLayout({
+      mountinfo: `${TESTDATA}/mountinfo/${f.mountinfo}`,
+      fsRoot: `${TESTDATA}/tree/${f.name}`,
+    });
+    const pod = locateCgroup(layout, cgroupDriver(f.driver).podCgroupPath(f.parent));
+    // None in the pod cgroup itself, three in the container's, none readable in the broken one.
+    assertEquals(readCgroupMetrics(pod).processes, 3n);
+  });
+
   Deno.test(`readCgroupMetrics() [${f.name}] leaves out what a broken cgroup cannot give`, async () => {
     const m = readCgroupMetrics(await location(f, BROKEN));
     assertEquals(m.memory, undefined, "garbage memory.stat");
