@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { canceled } from "../errors/mod.ts";
+import { canceled, internal } from "../errors/mod.ts";
 
 /** Items per streamed message at most (containerd's `DefaultStreamBatchSize`). */
 export const STREAM_MAX_ITEMS = 5000;
@@ -28,55 +28,63 @@ export function streamLimits(maxSendMessageBytes: number): BatchLimits {
   return { maxItems: STREAM_MAX_ITEMS, maxBytes: Math.min(STREAM_MAX_BYTES, maxSendMessageBytes) };
 }
 
-/** Bytes of a protobuf varint holding `n`. */
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len++;
+/**
+ * A response message already in its wire form: what a stream sends when it has encoded the
+ * items anyway to measure them, so that nothing is encoded twice. The codec `server.ts`
+ * registers passes it through as is.
+ */
+export class PreEncoded {
+  /** Wraps the encoded message `bytes`. */
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Reads the protobuf varint at `at` of `buf`: its value and the offset after it. */
+function readVarint(buf: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  for (let shift = 1; at < buf.length; shift *= 0x80) {
+    const b = buf[at++]!;
+    value += (b & 0x7f) * shift;
+    if (b < 0x80) return [value, at];
   }
-  return len;
+  throw internal("a Stream*Response ends inside a varint");
 }
 
 /**
- * Bytes an item of encoded length `n` adds to a message as a repeated field numbered below
- * 16 (every Stream*Response's list is field 1): one tag byte, the length, the item.
+ * Sends the list of `message`, a whole Stream*Response encoded once by its own encoder (one
+ * snapshot, so no item repeats across batches), through `send` in messages within `limits`.
+ * A protobuf message is the concatenation of its fields, so each batch is a slice of
+ * `message` cut between two items of its repeated field: nothing is encoded twice. An item
+ * bigger than the byte budget goes alone. An empty list sends nothing (the stream just ends,
+ * as containerd's). Stops with CANCELLED when `signal` aborts between batches.
  */
-export function repeatedFieldBytes(n: number): number {
-  return 1 + varintLength(n) + n;
-}
-
-/**
- * Sends `items` (one snapshot, so no item repeats across batches) through `send` in batches
- * within `limits`; `encodedLength` measures one item with the message's own encoder. An
- * empty list sends nothing (the stream just ends, as containerd's). Stops with CANCELLED
- * when `signal` aborts between batches.
- */
-export async function sendInBatches<T>(
-  items: readonly T[],
-  encodedLength: (item: T) => number,
+export async function sendInBatches(
+  message: Uint8Array,
   limits: BatchLimits,
   signal: AbortSignal,
-  send: (batch: T[]) => Promise<void>,
+  send: (msg: PreEncoded) => Promise<void>,
 ): Promise<void> {
-  let batch: T[] = [];
-  let bytes = 0;
-  const flush = async () => {
+  let start = 0;
+  let items = 0;
+  let at = 0;
+  const flush = async (end: number) => {
     if (signal.aborted) throw canceled("the stream was canceled by the client");
-    const b = batch;
-    batch = [];
-    bytes = 0;
-    await send(b);
+    const msg = new PreEncoded(message.subarray(start, end));
+    start = end;
+    items = 0;
+    await send(msg);
   };
-  for (const item of items) {
-    const n = repeatedFieldBytes(encodedLength(item));
-    if (batch.length > 0 && (batch.length >= limits.maxItems || bytes + n > limits.maxBytes)) {
-      await flush();
+  while (at < message.length) {
+    const [, afterTag] = readVarint(message, at);
+    const [len, body] = readVarint(message, afterTag);
+    const end = body + len;
+    if (end > message.length) throw internal("a Stream*Response item runs past its end");
+    if (items > 0 && (items >= limits.maxItems || end - start > limits.maxBytes)) {
+      await flush(at);
     }
-    batch.push(item);
-    bytes += n;
+    items++;
+    at = end;
   }
-  if (batch.length > 0) await flush();
+  if (items > 0) await flush(at);
 }
 
 /** The unary List RPCs that have a Stream RPC, and the field holding their list. */

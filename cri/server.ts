@@ -19,7 +19,7 @@ import type { RuntimeCore } from "../runtime/core.ts";
 import type { StatsService } from "../runtime/stats.ts";
 import type { StreamingServer } from "../streaming/mod.ts";
 import { toStatus } from "./status.ts";
-import { type BatchLimits, oversizeMessage, streamLimits } from "./batches.ts";
+import { type BatchLimits, oversizeMessage, PreEncoded, streamLimits } from "./batches.ts";
 import type { HandlerContext } from "./context.ts";
 
 export type { HandlerContext };
@@ -90,7 +90,7 @@ export type Unary<M extends MethodDef> = (
 export type ServerStream<M extends MethodDef> = (
   req: Decoded<M["requestType"]>,
   ctx: HandlerContext,
-  send: (msg: Encoded<M["responseType"]>) => Promise<void>,
+  send: (msg: Encoded<M["responseType"]> | PreEncoded) => Promise<void>,
 ) => Promise<void>;
 
 /** Handlers keyed by the generated method keys (`version`, `runPodSandbox`, …). */
@@ -220,6 +220,7 @@ function register(
     const req = { decode: (b: Uint8Array) => m.requestType.decode(b) };
     const res = {
       encode: (msg: unknown) => {
+        if (msg instanceof PreEncoded) return msg.bytes;
         const bytes = m.responseType.encode(msg as never).finish();
         if (bytes.length > maxSendMessageBytes && !m.responseStream) {
           // A List too big to send names its Stream RPC rather than failing bare.

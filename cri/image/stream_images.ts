@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { Image, type StreamImagesRequest, type StreamImagesResponse } from "../../api/gen/api.ts";
+import { type StreamImagesRequest, StreamImagesResponse } from "../../api/gen/api.ts";
 import type { ImageService } from "../../image/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import { type BatchLimits, sendInBatches } from "../batches.ts";
+import { type BatchLimits, type PreEncoded, sendInBatches } from "../batches.ts";
 import { toCriImage } from "./_convert.ts";
 
 /** The StreamImages handler. */
@@ -15,15 +15,15 @@ export function streamImages(
   images: ImageService,
   req: StreamImagesRequest,
   ctx: { signal: AbortSignal; logger: Logger },
-  send: (msg: StreamImagesResponse) => Promise<void>,
+  send: (msg: StreamImagesResponse | PreEncoded) => Promise<void>,
   limits: BatchLimits,
 ): Promise<void> {
   const filter = req.filter?.image?.image ?? "";
   return sendInBatches(
-    images.list(filter || undefined).map(toCriImage),
-    (i) => Image.encode(i).finish().length,
+    StreamImagesResponse.encode({ images: images.list(filter || undefined).map(toCriImage) })
+      .finish(),
     limits,
     ctx.signal,
-    (batch) => send({ images: batch }),
+    send,
   );
 }

@@ -5,12 +5,11 @@
  * @module
  */
 import {
-  ContainerStats,
   type StreamContainerStatsRequest,
-  type StreamContainerStatsResponse,
+  StreamContainerStatsResponse,
 } from "../../api/gen/api.ts";
 import type { StatsService } from "../../runtime/stats.ts";
-import { type BatchLimits, sendInBatches } from "../batches.ts";
+import { type BatchLimits, type PreEncoded, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
 
 /** The StreamContainerStats handler. */
@@ -21,13 +20,14 @@ export function streamContainerStats(
   return async (
     req: StreamContainerStatsRequest,
     ctx: HandlerContext,
-    send: (msg: StreamContainerStatsResponse) => Promise<void>,
+    send: (msg: StreamContainerStatsResponse | PreEncoded) => Promise<void>,
   ): Promise<void> =>
     await sendInBatches(
-      await stats.listContainerStats(req.filter),
-      (s) => ContainerStats.encode(s).finish().length,
+      StreamContainerStatsResponse.encode({
+        containerStats: await stats.listContainerStats(req.filter),
+      }).finish(),
       limits,
       ctx.signal,
-      (containerStats) => send({ containerStats }),
+      send,
     );
 }

@@ -3,14 +3,10 @@
  *
  * @module
  */
-import {
-  Container,
-  type StreamContainersRequest,
-  type StreamContainersResponse,
-} from "../../api/gen/api.ts";
+import { type StreamContainersRequest, StreamContainersResponse } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { listContainers as list } from "../../runtime/container/list.ts";
-import { type BatchLimits, sendInBatches } from "../batches.ts";
+import { type BatchLimits, type PreEncoded, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
 import { containerFilter } from "../filters.ts";
 
@@ -22,13 +18,13 @@ export function streamContainers(
   return (
     req: StreamContainersRequest,
     ctx: HandlerContext,
-    send: (msg: StreamContainersResponse) => Promise<void>,
+    send: (msg: StreamContainersResponse | PreEncoded) => Promise<void>,
   ): Promise<void> =>
     sendInBatches(
-      list(core, containerFilter(req.filter)),
-      (c) => Container.encode(c).finish().length,
+      StreamContainersResponse.encode({ containers: list(core, containerFilter(req.filter)) })
+        .finish(),
       limits,
       ctx.signal,
-      (containers) => send({ containers }),
+      send,
     );
 }

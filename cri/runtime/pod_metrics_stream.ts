@@ -5,12 +5,11 @@
  * @module
  */
 import {
-  PodSandboxMetrics,
   type StreamPodSandboxMetricsRequest,
-  type StreamPodSandboxMetricsResponse,
+  StreamPodSandboxMetricsResponse,
 } from "../../api/gen/api.ts";
 import type { StatsService } from "../../runtime/stats.ts";
-import { type BatchLimits, sendInBatches } from "../batches.ts";
+import { type BatchLimits, type PreEncoded, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
 
 /** The StreamPodSandboxMetrics handler. */
@@ -21,13 +20,14 @@ export function streamPodSandboxMetrics(
   return async (
     _req: StreamPodSandboxMetricsRequest,
     ctx: HandlerContext,
-    send: (msg: StreamPodSandboxMetricsResponse) => Promise<void>,
+    send: (msg: StreamPodSandboxMetricsResponse | PreEncoded) => Promise<void>,
   ): Promise<void> =>
     await sendInBatches(
-      await stats.listPodSandboxMetrics(),
-      (m) => PodSandboxMetrics.encode(m).finish().length,
+      StreamPodSandboxMetricsResponse.encode({
+        podSandboxMetrics: await stats.listPodSandboxMetrics(),
+      }).finish(),
       limits,
       ctx.signal,
-      (podSandboxMetrics) => send({ podSandboxMetrics }),
+      send,
     );
 }

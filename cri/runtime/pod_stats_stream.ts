@@ -5,12 +5,11 @@
  * @module
  */
 import {
-  PodSandboxStats,
   type StreamPodSandboxStatsRequest,
-  type StreamPodSandboxStatsResponse,
+  StreamPodSandboxStatsResponse,
 } from "../../api/gen/api.ts";
 import type { StatsService } from "../../runtime/stats.ts";
-import { type BatchLimits, sendInBatches } from "../batches.ts";
+import { type BatchLimits, type PreEncoded, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
 
 /** The StreamPodSandboxStats handler. */
@@ -21,13 +20,14 @@ export function streamPodSandboxStats(
   return async (
     req: StreamPodSandboxStatsRequest,
     ctx: HandlerContext,
-    send: (msg: StreamPodSandboxStatsResponse) => Promise<void>,
+    send: (msg: StreamPodSandboxStatsResponse | PreEncoded) => Promise<void>,
   ): Promise<void> =>
     await sendInBatches(
-      await stats.listPodSandboxStats(req.filter),
-      (s) => PodSandboxStats.encode(s).finish().length,
+      StreamPodSandboxStatsResponse.encode({
+        podSandboxStats: await stats.listPodSandboxStats(req.filter),
+      }).finish(),
       limits,
       ctx.signal,
-      (podSandboxStats) => send({ podSandboxStats }),
+      send,
     );
 }

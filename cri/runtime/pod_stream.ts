@@ -3,14 +3,10 @@
  *
  * @module
  */
-import {
-  PodSandbox,
-  type StreamPodSandboxesRequest,
-  type StreamPodSandboxesResponse,
-} from "../../api/gen/api.ts";
+import { type StreamPodSandboxesRequest, StreamPodSandboxesResponse } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { listPodSandboxes as list } from "../../runtime/pod/list.ts";
-import { type BatchLimits, sendInBatches } from "../batches.ts";
+import { type BatchLimits, type PreEncoded, sendInBatches } from "../batches.ts";
 import type { HandlerContext, StreamHandler } from "../context.ts";
 import { podFilter } from "../filters.ts";
 
@@ -22,13 +18,13 @@ export function streamPodSandboxes(
   return (
     req: StreamPodSandboxesRequest,
     ctx: HandlerContext,
-    send: (msg: StreamPodSandboxesResponse) => Promise<void>,
+    send: (msg: StreamPodSandboxesResponse | PreEncoded) => Promise<void>,
   ): Promise<void> =>
     sendInBatches(
-      list(core, podFilter(req.filter)),
-      (p) => PodSandbox.encode(p).finish().length,
+      StreamPodSandboxesResponse.encode({ podSandboxes: list(core, podFilter(req.filter)) })
+        .finish(),
       limits,
       ctx.signal,
-      (podSandboxes) => send({ podSandboxes }),
+      send,
     );
 }
