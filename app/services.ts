@@ -134,7 +134,11 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     logger: log.with({ component: "stats" }),
     ...(period > 0 ? { cacheTtlMs: 2 * period } : {}),
   });
-  const stats = new StatsService(core, layout, driver, collector, kernelHasPsi());
+  const stats = new StatsService(core, layout, driver, {
+    collector,
+    psi: kernelHasPsi(),
+    ...(period > 0 ? { cacheTtlMs: 2 * period } : {}),
+  });
   if (period > 0) stats.startBackground(period);
   const dialer = new NetnsDialer({ logger: log.with({ component: "portforward" }) });
   const streaming = new StreamingServer({

@@ -112,6 +112,16 @@ function iface(i: NetworkStats["interfaces"][number]): NetworkInterfaceUsage {
   };
 }
 
+/** Options of {@link StatsService}. */
+export interface StatsServiceOptions {
+  /** The agent's collector (its cache and background rounds); default a 1 s cache. */
+  readonly collector?: StatsCollector;
+  /** How long a pod's network reading is served again; default 1000 ms, as the collector. */
+  readonly cacheTtlMs?: number;
+  /** Whether the kernel has pressure files (`/proc/pressure`): the pressure metrics. */
+  readonly psi?: boolean;
+}
+
 /** The stats service of the runtime. */
 export class StatsService {
   readonly #core: RuntimeCore;
@@ -120,29 +130,43 @@ export class StatsService {
   readonly #collector: StatsCollector;
 
   readonly #support: MetricSupport;
+  readonly #netTtlMs: number;
+  readonly #net = new Map<string, { at: number; value: Promise<NetworkStats | undefined> }>();
   /** Where `image/` keeps snapshots, writable layers included (its fsInfo mount point). */
   readonly #snapshotRoot: string;
 
-  /**
-   * `psi` says whether the kernel has pressure files (`/proc/pressure`): then the
-   * pressure metrics are listed.
-   */
   constructor(
     core: RuntimeCore,
     layout: CgroupLayout,
     driver: CgroupDriver,
-    collector?: StatsCollector,
-    psi = false,
+    opts: StatsServiceOptions = {},
   ) {
     this.#core = core;
     this.#layout = layout;
     this.#driver = driver;
-    this.#collector = collector ?? new StatsCollector({ logger: core.log });
+    this.#collector = opts.collector ?? new StatsCollector({ logger: core.log });
+    this.#netTtlMs = opts.cacheTtlMs ?? 1000;
     this.#snapshotRoot = `${core.config.root}/snapshots`;
     this.#support = {
       v1: layout.v1.has("memory"),
-      psi: psi && layout.unified !== undefined,
+      psi: (opts.psi ?? false) && layout.unified !== undefined,
     };
+  }
+
+  /**
+   * A pod's interface counters, cached like the cgroup readings (and shared while a read is
+   * in flight): each read is an `nsenter` process, which stats and metrics calls, and the
+   * background rounds, would otherwise each start.
+   */
+  #network(s: Sandbox, fresh = false): Promise<NetworkStats | undefined> {
+    const net = s.doc.ns.net;
+    if (!net || s.doc.state !== "ready") return Promise.resolve(undefined);
+    const now = performance.now();
+    const hit = this.#net.get(s.doc.id);
+    if (!fresh && hit && now - hit.at < this.#netTtlMs) return hit.value;
+    const value = readInterfaceStats(net).catch(() => undefined);
+    this.#net.set(s.doc.id, { at: now, value });
+    return value;
   }
 
   /**
@@ -150,13 +174,12 @@ export class StatsService {
    * live containers (`stats.collect_period_seconds`); the calls are then served from them.
    */
   startBackground(periodMs: number): void {
-    this.#collector.startBackground(
-      periodMs,
-      () =>
-        [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready").map((s) =>
-          this.#podTarget(s)
-        ),
-    );
+    this.#collector.startBackground(periodMs, () => {
+      const pods = [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready");
+      // The network counters too, in the background (their promise is what calls await).
+      for (const s of pods) void this.#network(s, true);
+      return pods.map((s) => this.#podTarget(s));
+    });
   }
 
   /** Stops the background rounds. */
@@ -239,6 +262,7 @@ export class StatsService {
   /** Forgets cached samples of containers and pods that no longer exist. */
   #prune(): void {
     this.#collector.retain([...this.#core.containers.keys(), ...this.#core.sandboxes.keys()]);
+    for (const id of this.#net.keys()) if (!this.#core.sandboxes.has(id)) this.#net.delete(id);
   }
 
   /** ListContainerStats with its filter applied on the records first. */
@@ -265,10 +289,7 @@ export class StatsService {
     const containers = this.#live(this.#core.containersOf(s.doc.id));
     const byId = new Map(containers.map(([c]) => [c.doc.id, c]));
     const sample = await this.#collector.pod(this.#podTarget(s));
-    let network: NetworkStats | undefined;
-    if (s.doc.ns.net && s.doc.state === "ready") {
-      network = await readInterfaceStats(s.doc.ns.net).catch(() => undefined);
-    }
+    const network = await this.#network(s);
     // The kubelet's CRI-only stats take the pod's rx/tx from this one: CNI's interface.
     const defaultIface = network?.interfaces.find((i) => i.name === POD_IFNAME);
     return {
@@ -363,13 +384,9 @@ export class StatsService {
         this.#support,
         now,
       );
-    if (s.doc.ns.net && s.doc.state === "ready") {
-      const net = await readInterfaceStats(s.doc.ns.net).catch(() => undefined);
-      if (net) {
-        metrics.push(
-          ...networkMetrics(podLabels, net.interfaces, this.#support, net.timestampNs),
-        );
-      }
+    const net = await this.#network(s);
+    if (net) {
+      metrics.push(...networkMetrics(podLabels, net.interfaces, this.#support, net.timestampNs));
     }
     const targets = new Map(target.containers.map((t) => [t.id, t]));
     const containerMetrics = sample.containers.flatMap((cs) => {
