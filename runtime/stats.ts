@@ -169,6 +169,10 @@ export class StatsService {
     return value;
   }
 
+  #pruneNetwork(): void {
+    for (const id of this.#net.keys()) if (!this.#core.sandboxes.has(id)) this.#net.delete(id);
+  }
+
   /**
    * Starts the collector's background rounds every `periodMs` over every ready pod and its
    * live containers (`stats.collect_period_seconds`); the calls are then served from them.
@@ -177,6 +181,7 @@ export class StatsService {
     this.#collector.startBackground(periodMs, () => {
       const pods = [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready");
       // The network counters too, in the background (their promise is what calls await).
+      this.#pruneNetwork();
       for (const s of pods) void this.#network(s, true);
       return pods.map((s) => this.#podTarget(s));
     });
@@ -262,7 +267,7 @@ export class StatsService {
   /** Forgets cached samples of containers and pods that no longer exist. */
   #prune(): void {
     this.#collector.retain([...this.#core.containers.keys(), ...this.#core.sandboxes.keys()]);
-    for (const id of this.#net.keys()) if (!this.#core.sandboxes.has(id)) this.#net.delete(id);
+    this.#pruneNetwork();
   }
 
   /** ListContainerStats with its filter applied on the records first. */
