@@ -19,6 +19,7 @@ import { atomicWrite } from "../../lib/fs.ts";
 import { shimRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
+import type { ImageRecord } from "../../image/mod.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -46,6 +47,7 @@ export async function createContainer(
     const imageName = config.image?.image ?? "";
     const image = core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
+    const volumeImages = resolveImageVolumes(core, config);
 
     const id = core.deps.shims.takeSpare(sandbox.doc.id) ?? newId();
     core.containerNames.set(nameKey, id);
@@ -81,6 +83,13 @@ export async function createContainer(
         : image.config.stopSignal || "SIGTERM",
       pid: 0,
     };
+    if (volumeImages.length > 0) {
+      doc.imageVolumes = volumeImages.map(({ mount, image }) => ({
+        mount,
+        imageId: image.id,
+        path: `${bundle}/volumes/${mount}`,
+      }));
+    }
     const c: Container = { doc, config, nameKey };
     const log = core.log.with({
       podId: sandbox.doc.id,
@@ -131,6 +140,23 @@ export async function createContainer(
       phase.mountMs = performance.now() - t0;
       await faultPoint(core, "container-create:after-mount");
       undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
+      if (volumeImages.length > 0) {
+        await mkdirPrivate(`${bundle}/volumes`);
+        undo.defer(() => core.deps.images.unmountVolumes(`${bundle}/volumes`));
+        for (const { mount, image: img } of volumeImages) {
+          const path = `${bundle}/volumes/${mount}`;
+          await mkdirPrivate(path);
+          const subPath = config.mounts[mount]!.imageSubPath;
+          core.deps.images.mountVolume(
+            img,
+            path,
+            subPath,
+            `config.mounts[${mount}].image_sub_path`,
+          );
+        }
+        phase.volumesMs = performance.now() - t0;
+        await faultPoint(core, "container-create:after-volumes");
+      }
       if (signal?.aborted) throw signal.reason;
       const spec = await containerSpec(core, sandbox, c, image);
       const u = spec.process?.user;
@@ -158,6 +184,31 @@ export async function createContainer(
     });
     return id;
   });
+}
+
+/**
+ * The images of the config's image volumes (`Mount.image`), which must be on the node: the
+ * kubelet pulls them before it creates the container, as it does the container's image.
+ */
+function resolveImageVolumes(
+  core: RuntimeCore,
+  config: ContainerConfig,
+): { mount: number; image: ImageRecord }[] {
+  const out: { mount: number; image: ImageRecord }[] = [];
+  config.mounts.forEach((m, i) => {
+    if (!m.image) return;
+    const ref = m.image.image;
+    const image = core.deps.images.resolve(ref) ??
+      (m.image.imageRef ? core.deps.images.resolve(m.image.imageRef) : undefined);
+    if (!image) {
+      throw notFound(
+        `config.mounts[${i}].image: image "${ref}" is not present on the node; pull it ` +
+          "before creating a container that mounts it",
+      );
+    }
+    out.push({ mount: i, image });
+  });
+  return out;
 }
 
 /** The log path must be a file (or not exist yet): a directory there is the caller's mistake. */
