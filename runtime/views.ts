@@ -10,6 +10,7 @@ import {
   ContainerState,
   type ContainerStatus,
   type ImageSpec,
+  type Mount,
   NamespaceMode,
   PodSandboxState,
   type PodSandboxStatus,
@@ -46,6 +47,19 @@ export function imageSpecOf(c: Container): ImageSpec {
   };
 }
 
+/**
+ * The container's mounts as configured; an image volume's `image.image_ref` says which
+ * image it mounted (KEP-5365: the id PullImage answered).
+ */
+function mountsOf(c: Container): Mount[] {
+  const vols = c.doc.imageVolumes;
+  if (!vols?.length) return c.config.mounts;
+  return c.config.mounts.map((m, i) => {
+    const v = vols.find((v) => v.mount === i);
+    return v && m.image ? { ...m, image: { ...m.image, imageRef: v.imageId } } : m;
+  });
+}
+
 /** The CRI status of a container (also carried by events and PodSandboxStatus). */
 export function containerStatusOf(c: Container): ContainerStatus {
   return {
@@ -62,7 +76,7 @@ export function containerStatusOf(c: Container): ContainerStatus {
     message: c.doc.message,
     labels: c.config.labels,
     annotations: c.config.annotations,
-    mounts: c.config.mounts,
+    mounts: mountsOf(c),
     logPath: c.doc.logPath,
     resources: c.resources
       ? { linux: c.resources, windows: undefined }
