@@ -14,8 +14,8 @@ import {
   NamespaceMode,
   PodSandboxState,
   type PodSandboxStatus,
-  Signal,
 } from "../api/gen/api.ts";
+import { criSignal } from "./stop_signal.ts";
 import type { Container, Sandbox } from "./records.ts";
 
 /** The CRI state of each container state. */
@@ -25,15 +25,6 @@ export const CONTAINER_STATE = {
   exited: ContainerState.CONTAINER_EXITED,
   unknown: ContainerState.CONTAINER_UNKNOWN,
 };
-
-/** The CRI Signal enum value of a signal name (`SIGTERM` → SIGNAL_SIGTERM), 0 when unknown. */
-function criSignal(name: string): Signal {
-  const key = `SIGNAL_${
-    name.toUpperCase().startsWith("SIG") ? name.toUpperCase() : `SIG${name.toUpperCase()}`
-  }`;
-  const v = (Signal as unknown as Record<string, number>)[key];
-  return typeof v === "number" ? v : Signal.SIGNAL_RUNTIME_DEFAULT;
-}
 
 /** The CRI image spec of a container. */
 export function imageSpecOf(c: Container): ImageSpec {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ContainerConfig, type PodSandboxConfig, Signal } from "../../api/gen/api.ts";
+import type { ContainerConfig, PodSandboxConfig } from "../../api/gen/api.ts";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/mod.ts";
 import type { RuntimeCore } from "../core.ts";
 import { containerTransition } from "../state.ts";
@@ -20,6 +20,7 @@ import { shimRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
 import type { ImageRecord } from "../../image/mod.ts";
+import { resolveStopSignal } from "../stop_signal.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -48,6 +49,8 @@ export async function createContainer(
     const image = core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
     const volumeImages = resolveImageVolumes(core, config);
+    // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
+    const stopSignal = resolveStopSignal(config.stopSignal, image.config.stopSignal, imageName);
 
     const id = core.deps.shims.takeSpare(sandbox.doc.id) ?? newId();
     core.containerNames.set(nameKey, id);
@@ -77,10 +80,7 @@ export async function createContainer(
       rootfs,
       logPath,
       cgroupsPath: core.deps.cgroups.cgroupsPath(sandbox.doc.cgroupParent, id),
-      // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
-      stopSignal: config.stopSignal > 0
-        ? (Signal[config.stopSignal] ?? "SIGNAL_SIGTERM").replace(/^SIGNAL_/, "")
-        : image.config.stopSignal || "SIGTERM",
+      stopSignal,
       pid: 0,
     };
     if (volumeImages.length > 0) {
