@@ -62,7 +62,8 @@ export function containerStatusOf(c: Container): ContainerStatus {
     finishedAt: BigInt(c.doc.finishedAtNs),
     exitCode: c.doc.exitCode,
     image: imageSpecOf(c),
-    imageRef: c.doc.imageRef,
+    // The id, also for records written when image_ref was a repo digest.
+    imageRef: c.doc.imageId,
     reason: c.doc.reason,
     message: c.doc.message,
     labels: c.config.labels,

@@ -45,9 +45,10 @@ export async function createContainer(
       );
     }
     if (logPath) await checkLogPath(logPath);
-    const imageName = config.image?.image ?? "";
-    const image = core.deps.images.resolve(imageName);
-    if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
+    const imageGiven = config.image?.image ?? "";
+    const image = core.deps.images.resolve(imageGiven);
+    if (!image) throw notFound(`image "${imageGiven}" not found: pull it first`);
+    const imageName = imageNameOf(config, imageGiven, image);
     const volumeImages = resolveImageVolumes(core, config);
     // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
     const stopSignal = resolveStopSignal(config.stopSignal, image.config.stopSignal, imageName);
@@ -67,7 +68,8 @@ export async function createContainer(
       config: encodeContainerConfig(config),
       imageName,
       imageId: image.id,
-      imageRef: image.repoDigests[0] ?? image.id,
+      // The id, as PullImage answers and Container.image_id carries (the CRI since 1.36).
+      imageRef: image.id,
       createdAtNs: nowNs().toString(),
       startedAtNs: "0",
       finishedAtNs: "0",
@@ -184,6 +186,20 @@ export async function createContainer(
     });
     return id;
   });
+}
+
+/**
+ * The image's name as the container was created with it, for ContainerStatus.image (what
+ * kubectl shows): the pod spec's name the kubelet passes as `user_specified_image`; else
+ * `image` as given, unless that is the image's id (what the kubelet passes there since it
+ * pulls by reference), which names it by its first tag as containerd does.
+ */
+function imageNameOf(config: ContainerConfig, given: string, image: ImageRecord): string {
+  const user = config.image?.userSpecifiedImage ?? "";
+  if (user !== "") return user;
+  const hex = given.replace(/^sha256:/, "");
+  const isId = /^[0-9a-f]+$/.test(hex) && image.id === `sha256:${hex}`;
+  return isId ? image.repoTags[0] ?? given : given;
 }
 
 /**
