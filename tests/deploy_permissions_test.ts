@@ -282,7 +282,7 @@ Deno.test("deploy: a log_directory outside runtime.pod_log_roots is refused at R
     };
     await refused(`${outside}/pod`, "runtime.pod_log_roots");
     await refused(`${outside}/pod`, `is outside the directories pods may log under`);
-    await refused(`${logRoot}/../escape`, "must be an absolute path without empty, . or ..");
+    await refused(`${logRoot}/../escape`, `must not contain ".."`);
     await refused(`${logRoot}/evil/pods`, "goes through a symlink");
     // Nothing of the refused pods exists: no record, no directory.
     assertEquals((await client.runtime.listPodSandbox({})).items, []);
