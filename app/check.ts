@@ -234,7 +234,9 @@ function print(findings: Finding[], effective: EffectiveEntry[], json: boolean):
     return;
   }
   if (effective.length) {
-    console.log("effective configuration (keys off their default name the file they came from):");
+    console.log(
+      "effective configuration (# from: the file that set a key; others are at their default):",
+    );
     for (const line of formatEffective(effective)) console.log(`  ${line}`);
     console.log("");
   }

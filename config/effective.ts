@@ -1,6 +1,7 @@
 /**
  * The effective configuration as `sauropod check` shows it: every key with its value and,
- * for each key not at its built-in default, the file (or "flags") it came from.
+ * for each key a file or flag set (every key off its built-in default, and one set to its
+ * default explicitly), the file (or "flags") it came from.
  * Credentials are never printed.
  *
  * @module
@@ -14,7 +15,7 @@ export interface EffectiveEntry {
   readonly key: string;
   /** Its value, credentials redacted. */
   readonly value: unknown;
-  /** Where it came from when not at its default; absent at the default. */
+  /** The file (or "flags") that set it; absent when nothing did (its built-in default). */
   readonly source?: string;
 }
 
@@ -23,16 +24,20 @@ export function effectiveConfig(loaded: LoadedConfig): EffectiveEntry[] {
   return schemaKeys().map((key) => {
     const raw = valueAt(loaded.config, key);
     const value = key === "image.auths" ? redact(raw as Record<string, object>) : raw;
-    const atDefault = JSON.stringify(raw) === JSON.stringify(defaultOf(key)) ||
-      (key === "runtime.root" && raw === `${loaded.config.state}/runc` &&
-        !loaded.sources.has(key));
-    if (atDefault) return { key, value };
-    return { key, value, source: sourceOf(loaded, key) };
+    // Set by a file or a flag (runtime.root left empty follows state: not set).
+    const source = sourceOf(loaded, key);
+    if (source === undefined && JSON.stringify(raw) !== JSON.stringify(defaultOf(key))) {
+      return { key, value, source: "derived (runtime.root: <state>/runc)" };
+    }
+    return source === undefined ? { key, value } : { key, value, source };
   });
 }
 
-/** The file that set `key` (for a per-host table, every file that set one of its hosts). */
-function sourceOf(loaded: LoadedConfig, key: string): string {
+/**
+ * The file that set `key` (for a per-host table, every file that set one of its hosts);
+ * undefined when none did.
+ */
+function sourceOf(loaded: LoadedConfig, key: string): string | undefined {
   const direct = loaded.sources.get(key);
   if (direct) return direct;
   const files = [
@@ -40,7 +45,7 @@ function sourceOf(loaded: LoadedConfig, key: string): string {
       [...loaded.sources].filter(([k]) => k.startsWith(`${key}.`)).map(([, file]) => file),
     ),
   ].sort((a, b) => order(loaded, a) - order(loaded, b));
-  return files.length ? files.join(", ") : "defaults";
+  return files.length ? files.join(", ") : undefined;
 }
 
 /** Files in the order applied; flags last. */
