@@ -2,8 +2,8 @@
  * Starts a real sauropod agent for end-to-end tests, in a private temp directory (socket,
  * root, state, runc root, CNI conf dir), the way an operator would: `deno run -P=agent
  * main.ts serve --config …`, the production permission set, from which the agent computes
- * its own from the config; the config lets pods log under /tmp (`runtime.pod_log_roots`), as
- * crictl's examples and critest do. Disposing it removes every pod it still has, stops it, and
+ * its own from the config; the config lets pods log under /var/log/pods and /tmp
+ * (`runtime.pod_log_roots`), as crictl's examples and critest do. Disposing it removes every pod it still has, stops it, and
  * removes whatever is left (runc containers, mounts, files) so a failing test leaks nothing.
  *
  * @module
@@ -28,7 +28,10 @@ export interface TestAgentOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Environment variables for the agent. */
   env?: Record<string, string>;
-  /** `runtime.pod_log_roots` besides the pod log dir (default: /tmp). */
+  /**
+   * `runtime.pod_log_roots` besides the pod log dir (default: the production default
+   * /var/log/pods, and /tmp as crictl's examples and critest need).
+   */
   podLogRoots?: string[];
 }
 
@@ -80,7 +83,7 @@ export class TestAgent implements AsyncDisposable {
     await Deno.mkdir(cniDir, { recursive: true });
     // The kubelet's pod log dir of this node: where e2eEnv puts the pods' logs.
     const podLogs = `pod_logs_dir = "${this.dir}/pod-logs"\npod_log_roots = ${
-      JSON.stringify([`${this.dir}/pod-logs`, ...(o.podLogRoots ?? ["/tmp"])])
+      JSON.stringify([`${this.dir}/pod-logs`, ...(o.podLogRoots ?? ["/var/log/pods", "/tmp"])])
     }`;
     const extra = o.config ?? "";
     const withRuntime = /^\[runtime\]$/m.test(extra)
