@@ -233,7 +233,7 @@ Deno.test("deploy: the agent started as installed (-P=agent) runs under its comp
   for (const dir of [agent.root, agent.state, `${agent.dir}/pod-logs`, "/tmp"]) {
     assert(writes.includes(dir), `${dir} not in ${writes}`);
   }
-  assert(!writes.includes("/var/lib/sauropod") && !writes.includes("/var/log/pods"));
+  assert(!writes.includes("/var/lib/sauropod") && !writes.includes("/run/sauropod"));
 
   await client.image.pullImage({ image: { image: images.busybox.ref } });
   // crictl's examples log under /tmp: allowed because the config lists /tmp.

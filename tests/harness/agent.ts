@@ -3,8 +3,9 @@
  * root, state, runc root, CNI conf dir), the way an operator would: `deno run -P=agent
  * main.ts serve --config …`, the production permission set, from which the agent computes
  * its own from the config; the config lets pods log under /var/log/pods and /tmp
- * (`runtime.pod_log_roots`), as crictl's examples and critest do. Disposing it removes every pod it still has, stops it, and
- * removes whatever is left (runc containers, mounts, files) so a failing test leaks nothing.
+ * (`runtime.pod_log_roots`), as crictl's examples and critest do. Disposing it removes every
+ * pod it still has, stops it, and removes whatever is left (runc containers, mounts, files) so
+ * a failing test leaks nothing.
  *
  * @module
  */
