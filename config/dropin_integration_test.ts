@@ -105,6 +105,10 @@ Deno.test("a malformed drop-in is refused naming its file and key; nothing is me
       [`[log]\nlevel = 3\n`, 'config.d/30-bad.toml: "log.level" must be one of'],
       [`[image\n`, "config.d/30-bad.toml: not valid TOML"],
       [`[runtime]\npod_log_roots = ["/var/log/../x"]\n`, '"runtime.pod_log_roots"[0]'],
+      [
+        `[runtime]\npod_log_roots = ["/srv/logs"]\n`,
+        '"runtime.pod_logs_dir" "/var/log/pods" is not beneath any of "runtime.pod_log_roots"',
+      ],
     ] as const)
   ) {
     await withConfig(`[log]\nlevel = "info"\n`, { "30-bad.toml": text }, async (path) => {
