@@ -35,6 +35,7 @@ import { probeRuntimeBinary } from "./probe.ts";
 import { which } from "../lib/exec.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
+import type { Appliers } from "./reload.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
 
@@ -47,6 +48,8 @@ export interface Services {
   beforeShutdown(): Promise<void>;
   /** Releases everything; shims and containers keep running. */
   close(): Promise<void>;
+  /** How a configuration reload (SIGHUP) reaches the running parts, per reloadable key. */
+  appliers: Appliers;
 }
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
@@ -210,8 +213,16 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   });
 
   let watchdog: Watchdog | undefined;
+  const registries = (next: Config) => images.updateRegistries(next.image);
   return {
     server,
+    appliers: {
+      "image.mirrors": registries,
+      "image.auths": registries,
+      "image.insecure_registries": registries,
+      // The agent's own lines; shims keep the level they were started with.
+      "log.level": (next) => log.setLevel(next.log.level),
+    },
     afterListen: () => {
       notifier.ready(`serving the CRI on ${config.socket}`);
       watchdog = notifier.startWatchdog((budgetMs) => criSelfCheck(config.socket, budgetMs));

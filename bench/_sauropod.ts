@@ -70,6 +70,7 @@ export function sauropodConfig(s: SauropodSettings): string {
     `binary = ${q(s.runcBinary)}`,
     // Where the bench's pods log (the kubelet's podLogsDir): the spare shim may write there.
     `pod_logs_dir = ${q(`${l.dir}/logs`)}`,
+    `pod_log_roots = [${q(`${l.dir}/logs`)}]`,
     `root = ${q(l.runcRoot)}`,
     `cgroup_driver = "cgroupfs"`,
     "",

@@ -233,12 +233,12 @@ function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
     cniConfDir: l.cniConfDir,
     daemon: new Daemon({
       name: "sauropod",
-      // As an operator runs it: the agent's declared permission set, never -A (the test
-      // variant, which adds /tmp where the run directory lives).
+      // As an operator runs it: the agent's declared permission set, never -A; the agent
+      // computes its own from the config (its directories live in the run directory).
       argv: [
         Deno.execPath(),
         "run",
-        "-P=agent-test",
+        "-P=agent",
         "--quiet",
         `${ROOT}/main.ts`,
         "serve",
