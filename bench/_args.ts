@@ -10,6 +10,12 @@ import { invalidArgument } from "../errors/mod.ts";
 export interface BenchOptions {
   /** The ~2-minute subset with fewer iterations. */
   readonly quick: boolean;
+  /**
+   * `inprocess`: one gRPC connection from the bench process, like the kubelet's;
+   * `process`: a new client process per call, as crictl runs (and pods on the CNI network,
+   * logs under /var/log/pods).
+   */
+  readonly client: "inprocess" | "process";
   /** Workloads to run, in the suite's order; null: all (of the subset). */
   readonly only: readonly string[] | null;
   /** Where to write the JSON; null: `bench/results/<timestamp>.json`. */
@@ -26,6 +32,8 @@ Runs the same CRI workloads against sauropod and containerd 1.6 (started side by
 temp dir, torn down at the end) and prints sauropod, containerd and their ratio per figure.
 
   --quick            a ~2-minute subset with fewer iterations
+  --client process   each CRI call in a new client process (as crictl), pods on the CNI
+                     network with logs under /var/log/pods; default: inprocess (one connection)
   --only a,b         run only these workloads (see --list)
   --json <path>      write the JSON report here (default bench/results/<timestamp>.json)
   --list             list the workloads and exit
@@ -45,6 +53,7 @@ export function parseBenchArgs(
       options: {
         quick: { type: "boolean", default: false },
         only: { type: "string" },
+        client: { type: "string", default: "inprocess" },
         json: { type: "string" },
         list: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -66,9 +75,13 @@ export function parseBenchArgs(
     }
     if (only.length === 0) throw invalidArgument("--only needs at least one workload");
   }
+  if (values.client !== "inprocess" && values.client !== "process") {
+    throw invalidArgument(`--client is inprocess or process, not ${JSON.stringify(values.client)}`);
+  }
   if (values.json === "") throw invalidArgument("--json needs a path");
   return {
     quick: values.quick,
+    client: values.client,
     only,
     json: values.json ?? null,
     list: values.list,

@@ -7,6 +7,7 @@ const W = ["version", "start", "floor"];
 Deno.test("parseBenchArgs() defaults to the full suite and the default JSON path", () => {
   assertEquals(parseBenchArgs([], W), {
     quick: false,
+    client: "inprocess",
     only: null,
     json: null,
     list: false,
@@ -19,6 +20,7 @@ Deno.test("parseBenchArgs() reads --quick, --only and --json", () => {
     parseBenchArgs(["--quick", "--only", "start, version", "--json", "/tmp/r.json"], W),
     {
       quick: true,
+      client: "inprocess",
       only: ["start", "version"],
       json: "/tmp/r.json",
       list: false,
@@ -26,6 +28,7 @@ Deno.test("parseBenchArgs() reads --quick, --only and --json", () => {
     },
   );
   assertEquals(parseBenchArgs(["--only=floor"], W).only, ["floor"]);
+  assertEquals(parseBenchArgs(["--client", "process"], W).client, "process");
 });
 
 Deno.test("parseBenchArgs() refuses unknown workloads, flags and an empty --only", () => {
@@ -34,4 +37,5 @@ Deno.test("parseBenchArgs() refuses unknown workloads, flags and an empty --only
   assertThrows(() => parseBenchArgs(["--only", ","], W), SauropodError);
   assertThrows(() => parseBenchArgs(["--fast"], W), SauropodError);
   assertThrows(() => parseBenchArgs(["extra"], W), SauropodError);
+  assertThrows(() => parseBenchArgs(["--client", "crictl"], W), SauropodError);
 });

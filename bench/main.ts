@@ -23,6 +23,7 @@ import { type BenchOptions, parseBenchArgs, USAGE } from "./_args.ts";
 import { pickSubnets, routedSubnets } from "./_cni.ts";
 import { containerdLayout } from "./_containerd.ts";
 import {
+  POD_LOG_ROOT,
   RUN_DIR_PREFIX,
   type RunManifest,
   sharedDirsPresent,
@@ -110,9 +111,14 @@ export async function runBench(
     ],
     containerdBundles: containerdLayout(`${runDir}/containerd`).bundles,
     preexisting: await sharedDirsPresent(),
+    ...(opts.client === "process" ? { podLogMarker: `-${id}-` } : {}),
   };
   await writeManifest(manifest);
-  log.info("bench run", { dir: runDir, workloads: workloads.map((w) => w.name).join(",") });
+  log.info("bench run", {
+    dir: runDir,
+    client: opts.client,
+    workloads: workloads.map((w) => w.name).join(","),
+  });
 
   const results: WorkloadResult[] = [];
   const figures: FigureResult[] = [];
@@ -139,6 +145,7 @@ export async function runBench(
         pauseImage: images.pause,
         network: networks[name]!,
         log,
+        client: opts.client,
       });
       runtimes.push(rt);
       // The "kubepods" level: pods' own cgroups are made under it, as the kubelet does.
@@ -152,6 +159,9 @@ export async function runBench(
         runtimes,
         images,
         quick: opts.quick,
+        client: opts.client,
+        podLogRoot: opts.client === "process" ? POD_LOG_ROOT : `${runDir}/logs`,
+        podMarker: `-${id}-`,
         signal,
         log,
         runDir,
@@ -191,7 +201,7 @@ export async function runBench(
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     seconds: (performance.now() - t0) / 1000,
-    options: { quick: opts.quick, only: opts.only },
+    options: { quick: opts.quick, only: opts.only, client: opts.client },
     machine: { ...machine, loadAverage: { ...machine.loadAverage, end: await loadAverage() } },
     environment: {
       runDir,

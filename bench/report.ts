@@ -75,7 +75,12 @@ export interface BenchReport {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly seconds: number;
-  readonly options: { readonly quick: boolean; readonly only: readonly string[] | null };
+  readonly options: {
+    readonly quick: boolean;
+    readonly only: readonly string[] | null;
+    /** How CRI calls were made; absent in reports from before `--client`. */
+    readonly client?: "inprocess" | "process";
+  };
   readonly machine: MachineNote;
   /** Names of what the run created on the machine (all removed at the end). */
   readonly environment: Readonly<Record<string, unknown>>;

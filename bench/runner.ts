@@ -27,6 +27,12 @@ export interface RunnerOptions {
   readonly runtimes: readonly BenchRuntime[];
   readonly images: BenchImages;
   readonly quick: boolean;
+  /** How CRI calls are made (see `_args.ts`). */
+  readonly client: "inprocess" | "process";
+  /** Where pods' log directories go. */
+  readonly podLogRoot: string;
+  /** In every pod name of the run (so a sweep finds their log directories). */
+  readonly podMarker: string;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly runDir: string;
@@ -80,6 +86,9 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     },
     images: o.images,
     quick: o.quick,
+    client: o.client,
+    podLogRoot: o.podLogRoot,
+    podMarker: o.podMarker,
     signal: o.signal,
     log,
     runDir: o.runDir,

@@ -15,6 +15,7 @@
 import { unavailable } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CriClient } from "../tests/harness/cri_client.ts";
+import { type CriCalls, ProcessCriClient } from "./_process_client.ts";
 import { benchConflist, DEFAULT_CONFLIST, type NetworkIdentity } from "./_cni.ts";
 import { containerdConfig, containerdLayout, registryHosts } from "./_containerd.ts";
 import { Daemon } from "./_daemon.ts";
@@ -42,6 +43,8 @@ export interface RuntimeSetup {
   /** This runtime's pod network. */
   readonly network: NetworkIdentity;
   readonly log: Logger;
+  /** How workloads' calls are made (default: one in-process connection). */
+  readonly client?: "inprocess" | "process";
 }
 
 /** sauropod's volatile state: short, because shim socket paths grow from it (see layout). */
@@ -71,7 +74,9 @@ export class BenchRuntime {
   readonly network: NetworkIdentity;
   readonly #flavour: Flavour;
   readonly #log: Logger;
+  readonly #client: "inprocess" | "process";
   #cri: CriClient | undefined;
+  #calls: CriCalls | undefined;
   #prepared = false;
 
   /** Describes the runtime; nothing runs until {@link start}. */
@@ -80,6 +85,7 @@ export class BenchRuntime {
     this.dir = `${setup.runDir}/${name}`;
     this.network = setup.network;
     this.#log = setup.log.with({ runtime: name });
+    this.#client = setup.client ?? "inprocess";
     this.#flavour = name === "containerd"
       ? containerdFlavour(this.dir, setup)
       : sauropodFlavour(this.dir, setup);
@@ -87,10 +93,13 @@ export class BenchRuntime {
     this.runcRoot = this.#flavour.runcRoot;
   }
 
-  /** The CRI client of the running daemon (one connection, like the kubelet's). */
-  get cri(): CriClient {
-    if (!this.#cri) throw unavailable(`${this.name} is not running`);
-    return this.#cri;
+  /**
+   * The CRI client workloads call: one connection like the kubelet's, or with `--client
+   * process` a new process per call like crictl.
+   */
+  get cri(): CriCalls {
+    if (!this.#calls) throw unavailable(`${this.name} is not running`);
+    return this.#calls;
   }
 
   /** The daemon's pid. */
@@ -117,6 +126,7 @@ export class BenchRuntime {
       this.#prepared = true;
     }
     this.#cri = await this.#flavour.daemon.start();
+    this.#calls = this.#client === "process" ? new ProcessCriClient(this.socket) : this.#cri;
     this.#log.debug("daemon up", { pid: this.pid });
   }
 
@@ -124,6 +134,7 @@ export class BenchRuntime {
   async stopDaemon(): Promise<void> {
     this.#cri?.close();
     this.#cri = undefined;
+    this.#calls = undefined;
     await this.#flavour.daemon.stop();
   }
 
@@ -155,7 +166,9 @@ export class BenchRuntime {
 
   /** Stops and removes every pod (RemovePodSandbox also removes its containers). */
   async removeAllPods(): Promise<void> {
-    const cri = this.cri;
+    // Teardown is not measured: the daemon's own connection, whatever the client mode.
+    const cri = this.#cri;
+    if (!cri) throw unavailable(`${this.name} is not running`);
     const { items } = await cri.runtime.listPodSandbox({});
     const queue = [...items];
     const worker = async () => {
@@ -174,7 +187,7 @@ export class BenchRuntime {
 
   /** Removes every pod (best effort) and stops the daemon. */
   async close(): Promise<void> {
-    if (this.#cri) {
+    if (this.#calls) {
       try {
         await this.removeAllPods();
       } catch (err) {

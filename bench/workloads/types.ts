@@ -42,6 +42,15 @@ export interface WorkloadContext extends Sizes {
   readonly runtimes: readonly BenchRuntime[];
   readonly images: BenchImages;
   readonly quick: boolean;
+  /**
+   * `inprocess`: calls on one connection, host-network pods by default; `process`: a new
+   * client process per call (crictl's way), pods on the CNI network by default.
+   */
+  readonly client: "inprocess" | "process";
+  /** Where pod log directories go (`/var/log/pods` with `--client process`). */
+  readonly podLogRoot: string;
+  /** Part of every pod name of the run (the sweep finds their log directories by it). */
+  readonly podMarker: string;
   /** Aborted on Ctrl-C: stop between iterations. */
   readonly signal: AbortSignal;
   readonly log: Logger;
