@@ -37,6 +37,7 @@ export function clientArgv(socket: string, path: string, timeoutMs: number): str
     "--allow-read",
     "--allow-write",
     "--allow-env",
+    "--allow-net",
     SCRIPT,
     socket,
     path,
