@@ -88,6 +88,8 @@ export async function runBench(
   if (Deno.uid() !== 0) throw unavailable("the bench needs root (runc, cgroups, CNI)");
   const startedAt = new Date();
   const t0 = performance.now();
+  const reportPath = opts.json ?? defaultReportPath(startedAt, `${ROOT}/bench/results`);
+  await Deno.mkdir(reportPath.slice(0, reportPath.lastIndexOf("/")) || "/", { recursive: true });
   const workloads = selectWorkloads(opts);
   await sweepStaleRuns(TMP, log);
 
@@ -146,6 +148,7 @@ export async function runBench(
         network: networks[name]!,
         log,
         client: opts.client,
+        ...(opts.client === "process" ? { podLogRoot: POD_LOG_ROOT } : {}),
       });
       runtimes.push(rt);
       // The "kubepods" level: pods' own cgroups are made under it, as the kubelet does.
@@ -160,7 +163,7 @@ export async function runBench(
         images,
         quick: opts.quick,
         client: opts.client,
-        podLogRoot: opts.client === "process" ? POD_LOG_ROOT : `${runDir}/logs`,
+        podLogRoot: (rt) => rt.podLogRoot,
         podMarker: `-${id}-`,
         signal,
         log,
@@ -176,6 +179,10 @@ export async function runBench(
       await rt.close().catch((err) => log.warn("runtime did not stop cleanly", { err }));
     }
     await registry?.registry.stop().catch(() => {});
+    // sauropod's log holds the per-phase timings of every create and start (see
+    // `bench/profile.ts`): kept beside the JSON, since the run dir goes.
+    const agent = runtimes.find((rt) => rt.name === "sauropod");
+    if (agent) await Deno.copyFile(agent.logPath, `${reportPath}.sauropod.log`).catch(() => {});
     for (const b of bases.reverse()) {
       try {
         removePodCgroup(b);
@@ -212,9 +219,8 @@ export async function runBench(
     workloads: results,
     figures,
   };
-  const path = opts.json ?? defaultReportPath(startedAt, `${ROOT}/bench/results`);
-  await writeReport(report, path);
-  return { report, path };
+  await writeReport(report, reportPath);
+  return { report, path: reportPath };
 }
 
 async function main(): Promise<number> {

@@ -29,8 +29,8 @@ export interface RunnerOptions {
   readonly quick: boolean;
   /** How CRI calls are made (see `_args.ts`). */
   readonly client: "inprocess" | "process";
-  /** Where pods' log directories go. */
-  readonly podLogRoot: string;
+  /** Where pods' log directories go (the runtimes know it as their pod log root). */
+  podLogRoot(rt: BenchRuntime): string;
   /** In every pod name of the run (so a sweep finds their log directories). */
   readonly podMarker: string;
   readonly signal: AbortSignal;
@@ -87,7 +87,7 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     images: o.images,
     quick: o.quick,
     client: o.client,
-    podLogRoot: o.podLogRoot,
+    podLogRoot: (rt) => o.podLogRoot(rt),
     podMarker: o.podMarker,
     signal: o.signal,
     log,

@@ -43,6 +43,8 @@ export interface RuntimeSetup {
   /** This runtime's pod network. */
   readonly network: NetworkIdentity;
   readonly log: Logger;
+  /** The kubelet's pod log root (default: `<runtime dir>/logs`). */
+  readonly podLogRoot?: string;
   /** How workloads' calls are made (default: one in-process connection). */
   readonly client?: "inprocess" | "process";
 }
@@ -72,6 +74,8 @@ export class BenchRuntime {
   readonly socket: string;
   readonly runcRoot: string;
   readonly network: NetworkIdentity;
+  /** Where its pods' log directories go (sauropod's `runtime.pod_logs_dir`). */
+  readonly podLogRoot: string;
   readonly #flavour: Flavour;
   readonly #log: Logger;
   readonly #client: "inprocess" | "process";
@@ -84,11 +88,12 @@ export class BenchRuntime {
     this.name = name;
     this.dir = `${setup.runDir}/${name}`;
     this.network = setup.network;
+    this.podLogRoot = setup.podLogRoot ?? `${this.dir}/logs`;
     this.#log = setup.log.with({ runtime: name });
     this.#client = setup.client ?? "inprocess";
     this.#flavour = name === "containerd"
       ? containerdFlavour(this.dir, setup)
-      : sauropodFlavour(this.dir, setup);
+      : sauropodFlavour(this.dir, setup, this.podLogRoot);
     this.socket = this.#flavour.socket;
     this.runcRoot = this.#flavour.runcRoot;
   }
@@ -180,6 +185,11 @@ export class BenchRuntime {
     await Promise.all(Array.from({ length: 8 }, worker));
   }
 
+  /** The daemon's log file (in the run dir, removed with it). */
+  get logPath(): string {
+    return this.#flavour.daemon.spec.logPath;
+  }
+
   /** The last lines of the daemon's log. */
   logTail(lines = 30): Promise<string> {
     return this.#flavour.daemon.tail(lines);
@@ -238,7 +248,7 @@ function containerdFlavour(dir: string, setup: RuntimeSetup): Flavour {
   };
 }
 
-function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
+function sauropodFlavour(dir: string, setup: RuntimeSetup, podLogsDir: string): Flavour {
   const l = sauropodLayout(dir, sauropodStateDir(setup.runDir));
   return {
     socket: l.socket,
@@ -273,6 +283,7 @@ function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
           cniBinDir: CNI_BIN_DIR,
           runcBinary: RUNC,
           registryHost: setup.registryHost,
+          podLogsDir,
         }),
       );
     },

@@ -164,7 +164,7 @@ export class Pods {
     const name = `${prefix}${this.#ctx.podMarker}${n}`;
     const uid = crypto.randomUUID();
     // The kubelet's layout: <root>/<namespace>_<name>_<uid>.
-    const logDir = `${this.#ctx.podLogRoot}/bench_${name}_${uid}`;
+    const logDir = `${this.#ctx.podLogRoot(this.#rt)}/bench_${name}_${uid}`;
     await Deno.mkdir(logDir, { recursive: true });
     const cgroupParent = `${this.#ctx.podCgroupBase(this.#rt)}/pod${uid}`;
     const cgroup = createPodCgroup(this.#ctx.cgroups, cgroupParent);

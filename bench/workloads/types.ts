@@ -47,8 +47,11 @@ export interface WorkloadContext extends Sizes {
    * client process per call (crictl's way), pods on the CNI network by default.
    */
   readonly client: "inprocess" | "process";
-  /** Where pod log directories go (`/var/log/pods` with `--client process`). */
-  readonly podLogRoot: string;
+  /**
+   * Where pods of `rt` put their log directories (the kubelet's `/var/log/pods` with
+   * `--client process`); the runtime is told it as its pod log root.
+   */
+  podLogRoot(rt: BenchRuntime): string;
   /** Part of every pod name of the run (the sweep finds their log directories by it). */
   readonly podMarker: string;
   /** Aborted on Ctrl-C: stop between iterations. */
