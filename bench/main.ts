@@ -148,6 +148,7 @@ export async function runBench(
         network: networks[name]!,
         log,
         client: opts.client,
+        ...(opts.agent ? { agentRoot: opts.agent } : {}),
         ...(opts.client === "process" ? { podLogRoot: POD_LOG_ROOT } : {}),
       });
       runtimes.push(rt);
@@ -165,6 +166,7 @@ export async function runBench(
         client: opts.client,
         podLogRoot: (rt) => rt.podLogRoot,
         podMarker: `-${id}-`,
+        memoryPods: opts.memoryPods,
         signal,
         log,
         runDir,
@@ -208,7 +210,12 @@ export async function runBench(
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     seconds: (performance.now() - t0) / 1000,
-    options: { quick: opts.quick, only: opts.only, client: opts.client },
+    options: {
+      quick: opts.quick,
+      only: opts.only,
+      client: opts.client,
+      ...(opts.agent ? { agent: opts.agent } : {}),
+    },
     machine: { ...machine, loadAverage: { ...machine.loadAverage, end: await loadAverage() } },
     environment: {
       runDir,

@@ -80,6 +80,8 @@ export interface BenchReport {
     readonly only: readonly string[] | null;
     /** How CRI calls were made; absent in reports from before `--client`. */
     readonly client?: "inprocess" | "process";
+    /** The checkout the agent ran from, when not the bench's own. */
+    readonly agent?: string;
   };
   readonly machine: MachineNote;
   /** Names of what the run created on the machine (all removed at the end). */

@@ -33,6 +33,7 @@ export interface RunnerOptions {
   podLogRoot(rt: BenchRuntime): string;
   /** In every pod name of the run (so a sweep finds their log directories). */
   readonly podMarker: string;
+  readonly memoryPods: number | null;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly runDir: string;
@@ -87,6 +88,7 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     images: o.images,
     quick: o.quick,
     client: o.client,
+    memoryPods: o.memoryPods,
     podLogRoot: (rt) => o.podLogRoot(rt),
     podMarker: o.podMarker,
     signal: o.signal,

@@ -45,6 +45,12 @@ export interface RuntimeSetup {
   readonly log: Logger;
   /** The kubelet's pod log root (default: `<runtime dir>/logs`). */
   readonly podLogRoot?: string;
+  /**
+   * The sauropod checkout whose agent runs (default: this one): a baseline commit's tree
+   * (`git archive <commit> | tar -x`) to measure a change against containerd in the same
+   * way as the change itself.
+   */
+  readonly agentRoot?: string;
   /** How workloads' calls are made (default: one in-process connection). */
   readonly client?: "inprocess" | "process";
 }
@@ -250,6 +256,7 @@ function containerdFlavour(dir: string, setup: RuntimeSetup): Flavour {
 
 function sauropodFlavour(dir: string, setup: RuntimeSetup, podLogsDir: string): Flavour {
   const l = sauropodLayout(dir, sauropodStateDir(setup.runDir));
+  const agentRoot = setup.agentRoot ?? ROOT;
   return {
     socket: l.socket,
     runcRoot: l.runcRoot,
@@ -263,12 +270,12 @@ function sauropodFlavour(dir: string, setup: RuntimeSetup, podLogsDir: string): 
         "run",
         "-P=agent-test",
         "--quiet",
-        `${ROOT}/main.ts`,
+        `${agentRoot}/main.ts`,
         "serve",
         "--config",
         l.configPath,
       ],
-      cwd: ROOT,
+      cwd: agentRoot,
       socket: l.socket,
       logPath: l.logPath,
       env: { NO_COLOR: "1" },

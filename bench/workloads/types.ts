@@ -54,6 +54,8 @@ export interface WorkloadContext extends Sizes {
   podLogRoot(rt: BenchRuntime): string;
   /** Part of every pod name of the run (the sweep finds their log directories by it). */
   readonly podMarker: string;
+  /** Pods the memory workload keeps running (`--memory-pods`), if set. */
+  readonly memoryPods: number | null;
   /** Aborted on Ctrl-C: stop between iterations. */
   readonly signal: AbortSignal;
   readonly log: Logger;
