@@ -53,6 +53,8 @@ export type Status =
 export interface WorkloadResult {
   readonly name: string;
   readonly title: string;
+  /** When it started (ISO 8601; absent in reports from before it was recorded). */
+  readonly startedAt?: string;
   readonly seconds: number;
   readonly status: Partial<Record<Subject, Status>>;
   readonly notes: readonly string[];

@@ -60,6 +60,7 @@ export function statusOf(err: unknown): Status {
 /** Runs `w` against `o.runtimes` and reports how it went. */
 export async function runWorkload(w: Workload, o: RunnerOptions): Promise<WorkloadOutcome> {
   const t0 = performance.now();
+  const startedAt = new Date().toISOString();
   const subjects: readonly Subject[] = w.subjects ?? RUNTIMES;
   const status = new Map<Subject, Status>(subjects.map((s) => [s, { state: "ok" }]));
   const notes: string[] = [];
@@ -190,6 +191,7 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     result: {
       name: w.name,
       title: w.title,
+      startedAt,
       seconds: (performance.now() - t0) / 1000,
       status: Object.fromEntries(status),
       notes,
