@@ -16,6 +16,7 @@ import { streamingBackend } from "../runtime/streaming_backend.ts";
 import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
 import { RuntimeCore } from "../runtime/core.ts";
 import { recover } from "../runtime/recovery.ts";
+import { stopPoolTimers } from "../runtime/spare_shims.ts";
 import { MetadataStore } from "../store/mod.ts";
 import { tightenModes } from "../runtime/modes.ts";
 import { ImageService } from "../image/mod.ts";
@@ -236,6 +237,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     close: async () => {
       stats.stopBackground();
       await streaming.close();
+      stopPoolTimers(core);
       await core.deps.shims.dropSpares().catch((err) =>
         log.warn("cannot stop the spare shims", { err })
       );
