@@ -45,7 +45,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     socket: config.socket,
     root: config.root,
     state: config.state,
-    runtime: config.runtime.binary,
+    handlers: Object.keys(config.runtime.handlers).join(","),
+    defaultHandler: config.runtime.defaultHandler,
     cgroupDriver: config.runtime.cgroupDriver,
     pid: Deno.pid,
   });

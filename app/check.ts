@@ -9,7 +9,7 @@ import { type Config, loadConfig, type Overrides } from "../config/mod.ts";
 import { messageOf } from "../errors/mod.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
-import { probeRuntimeBinary } from "./probe.ts";
+import { checkHandlers } from "./check_handlers.ts";
 import { which } from "../lib/exec.ts";
 import { checkCgroups } from "./check_cgroups.ts";
 import type { Finding } from "./finding.ts";
@@ -40,13 +40,7 @@ export async function checks(config: Config): Promise<Finding[]> {
     },
   );
 
-  const rt = await probeRuntimeBinary(config.runtime.binary);
-  add({
-    level: rt.ok ? "ok" : "fail",
-    check: "runtime",
-    message: rt.message,
-    ...(rt.fix ? { fix: rt.fix } : {}),
-  });
+  out.push(...(await checkHandlers(config)));
 
   out.push(...(await checkCgroups(config)));
   out.push(...(await checkLsm()));

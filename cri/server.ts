@@ -104,7 +104,7 @@ export interface CriDeps {
   streaming: StreamingServer;
   images: ImageService;
   /** Readiness and verbose info of Status. */
-  status: Omit<StatusDeps, "config">;
+  status: Omit<StatusDeps, "config" | "handlers">;
   /** UpdateRuntimeConfig's pod CIDR goes to networking. */
   setPodCidr(cidr: string): void;
 }
@@ -114,7 +114,7 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
   const { core, stats, streaming } = d;
   return {
     version,
-    status: status({ config: d.config, ...d.status }),
+    status: status({ config: d.config, handlers: core.handlers, ...d.status }),
     runtimeConfig: runtimeConfig(d.config),
     updateRuntimeConfig: updateRuntimeConfig(d.setPodCidr, log),
     runPodSandbox: runPodSandbox(core),

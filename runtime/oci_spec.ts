@@ -18,6 +18,7 @@ import {
   type HostDevice,
   type HostPathFacts,
   localhostSeccompProfilePath,
+  type NodeFacts,
   type Spec,
 } from "../oci/mod.ts";
 import type { RuntimeCore } from "./core.ts";
@@ -65,18 +66,22 @@ export async function sandboxSpec(
     localhostSeccompProfile: seccompPath
       ? await readProfile(seccompPath, "config.linux.security_context.seccomp")
       : undefined,
-    node: core.deps.node,
+    node: nodeFacts(core, s),
     apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
-    annotationAllowlist: annotationAllowlist(core),
+    annotationAllowlist: annotationAllowlist(core, s),
   });
 }
 
-/** The operator's allowlist of pod and container annotations (`runtime.*_annotations`). */
-function annotationAllowlist(core: RuntimeCore): AnnotationAllowlist {
-  return {
-    pod: core.config.runtime.podAnnotations,
-    container: core.config.runtime.containerAnnotations,
-  };
+/** The operator's allowlist of pod and container annotations, of the pod's handler. */
+function annotationAllowlist(core: RuntimeCore, s: Sandbox): AnnotationAllowlist {
+  const h = core.handlers.recorded(s.doc.handler);
+  return { pod: h.podAnnotations, container: h.containerAnnotations };
+}
+
+/** The node's facts, with what the pod's runtime handler can do. */
+function nodeFacts(core: RuntimeCore, s: Sandbox): NodeFacts {
+  const h = core.handlers.recorded(s.doc.handler);
+  return { ...core.deps.node, recursiveReadOnlyMounts: h.features.recursiveReadOnlyMounts };
 }
 
 /** The spec of container `c` in pod `s`. */
@@ -139,9 +144,9 @@ export async function containerSpec(
       ? await readProfile(seccompPath, "config.linux.security_context.seccomp")
       : undefined,
     agentCapabilities: core.deps.agentCapabilities,
-    node: core.deps.node,
+    node: nodeFacts(core, s),
     apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
-    annotationAllowlist: annotationAllowlist(core),
+    annotationAllowlist: annotationAllowlist(core, s),
   });
 }
 

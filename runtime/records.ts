@@ -23,7 +23,10 @@ export interface SandboxDoc {
   id: string;
   /** base64 protobuf of the PodSandboxConfig. */
   config: string;
+  /** RunPodSandbox's runtime_handler as the kubelet sent it ("" for the default). */
   runtimeHandler: string;
+  /** The handler it resolved to (absent in records from before handlers: the default). */
+  handler?: string | undefined;
   createdAtNs: string;
   state: SandboxState;
   phase: Phase;
@@ -55,6 +58,8 @@ export type ContainerState = "created" | "running" | "exited" | "unknown";
 export interface ContainerDoc {
   id: string;
   sandboxId: string;
+  /** The runtime handler of its pod (absent in records from before handlers: the default). */
+  handler?: string | undefined;
   /** base64 protobuf of the ContainerConfig. */
   config: string;
   /** The image as the config named it, and what it resolved to. */

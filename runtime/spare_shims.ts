@@ -15,6 +15,7 @@
 import type { RuntimeCore } from "./core.ts";
 import { newId } from "./ids.ts";
 import { shimRuntime } from "./shim_runtime.ts";
+import type { RuntimeHandlerInfo } from "./handlers.ts";
 
 /** The key of the node's pool spare. */
 export const POOL = "@node";
@@ -40,10 +41,19 @@ export function refillPool(core: RuntimeCore): void {
   });
 }
 
-/** Gives pod `podId` (logging under `logDirectory`) a spare shim for its next container. */
-export function spareForPod(core: RuntimeCore, podId: string, logDirectory: string): void {
+/**
+ * Gives pod `podId` (logging under `logDirectory`, running under `handler`) a spare shim for
+ * its next container. The pool's spare runs the default handler's runtime: a pod of another
+ * handler gets its own.
+ */
+export function spareForPod(
+  core: RuntimeCore,
+  podId: string,
+  logDirectory: string,
+  handler: RuntimeHandlerInfo,
+): void {
   const logDir = trimmed(logDirectory);
-  if (core.deps.shims.moveSpare(POOL, podId, logDir)) {
+  if (handler === core.handlers.default && core.deps.shims.moveSpare(POOL, podId, logDir)) {
     refillPool(core);
     return;
   }
@@ -51,7 +61,7 @@ export function spareForPod(core: RuntimeCore, podId: string, logDirectory: stri
   core.deps.shims.prespawn(podId, {
     id,
     bundle: `${core.config.root}/containers/${id}`,
-    runtime: shimRuntime(core),
+    runtime: shimRuntime(core, handler),
     ...(logDir ? { logDir } : {}),
   });
 }

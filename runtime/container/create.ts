@@ -16,7 +16,7 @@ import { nowNs } from "../../lib/clock.ts";
 import { type Container, type ContainerDoc, encodeContainerConfig } from "../records.ts";
 import { containerSpec } from "../oci_spec.ts";
 import { atomicWrite } from "../../lib/fs.ts";
-import { shimRuntime } from "../shim_runtime.ts";
+import { recordedRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
 
@@ -59,6 +59,7 @@ export async function createContainer(
     const doc: ContainerDoc = {
       id,
       sandboxId: sandbox.doc.id,
+      handler: core.handlers.recorded(sandbox.doc.handler).name,
       config: encodeContainerConfig(config),
       imageName,
       imageId: image.id,
@@ -116,7 +117,7 @@ export async function createContainer(
     const shimCreated = core.deps.shims.create({
       id,
       bundle,
-      runtime: shimRuntime(core),
+      runtime: recordedRuntime(core, doc.handler),
       ...(logPath ? { logPath } : {}),
       tty: config.tty,
       stdin: config.stdin,

@@ -12,7 +12,7 @@
  */
 import { NamespaceMode, type PodSandboxConfig } from "../../api/gen/api.ts";
 import { DEFAULT_PARENT } from "../../cgroups/mod.ts";
-import { alreadyExists, canceled, notFound, wrap } from "../../errors/mod.ts";
+import { alreadyExists, canceled, wrap } from "../../errors/mod.ts";
 import {
   bandwidthFromAnnotations,
   pinNamespaces,
@@ -42,7 +42,7 @@ export async function runPodSandbox(
   signal?: AbortSignal,
 ): Promise<string> {
   const meta = config.metadata!;
-  checkHandler(core, runtimeHandler);
+  const handler = core.handlers.select(runtimeHandler);
   const nsOpts = config.linux?.securityContext?.namespaceOptions;
   const hostNetwork = nsOpts?.network === NamespaceMode.NODE;
   const hostIpc = nsOpts?.ipc === NamespaceMode.NODE;
@@ -76,6 +76,7 @@ export async function runPodSandbox(
       id,
       config: encodeSandboxConfig(config),
       runtimeHandler,
+      handler: handler.name,
       createdAtNs: nowNs().toString(),
       state: "notready",
       phase: "creating",
@@ -102,7 +103,7 @@ export async function runPodSandbox(
     await faultPoint(core, "sandbox-run:after-record");
     // The kubelet creates the pod's first container right after: have its shim running by
     // then (see spare_shims.ts).
-    spareForPod(core, id, config.logDirectory);
+    spareForPod(core, id, config.logDirectory, handler);
     undo.defer(() => core.deps.shims.dropSpare(id));
     const checkpoint = () => {
       if (signal?.aborted) throw canceled(`RunPodSandbox for "${nameKey}" was cancelled`);
@@ -193,15 +194,6 @@ export async function runPodSandbox(
     });
     return id;
   });
-}
-
-function checkHandler(core: RuntimeCore, handler: string): void {
-  const binary = core.config.runtime.binary.split("/").pop() ?? "";
-  if (handler !== "" && handler !== binary) {
-    throw notFound(
-      `runtime handler "${handler}" is not configured (sauropod serves "" and "${binary}")`,
-    );
-  }
 }
 
 /** The cgroup parent of a pod for which the kubelet named none. */
