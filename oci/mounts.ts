@@ -79,7 +79,7 @@ export interface ContainerMountsRequest {
   privileged: boolean;
   /** The pod files are read-only when the root filesystem is. */
   readonlyRootfs: boolean;
-  /** The OCI runtime can make mounts recursively read-only (`rro`, runc >= 1.2). */
+  /** The pod's runtime handler can make mounts recursively read-only (`rro`, probed). */
   recursiveReadOnly: boolean;
   /** SELinux is enabled on the node (then a relabel request is refused: none is done). */
   selinux?: boolean;
@@ -221,7 +221,9 @@ function criBind(
     }
     if (!req.recursiveReadOnly) {
       throw invalidArgument(
-        `${field}.recursive_read_only: the OCI runtime cannot make mounts recursively read-only`,
+        `${field}.recursive_read_only: the pod's runtime handler cannot make mounts ` +
+          "recursively read-only (its runtime lacks rro, or the kernel mount_setattr; Status " +
+          "lists recursive_read_only_mounts=false for it)",
       );
     }
     if (propagation !== "rprivate") {

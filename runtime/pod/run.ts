@@ -32,6 +32,7 @@ import { mountShm, unmountShm } from "./shm.ts";
 import { removePause, startPause } from "./pause.ts";
 import { portMappingsOf } from "./network.ts";
 import { spareForPod } from "../spare_shims.ts";
+import { podUserns } from "./userns.ts";
 import { CONTAINER_READABLE_FILE, mkdirPrivate } from "../modes.ts";
 
 /** Runs a pod sandbox; returns its id. */
@@ -43,6 +44,8 @@ export async function runPodSandbox(
 ): Promise<string> {
   const meta = config.metadata!;
   const handler = core.handlers.select(runtimeHandler);
+  // Refused before anything is made: a pod the handler cannot run never goes READY.
+  podUserns(config, handler);
   const nsOpts = config.linux?.securityContext?.namespaceOptions;
   const hostNetwork = nsOpts?.network === NamespaceMode.NODE;
   const hostIpc = nsOpts?.ipc === NamespaceMode.NODE;
