@@ -40,7 +40,7 @@ import {
  * RunPodSandbox refuses them, whatever the runtime could do: a chowned copy of a shared
  * snapshot is not an option.
  */
-export const SAUROPOD_USERNS = false;
+export const SAUROPOD_USERNS = true;
 
 /** The kernel's side, probed once for every handler. */
 export interface KernelProbes {

@@ -128,6 +128,7 @@ export async function containerSpec(
       pid: pidNamespace(core, s, c),
     },
     cgroupsPath: c.doc.cgroupsPath,
+    userns: s.doc.userns && s.doc.ns.user ? { path: s.doc.ns.user, ...s.doc.userns } : undefined,
     podMounts: {
       hostname: s.doc.files.hostname,
       hosts: s.doc.files.hosts,

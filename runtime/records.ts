@@ -36,7 +36,9 @@ export interface SandboxDoc {
   /** "pod": one shared PID namespace (pause container); "container": one per container; "node". */
   pidMode: "pod" | "container" | "node";
   /** Pinned namespace files (absent when the node's namespace is used). */
-  ns: { dir: string; net?: string; ipc?: string; uts?: string };
+  ns: { dir: string; user?: string; net?: string; ipc?: string; uts?: string };
+  /** The pod's user namespace mapping (uids and gids alike), when it has one. */
+  userns?: { hostId: number; length: number } | undefined;
   /** The pod's own files, bind-mounted into its containers. */
   files: { dir: string; hostname: string; hosts: string; resolvConf: string };
   /** The pod's /dev/shm (a tmpfs), absent with host IPC. */

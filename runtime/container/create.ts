@@ -125,8 +125,12 @@ export async function createContainer(
       bundleReady: bundleReady.promise,
     });
     try {
+      const userns = sandbox.doc.userns;
       const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
         readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
+        ...(userns && sandbox.doc.ns.user
+          ? { idmap: { usernsPath: sandbox.doc.ns.user, hostId: userns.hostId } }
+          : {}),
       });
       doc.upperDir = mounted.upperDir;
       phase.mountMs = performance.now() - t0;

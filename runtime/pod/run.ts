@@ -45,7 +45,7 @@ export async function runPodSandbox(
   const meta = config.metadata!;
   const handler = core.handlers.select(runtimeHandler);
   // Refused before anything is made: a pod the handler cannot run never goes READY.
-  podUserns(config, handler);
+  const userns = podUserns(config, handler);
   const nsOpts = config.linux?.securityContext?.namespaceOptions;
   const hostNetwork = nsOpts?.network === NamespaceMode.NODE;
   const hostIpc = nsOpts?.ipc === NamespaceMode.NODE;
@@ -80,6 +80,7 @@ export async function runPodSandbox(
       config: encodeSandboxConfig(config),
       runtimeHandler,
       handler: handler.name,
+      ...(userns ? { userns } : {}),
       createdAtNs: nowNs().toString(),
       state: "notready",
       phase: "creating",
@@ -143,6 +144,7 @@ export async function runPodSandbox(
       uts: !hostNetwork,
       hostname,
       sysctls: config.linux?.sysctls ?? {},
+      ...(userns ? { userns } : {}),
       ...(signal ? { signal } : {}),
     });
     undo.defer(() => unpinNamespaces(doc.ns.dir));

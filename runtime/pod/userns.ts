@@ -58,6 +58,12 @@ export function podUserns(
     throw invalidArgument(`${FIELD}: the uids and gids mappings must be identical`);
   }
   checkNotHost(ns!);
+  if (ns!.pid === NamespaceMode.POD) {
+    throw failedPrecondition(
+      `${FIELD}: a pod user namespace with a shared PID namespace (namespace_options.pid ` +
+        "POD, a pause container) is not supported by sauropod yet",
+    );
+  }
   if (!handler.features.userNamespaces) {
     throw failedPrecondition(
       `${FIELD}: the runtime handler "${handler.name}" does not support user namespaces ` +

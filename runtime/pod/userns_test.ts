@@ -25,7 +25,13 @@ function pod(
 ): PodSandboxConfig {
   return PodSandboxConfig.fromPartial({
     linux: {
-      securityContext: { namespaceOptions: { network, usernsOptions: { mode, uids, gids } } },
+      securityContext: {
+        namespaceOptions: {
+          network,
+          pid: NamespaceMode.CONTAINER,
+          usernsOptions: { mode, uids, gids },
+        },
+      },
     },
   });
 }
