@@ -18,7 +18,7 @@ import { containerSpec } from "../oci_spec.ts";
 import { atomicWrite } from "../../lib/fs.ts";
 import { recordedRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
-import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
+import { mkdirPrivate, openToUserns, PRIVATE_FILE } from "../modes.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -98,6 +98,7 @@ export async function createContainer(
     // rootfs the image's setuid binaries (see modes.ts). The mount point's own mode is
     // hidden by the overlay's root.
     await mkdirPrivate(rootfs);
+    if (sandbox.doc.userns) await openToUserns(bundle, sandbox.doc.userns.hostId);
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
     if (logPath) {
       // The kubelet's log tree: its directories are 0755, as containerd makes them.

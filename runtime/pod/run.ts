@@ -33,7 +33,7 @@ import { removePause, startPause } from "./pause.ts";
 import { portMappingsOf } from "./network.ts";
 import { spareForPod } from "../spare_shims.ts";
 import { podUserns } from "./userns.ts";
-import { CONTAINER_READABLE_FILE, mkdirPrivate } from "../modes.ts";
+import { CONTAINER_READABLE_FILE, mkdirPrivate, openToUserns } from "../modes.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -119,6 +119,10 @@ export async function runPodSandbox(
     await mkdirPrivate(filesDir);
     undo.defer(() => Deno.remove(filesDir, { recursive: true }).catch(() => {}));
     await mkdirPrivate(stateDir);
+    if (userns) {
+      await openToUserns(filesDir, userns.hostId);
+      await openToUserns(stateDir, userns.hostId);
+    }
     undo.defer(() => Deno.remove(stateDir, { recursive: true }).catch(() => {}));
     // Bind-mounted into every container, whose processes may run as any uid: world-readable.
     const hostname = podHostname(config, hostNetwork);
