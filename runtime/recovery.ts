@@ -200,7 +200,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
     }
   }
   if (s.doc.state === "ready") {
-    for (const path of [s.doc.ns.net, s.doc.ns.ipc, s.doc.ns.uts]) {
+    for (const path of [s.doc.ns.user, s.doc.ns.net, s.doc.ns.ipc, s.doc.ns.uts]) {
       if (path && !(await exists(path))) {
         log.warn("a pinned namespace of the pod is gone: the pod is not ready", { path });
         podTransition(core, s, "lost");
