@@ -216,7 +216,11 @@ export async function probeHandler(
   kernel: KernelProbes,
 ): Promise<RuntimeHandlerInfo> {
   const binary = which(cfg.binary) ?? cfg.binary;
-  const none: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
+  const none: HandlerFeatures = {
+    recursiveReadOnlyMounts: false,
+    userNamespaces: false,
+    idmapTmpfs: false,
+  };
   const probe: HandlerProbe = { version: "", usable: false, source: "none", notes: [] };
   const info = (features: HandlerFeatures): RuntimeHandlerInfo => ({
     ...cfg,
@@ -279,6 +283,7 @@ export async function probeHandler(
     recursiveReadOnlyMounts: (side?.rro ?? false) && kernel.recursiveReadOnly.ok,
     userNamespaces: SAUROPOD_USERNS && (side?.userns ?? false) && (side?.idmap ?? false) &&
       kernel.idmapRootFs.ok,
+    idmapTmpfs: kernel.idmapTmpfs.ok,
   });
 }
 

@@ -28,6 +28,8 @@ export interface NodeFacts {
    * mount_setattr), as probed at start (`app/handler_probe.ts`).
    */
   recursiveReadOnlyMounts?: boolean;
+  /** The kernel can idmap a tmpfs (Linux ≥ 6.3), for idmapped volumes on tmpfs. */
+  idmapTmpfs?: boolean;
   /** `Deno.build.arch` (default: this process's): picks the seccomp architectures. */
   arch?: string;
   /**

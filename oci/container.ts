@@ -189,6 +189,7 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     recursiveReadOnly: node.recursiveReadOnlyMounts ?? false,
     selinux: node.selinux ?? false,
     userns: inputs.userns,
+    idmapTmpfs: node.idmapTmpfs ?? false,
     field: "container.mounts",
   });
   const devices = containerDevices({

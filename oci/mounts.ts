@@ -85,6 +85,8 @@ export interface ContainerMountsRequest {
   selinux?: boolean;
   /** The pod's user namespace mapping, when it has one: volumes may then be idmapped. */
   userns?: { hostId: number; length: number } | undefined;
+  /** The kernel can idmap a tmpfs (Linux ≥ 6.3). */
+  idmapTmpfs?: boolean;
   /** Field path of the mounts list, for errors. */
   field: string;
 }
@@ -290,6 +292,13 @@ function idMappings(
         `${field}.${key}: must be the pod's own mapping (0 → ${u.hostId}, ${u.length} ids)`,
       );
     }
+  }
+  const fsType = req.hostPaths[m.hostPath]?.fsType;
+  if (fsType === "tmpfs" && !req.idmapTmpfs) {
+    throw invalidArgument(
+      `${field}.uidMappings: "${m.hostPath}" is on a tmpfs, which this kernel cannot idmap ` +
+        "(Linux 6.3 can); sauropod check shows the probe",
+    );
   }
   const map = [{ containerID: 0, hostID: u.hostId, size: u.length }];
   return { uidMappings: map, gidMappings: structuredClone(map) };

@@ -308,4 +308,21 @@ Deno.test("containerMounts() idmaps a volume with the pod's own mapping, and onl
     "invalid-argument",
     "mounts[0].uidMappings: must be the pod's own mapping (0 → 131072, 65536 ids)",
   );
+  // A tmpfs (Secrets, projected tokens) can be idmapped from Linux 6.3 only: refused before.
+  const tmpfs: HostPaths = { "/run/secret": { ...dir("/run/secret"), fsType: "tmpfs" } };
+  const onTmpfs = {
+    containerPath: "/s",
+    hostPath: "/run/secret",
+    uidMappings: [m],
+    gidMappings: [m],
+  };
+  assertFails(
+    () => build([onTmpfs], { userns, hostPaths: tmpfs }),
+    "invalid-argument",
+    'mounts[0].uidMappings: "/run/secret" is on a tmpfs, which this kernel cannot idmap',
+  );
+  assertEquals(
+    find(build([onTmpfs], { userns, hostPaths: tmpfs, idmapTmpfs: true }), "/s")?.uidMappings,
+    oci,
+  );
 });

@@ -20,6 +20,8 @@ export interface HandlerFeatures {
   recursiveReadOnlyMounts: boolean;
   /** Pods with `userns_options` mode POD can run (sauropod's part included). */
   userNamespaces: boolean;
+  /** The kernel can idmap a tmpfs (volumes such as Secrets and projected tokens). */
+  idmapTmpfs?: boolean;
 }
 
 /** How the features were learnt, for `sauropod check` and Status's verbose info. */

@@ -81,7 +81,11 @@ function annotationAllowlist(core: RuntimeCore, s: Sandbox): AnnotationAllowlist
 /** The node's facts, with what the pod's runtime handler can do. */
 function nodeFacts(core: RuntimeCore, s: Sandbox): NodeFacts {
   const h = core.handlers.recorded(s.doc.handler);
-  return { ...core.deps.node, recursiveReadOnlyMounts: h.features.recursiveReadOnlyMounts };
+  return {
+    ...core.deps.node,
+    recursiveReadOnlyMounts: h.features.recursiveReadOnlyMounts,
+    idmapTmpfs: h.features.idmapTmpfs ?? false,
+  };
 }
 
 /** The spec of container `c` in pod `s`. */
@@ -205,8 +209,9 @@ export async function hostPathFacts(path: string, field: string): Promise<HostPa
     : "other";
   const facts: HostPathFacts = { kind, realPath: real };
   if (kind === "device") facts.device = deviceFacts(st);
-  const propagation = await propagationOf(real);
-  if (propagation) facts.propagation = propagation;
+  const mount = await mountOf(real);
+  if (mount?.propagation) facts.propagation = mount.propagation;
+  if (mount?.fsType) facts.fsType = mount.fsType;
   return facts;
 }
 
@@ -255,8 +260,10 @@ async function devicesUnder(dir: string): Promise<HostDevice[]> {
   return out;
 }
 
-/** The propagation of the mount holding `path`, from /proc/self/mountinfo. */
-async function propagationOf(path: string): Promise<HostPathFacts["propagation"]> {
+/** The propagation and filesystem type of the mount holding `path` (/proc/self/mountinfo). */
+async function mountOf(
+  path: string,
+): Promise<{ propagation: HostPathFacts["propagation"]; fsType?: string } | undefined> {
   let text: string;
   try {
     text = await kernfs.readTextFile("/proc/self/mountinfo");
@@ -265,6 +272,7 @@ async function propagationOf(path: string): Promise<HostPathFacts["propagation"]
   }
   let best = "";
   let prop: HostPathFacts["propagation"];
+  let fsType: string | undefined;
   for (const line of text.split("\n")) {
     const f = line.split(" ");
     const mp = (f[4] ?? "").replace(/\\040/g, " ");
@@ -278,8 +286,9 @@ async function propagationOf(path: string): Promise<HostPathFacts["propagation"]
       : optional.some((o) => o.startsWith("master:"))
       ? "slave"
       : "private";
+    fsType = sep < 0 ? undefined : f[sep + 1];
   }
-  return prop;
+  return best ? { propagation: prop, ...(fsType ? { fsType } : {}) } : undefined;
 }
 
 async function readProfile(path: string, field: string): Promise<string> {
