@@ -144,6 +144,40 @@ Deno.test(onNode(
         assertEquals([st.uid, st.gid], [0, 0]);
       });
 
+      await step(
+        t,
+        "a tmpfs volume with the mapping is refused where tmpfs cannot be idmapped",
+        async () => {
+          const st = await client.runtime.status({ verbose: true });
+          const crun = JSON.parse(st.info.runtimeHandlers!).find((h: { name: string }) =>
+            h.name === "crun"
+          );
+          if (!crun.notes.some((n: string) => n.startsWith("kernel idmap of tmpfs: no"))) return;
+          const err = await assertRejects(
+            () =>
+              client.runtime.createContainer({
+                podSandboxId: podId,
+                config: containerConfig("shm", images.busybox.ref, ["true"], {
+                  linux: { securityContext: pod.linux!.securityContext! },
+                  mounts: [{
+                    containerPath: "/s",
+                    hostPath: "/dev/shm",
+                    uidMappings: MAPPING,
+                    gidMappings: MAPPING,
+                  }],
+                }),
+                sandboxConfig: pod,
+              }),
+            CriError,
+          );
+          assertEquals(err.code, grpc.status.INVALID_ARGUMENT);
+          assertStringIncludes(
+            err.message,
+            '"/dev/shm" is on a tmpfs, which this kernel cannot idmap',
+          );
+        },
+      );
+
       await step(t, "removing the pod leaves nothing", async () => {
         await client.runtime.stopContainer({ containerId: id, timeout: 0 });
         await client.runtime.removePodSandbox({ podSandboxId: podId });
