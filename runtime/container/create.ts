@@ -98,7 +98,18 @@ export async function createContainer(
     // rootfs the image's setuid binaries (see modes.ts). The mount point's own mode is
     // hidden by the overlay's root.
     await mkdirPrivate(rootfs);
-    if (sandbox.doc.userns) await openToUserns(bundle, sandbox.doc.userns.hostId);
+    const userns = sandbox.doc.userns;
+    if (userns) {
+      // Again at each creation: an agent restart tightens the pod's directories back.
+      await openToUserns(bundle, userns.hostId);
+      await openToUserns(sandbox.doc.files.dir, userns.hostId);
+      if (sandbox.doc.shm) {
+        await openToUserns(
+          sandbox.doc.shm.path.slice(0, sandbox.doc.shm.path.lastIndexOf("/")),
+          userns.hostId,
+        );
+      }
+    }
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
     if (logPath) {
       // The kubelet's log tree: its directories are 0755, as containerd makes them.
@@ -126,7 +137,6 @@ export async function createContainer(
       bundleReady: bundleReady.promise,
     });
     try {
-      const userns = sandbox.doc.userns;
       const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
         readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
         ...(userns && sandbox.doc.ns.user
