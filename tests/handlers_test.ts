@@ -278,3 +278,75 @@ async function agentRunList(): Promise<string[]> {
   const cfg = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   return cfg.permissions["agent-test"].run;
 }
+
+Deno.test("user namespaces on the host: a pod's own namespace, idmapped image layers, across an agent restart", async () => {
+  // runc 1.1.5 (this host's) joins a user namespace but has no idmapped mounts, so it is not
+  // offered: the same runc behind a wrapper that says "crun 1.8.1" is, by the version table.
+  // Only volume mappings would differ (runc ignores them), and this pod has none: it proves
+  // sauropod's part (the namespace, the idmapped rootfs, the directories' modes).
+  const tmp = await Deno.makeTempDir({ prefix: "sauropod-userns-" });
+  const binary = `${tmp}/crun`;
+  await Deno.writeTextFile(
+    binary,
+    [
+      "#!/bin/sh",
+      'if [ "$1" = "--version" ]; then echo "crun version 1.8.1"; exit 0; fi',
+      'if [ "$1" = "features" ]; then echo "unknown command features" >&2; exit 1; fi',
+      'exec runc "$@"',
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  try {
+    await using env = await e2eEnv({
+      denoFlags: [`--allow-run=${[...await agentRunList(), binary].join(",")}`],
+      config: [
+        "[runtime]",
+        'default_handler = "runc"',
+        "[runtime.handlers.runc]",
+        "[runtime.handlers.crun]",
+        `binary = "${binary}"`,
+      ].join("\n"),
+    });
+    const { client, images, logRoot, agent } = env;
+    await client.image.pullImage({ image: { image: images.busybox.ref } });
+    const M = [{ hostId: 4 * 65536, containerId: 0, length: 65536 }];
+    const sc = {
+      namespaceOptions: {
+        pid: NamespaceMode.CONTAINER,
+        usernsOptions: { mode: NamespaceMode.POD, uids: M, gids: M },
+      },
+    };
+    const pod = podConfig(logRoot, "userns", { linux: { securityContext: sc } });
+    const podId = (await client.runtime.runPodSandbox({ config: pod, runtimeHandler: "crun" }))
+      .podSandboxId;
+    const check = async (name: string) => {
+      const id = await runContainer(
+        client,
+        podId,
+        containerConfig(name, images.busybox.ref, ["sleep", "100000"], {
+          linux: { securityContext: sc },
+        }),
+        pod,
+      );
+      const r = await client.runtime.execSync({
+        containerId: id,
+        cmd: ["sh", "-c", "id -u; stat -c %u:%g /bin/busybox; touch /new && stat -c %u /new"],
+        timeout: 30,
+      });
+      assertEquals([dec.decode(r.stdout), dec.decode(r.stderr)], ["0\n0:0\n0\n", ""]);
+      const pid = Number((await Deno.readTextFile(`${agent.state}/shims/${id}/init.pid`)).trim());
+      const status = await Deno.readTextFile(`/proc/${pid}/status`);
+      assertEquals(status.match(/^Uid:\s+(\d+)/m)?.[1], String(4 * 65536));
+    };
+    await check("first");
+    // A restart tightens the pod's directories back to 0700; a new container still starts.
+    await agent.stop();
+    await agent.launch();
+    await check("second");
+    await client.runtime.removePodSandbox({ podSandboxId: podId });
+    assertEquals(await leftovers(agent), NOTHING);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
