@@ -114,7 +114,14 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
   const { core, stats, streaming } = d;
   return {
     version,
-    status: status({ config: d.config, handlers: core.handlers, ...d.status }),
+    // The handlers are read at call time (the table is also built without a core, by tests).
+    status: status({
+      config: d.config,
+      ...d.status,
+      get handlers() {
+        return d.core.handlers;
+      },
+    }),
     runtimeConfig: runtimeConfig(d.config),
     updateRuntimeConfig: updateRuntimeConfig(d.setPodCidr, log),
     runPodSandbox: runPodSandbox(core),
