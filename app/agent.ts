@@ -70,7 +70,8 @@ async function serveUntilStopped(
     socket: config.socket,
     root: config.root,
     state: config.state,
-    runtime: config.runtime.binary,
+    handlers: Object.keys(config.runtime.handlers).join(","),
+    defaultHandler: config.runtime.defaultHandler,
     cgroupDriver: config.runtime.cgroupDriver,
     pid: Deno.pid,
   });

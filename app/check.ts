@@ -10,7 +10,7 @@ import { effectiveConfig, type EffectiveEntry, formatEffective } from "../config
 import { messageOf } from "../errors/mod.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
-import { probeRuntimeBinary } from "./probe.ts";
+import { checkHandlers } from "./check_handlers.ts";
 import { which } from "../lib/exec.ts";
 import { checkCgroups } from "./check_cgroups.ts";
 import type { Finding } from "./finding.ts";
@@ -41,13 +41,7 @@ export async function checks(config: Config): Promise<Finding[]> {
     },
   );
 
-  const rt = await probeRuntimeBinary(config.runtime.binary);
-  add({
-    level: rt.ok ? "ok" : "fail",
-    check: "runtime",
-    message: rt.message,
-    ...(rt.fix ? { fix: rt.fix } : {}),
-  });
+  out.push(...(await checkHandlers(config)));
 
   out.push(...(await checkCgroups(config)));
   out.push(...(await checkLsm()));

@@ -44,7 +44,10 @@ export async function checkPermissions(config: Config): Promise<Finding[]> {
     ["root", config.root],
     ["state", config.state],
     ["socket", dirname(config.socket)],
-    ["runtime.root", config.runtime.root],
+    ...Object.entries(config.runtime.handlers).map(([name, h]): [string, string] => [
+      `runtime.handlers.${name}.root`,
+      h.root,
+    ]),
   ];
   const denied = [];
   for (const [key, dir] of dirs) {
@@ -65,14 +68,16 @@ export async function checkPermissions(config: Config): Promise<Finding[]> {
       },
   );
 
-  const runtime = which(config.runtime.binary) ?? config.runtime.binary;
-  if (!(await granted({ name: "run", command: runtime }))) {
-    out.push({
-      level: "fail",
-      check: "perms",
-      message: `the agent may not run the OCI runtime ${runtime}`,
-      fix: FIX,
-    });
+  for (const [name, h] of Object.entries(config.runtime.handlers)) {
+    const runtime = which(h.binary) ?? h.binary;
+    if (!(await granted({ name: "run", command: runtime }))) {
+      out.push({
+        level: "fail",
+        check: "perms",
+        message: `the agent may not run the OCI runtime ${runtime} (runtime handler "${name}")`,
+        fix: FIX,
+      });
+    }
   }
   out.push(...await cniPlugins(config));
   return out;

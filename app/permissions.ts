@@ -95,12 +95,12 @@ export interface HostFacts {
   listDir(dir: string): readonly string[];
 }
 
-/**
- * The OCI runtimes the agent may run: today `runtime.binary`. Runtime handlers (issue 18)
- * add theirs here.
- */
+/** The OCI runtimes the agent may run: every runtime handler's binary. */
 export function runtimeBinaries(config: Config): Array<{ key: string; binary: string }> {
-  return [{ key: "runtime.binary", binary: config.runtime.binary }];
+  return Object.entries(config.runtime.handlers).map(([name, h]) => ({
+    key: `runtime.handlers.${name}.binary`,
+    binary: h.binary,
+  }));
 }
 
 /**
@@ -114,7 +114,10 @@ export function writableDirs(config: Config): Array<{ key: string; dir: string }
     { key: "root", dir: config.root },
     { key: "state", dir: config.state },
     { key: "socket", dir: socketDir },
-    { key: "runtime.root", dir: config.runtime.root },
+    ...Object.entries(config.runtime.handlers).map(([name, h]) => ({
+      key: `runtime.handlers.${name}.root`,
+      dir: h.root,
+    })),
     ...config.runtime.podLogRoots.map((dir) => ({ key: "runtime.pod_log_roots", dir })),
     { key: "(cgroupfs)", dir: CGROUPFS },
   ];

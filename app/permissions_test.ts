@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
-import { defaultConfig } from "../config/mod.ts";
+import { defaultConfig, resolveConfig } from "../config/mod.ts";
 import { SauropodError } from "../errors/mod.ts";
 import { agentGrants, type HostFacts, permissionFlags } from "./permissions.ts";
 import { reexecArgv } from "./reexec.ts";
@@ -28,14 +28,13 @@ Deno.test("the agent writes its directories, the pod log roots and cgroupfs: not
 });
 
 Deno.test("grants follow the config: moved directories, log roots, runtime, CNI bin dirs", () => {
-  const c = defaultConfig();
-  c.root = "/data/s";
-  c.state = "/run/s";
-  c.socket = "/run/crisock/s.sock";
-  c.runtime.root = "/run/s/runc";
-  c.runtime.podLogRoots = ["/var/log/pods", "/tmp"];
-  c.runtime.binary = "crun";
-  c.cni.binDirs = ["/opt/cni/bin/"];
+  const c = resolveConfig({
+    root: "/data/s",
+    state: "/run/s",
+    socket: "/run/crisock/s.sock",
+    runtime: { root: "/run/s/runc", pod_log_roots: ["/var/log/pods", "/tmp"], binary: "crun" },
+    cni: { bin_dirs: ["/opt/cni/bin/"] },
+  }, "test");
   const g = agentGrants(c, HOST);
   assertEquals(g.write, [
     "/data/s",
@@ -64,6 +63,18 @@ Deno.test("permissionFlags() renders every kind and never -A", () => {
   assert(flags.includes("--allow-sys=hostname,uid") && flags.includes("--allow-ffi"));
   assert(flags.some((f) => f.startsWith("--allow-env=PATH,")));
   assert(!flags.some((f) => f === "-A" || f === "--allow-all" || f === "--allow-run"));
+});
+
+Deno.test("every runtime handler's binary may run and its root be written", () => {
+  const c = resolveConfig({
+    runtime: {
+      default_handler: "runc",
+      handlers: { runc: {}, crun: { root: "/run/crun-state" } },
+    },
+  }, "test");
+  const g = agentGrants(c, HOST);
+  assert(g.run.includes("/usr/sbin/runc") && g.run.includes("/usr/bin/crun"));
+  assert(g.write.includes("/run/crun-state") && g.write.includes("/run/sauropod/runtimes/runc"));
 });
 
 Deno.test("a directory whose path Deno's flags cannot express is refused, naming the key", () => {

@@ -33,7 +33,7 @@ import {
 import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
 import { AppArmor, detectSelinux } from "../lsm/mod.ts";
 import { probeRuntimeBinary } from "./probe.ts";
-import { which } from "../lib/exec.ts";
+import { probeHandlers } from "./handler_probe.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
 import type { Appliers } from "./reload.ts";
@@ -98,6 +98,9 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     { ...apparmor.info(), selinux: node.selinux },
   );
 
+  // What each runtime handler can do, probed once: Status advertises it, specs rely on it.
+  const handlers = await probeHandlers(config, log.with({ component: "handlers" }));
+
   const store = MetadataStore.open(`${config.root}/sauropod.db`);
   const images = await ImageService.open({
     root: config.root,
@@ -126,7 +129,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     shims,
     cni,
     cgroups: cgroupPort(layout, driver),
-    runtimeBinary: which(config.runtime.binary) ?? config.runtime.binary,
+    handlers,
     oom,
     agentCapabilities: proc.capBnd,
     node,
@@ -162,7 +165,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   await streaming.start();
 
   const runtimeReady = cached(10_000, async (): Promise<Readiness> => {
-    const probe = await probeRuntimeBinary(config.runtime.binary);
+    const probe = await probeRuntimeBinary(handlers.default.binary);
     return probe.ok
       ? { ready: true }
       : { ready: false, reason: "RuntimeBinaryUnavailable", message: probe.message };

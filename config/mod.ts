@@ -9,7 +9,7 @@
 import { parse as parseToml } from "smol-toml";
 import { invalidArgument, wrap } from "../errors/mod.ts";
 import type { Level, LogFormat } from "../log/mod.ts";
-import { type FieldSpec, isTable, SCHEMA, type TableSpec } from "./schema.ts";
+import { type FieldSpec, HANDLER_SCHEMA, isTable, SCHEMA, type TableSpec } from "./schema.ts";
 import { compileGlob } from "../lib/glob.ts";
 
 export { SCHEMA } from "./schema.ts";
@@ -22,6 +22,20 @@ export interface RegistryAuth {
   auth?: string;
   identityToken?: string;
   registryToken?: string;
+}
+
+/** One runtime handler (`[runtime.handlers.<name>]`), resolved: every field filled. */
+export interface HandlerConfig {
+  /** OCI runtime binary, a name on PATH or an absolute path. */
+  binary: string;
+  /** `--root` of the runtime. */
+  root: string;
+  /** Extra global flags before each command. */
+  options: string[];
+  /** Glob patterns (Go's path.Match) of pod annotations passed into OCI specs. */
+  podAnnotations: string[];
+  /** Glob patterns of container annotations passed into the container's OCI spec. */
+  containerAnnotations: string[];
 }
 
 /** The effective configuration, typed. Field docs live in `config/schema.ts`. */
@@ -45,6 +59,13 @@ export interface Config {
     podLogsDir: string;
     /** Directories pods may log under (RunPodSandbox's log_directory). */
     podLogRoots: string[];
+    /** The handler of a pod that names none; always one of `handlers` once resolved. */
+    defaultHandler: string;
+    /**
+     * Every handler by name. Without `[runtime.handlers.*]` tables in the file, the one
+     * handler made from `binary`, `root` and the annotation keys, named after the binary.
+     */
+    handlers: Record<string, HandlerConfig>;
   };
   sandbox: { image: string };
   cni: { confDir: string; binDirs: string[]; pluginTimeoutSeconds: number };
@@ -88,7 +109,74 @@ const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.
  * `source` names where the values came from, for error messages.
  */
 export function resolveConfig(raw: Record<string, unknown>, source: string): Config {
-  return resolveTable(SCHEMA, raw, "", source) as unknown as Config;
+  const cfg = resolveTable(SCHEMA, raw, "", source) as unknown as Config;
+  resolveHandlers(cfg, raw, source);
+  return cfg;
+}
+
+/** A RuntimeClass handler name: a DNS label (what the Kubernetes API accepts). */
+const HANDLER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** The keys of [runtime] that describe the one handler of a config without handler tables. */
+const LEGACY_HANDLER_KEYS = ["binary", "root", "pod_annotations", "container_annotations"];
+
+/**
+ * Fills `runtime.handlers` and `runtime.defaultHandler`: the tables as written (binary and
+ * root defaulted from the name), or, without tables, one handler made from the legacy keys
+ * of [runtime] and named after its binary, as sauropod served it before handlers existed.
+ * Mixing the two is refused, naming the key, rather than one silently winning.
+ */
+function resolveHandlers(cfg: Config, raw: Record<string, unknown>, source: string): void {
+  const rt = cfg.runtime;
+  if (rt.root === "") rt.root = `${cfg.state}/runc`;
+  const rawRuntime = isPlainObject(raw.runtime) ? raw.runtime : {};
+  const tables = Object.keys(rt.handlers);
+  if (tables.length === 0) {
+    const name = rt.binary.split("/").pop() ?? "";
+    if (!HANDLER_NAME.test(name)) {
+      throw invalidArgument(
+        `${source}: "runtime.binary" ${JSON.stringify(rt.binary)} does not end in a name ` +
+          `usable as a runtime handler (a DNS label); declare [runtime.handlers.<name>] instead`,
+      );
+    }
+    rt.handlers = {
+      [name]: {
+        binary: rt.binary,
+        root: rt.root,
+        options: [],
+        podAnnotations: rt.podAnnotations,
+        containerAnnotations: rt.containerAnnotations,
+      },
+    };
+  } else {
+    for (const key of LEGACY_HANDLER_KEYS) {
+      if (key in rawRuntime) {
+        throw invalidArgument(
+          `${source}: "runtime.${key}" cannot be used together with [runtime.handlers.*] ` +
+            `tables: set ${key} in each handler's table`,
+        );
+      }
+    }
+    for (const [name, h] of Object.entries(rt.handlers)) {
+      if (h.binary === "") h.binary = name;
+      if (h.root === "") h.root = `${cfg.state}/runtimes/${name}`;
+    }
+  }
+  const names = Object.keys(rt.handlers);
+  if (rt.defaultHandler === "") {
+    if (names.length > 1) {
+      throw invalidArgument(
+        `${source}: "runtime.default_handler" must name one of the handlers ` +
+          `(${names.map((n) => `"${n}"`).join(", ")}) when there are several`,
+      );
+    }
+    rt.defaultHandler = names[0]!;
+  } else if (!(rt.defaultHandler in rt.handlers)) {
+    throw invalidArgument(
+      `${source}: "runtime.default_handler" ${JSON.stringify(rt.defaultHandler)} is not a ` +
+        `configured handler (${names.map((n) => `"${n}"`).join(", ")})`,
+    );
+  }
 }
 
 function resolveTable(
@@ -179,6 +267,32 @@ function check(spec: FieldSpec, v: unknown, name: string, source: string): unkno
           throw invalidArgument(`${source}: "${name}.${k}" must be a list of strings`);
         }
         out[k] = [...list];
+      }
+      return out;
+    }
+    case "handler-map": {
+      if (!isPlainObject(v)) return bad("a table of handler tables");
+      const out: Record<string, unknown> = {};
+      for (const [handler, entry] of Object.entries(v)) {
+        if (!HANDLER_NAME.test(handler)) {
+          throw invalidArgument(
+            `${source}: "${name}.${handler}": a handler name must be a DNS label ` +
+              `(lower-case letters, digits and '-', at most 63)`,
+          );
+        }
+        if (!isPlainObject(entry)) {
+          throw invalidArgument(`${source}: "${name}.${handler}" must be a table`);
+        }
+        const h = resolveTable(HANDLER_SCHEMA, entry, `${name}.${handler}.`, source);
+        for (const [i, o] of (h.options as string[]).entries()) {
+          if (!/^--[a-z0-9][-a-z0-9]*(=.*)?$/.test(o)) {
+            throw invalidArgument(
+              `${source}: "${name}.${handler}.options"[${i}] ${JSON.stringify(o)} is not a ` +
+                `--flag or --flag=value`,
+            );
+          }
+        }
+        out[handler] = h;
       }
       return out;
     }
@@ -326,7 +440,6 @@ export async function loadConfigWithSources(opts: LoadOptions = {}): Promise<Loa
   }
   const source = files.length === 0 ? "defaults" : files.join(" + ");
   const cfg = resolveConfig(merged, Object.keys(overrides).length ? `${source} + flags` : source);
-  if (cfg.runtime.root === "") cfg.runtime.root = `${cfg.state}/runc`;
   checkStatePathLength(cfg.state);
   checkLogRoots(cfg, (key) => sources.get(key) ?? "defaults");
   return { config: cfg, files, sources };
@@ -411,8 +524,11 @@ function mergeTable(
         file,
         sources,
       );
-    } else if (sub.type.kind === "string-list-map" || sub.type.kind === "auth-map") {
-      // Per-host tables: a drop-in adds or replaces one host's entry.
+    } else if (
+      sub.type.kind === "string-list-map" || sub.type.kind === "auth-map" ||
+      sub.type.kind === "handler-map"
+    ) {
+      // Per-host (per-handler) tables: a drop-in adds one entry or merges into it key by key.
       if (!isPlainObject(into[key])) into[key] = {};
       const map = into[key] as Record<string, unknown>;
       for (const [host, entry] of Object.entries(value as Record<string, unknown>)) {
@@ -505,7 +621,5 @@ function checkStatePathLength(state: string): void {
 
 /** The built-in defaults, typed (tests and tools). */
 export function defaultConfig(): Config {
-  const cfg = resolveConfig({}, "defaults");
-  cfg.runtime.root = `${cfg.state}/runc`;
-  return cfg;
+  return resolveConfig({}, "defaults");
 }

@@ -79,3 +79,70 @@ Deno.test("resolveConfig() takes annotation allowlists, empty by default, and re
     '"runtime.pod_annotations" must be a list of glob patterns',
   );
 });
+
+Deno.test("without handler tables, runtime.binary is the one handler, named after it", () => {
+  const cfg = resolveConfig(
+    { runtime: { binary: "/usr/bin/crun", pod_annotations: ["a/*"] } },
+    "x",
+  );
+  assertEquals(cfg.runtime.defaultHandler, "crun");
+  assertEquals(cfg.runtime.handlers, {
+    crun: {
+      binary: "/usr/bin/crun",
+      root: "/run/sauropod/runc",
+      options: [],
+      podAnnotations: ["a/*"],
+      containerAnnotations: [],
+    },
+  });
+});
+
+Deno.test("[runtime.handlers.*] tables: defaults from the name, a default handler required", () => {
+  const cfg = resolveConfig({
+    runtime: {
+      default_handler: "runc",
+      handlers: {
+        runc: {},
+        crun: { options: ["--debug"], container_annotations: ["run.oci.*"] },
+      },
+    },
+  }, "x");
+  assertEquals(cfg.runtime.handlers.runc?.binary, "runc");
+  assertEquals(cfg.runtime.handlers.runc?.root, "/run/sauropod/runtimes/runc");
+  assertEquals(cfg.runtime.handlers.crun?.options, ["--debug"]);
+  assertEquals(cfg.runtime.handlers.crun?.containerAnnotations, ["run.oci.*"]);
+  assertEquals(cfg.runtime.defaultHandler, "runc");
+  assertThrows(
+    () => resolveConfig({ runtime: { handlers: { runc: {}, crun: {} } } }, "x"),
+    SauropodError,
+    '"runtime.default_handler" must name one of the handlers ("runc", "crun")',
+  );
+  assertThrows(
+    () => resolveConfig({ runtime: { default_handler: "kata", handlers: { runc: {} } } }, "x"),
+    SauropodError,
+    '"runtime.default_handler" "kata" is not a configured handler ("runc")',
+  );
+});
+
+Deno.test("handler tables refuse the legacy keys, bad names, options and unknown keys", () => {
+  assertThrows(
+    () => resolveConfig({ runtime: { pod_annotations: ["x"], handlers: { runc: {} } } }, "x"),
+    SauropodError,
+    '"runtime.pod_annotations" cannot be used together with [runtime.handlers.*]',
+  );
+  assertThrows(
+    () => resolveConfig({ runtime: { handlers: { Runc_1: {} } } }, "x"),
+    SauropodError,
+    '"runtime.handlers.Runc_1": a handler name must be a DNS label',
+  );
+  assertThrows(
+    () => resolveConfig({ runtime: { handlers: { runc: { options: ["-d"] } } } }, "x"),
+    SauropodError,
+    '"runtime.handlers.runc.options"[0] "-d" is not a --flag',
+  );
+  assertThrows(
+    () => resolveConfig({ runtime: { handlers: { runc: { bianry: "x" } } } }, "x"),
+    SauropodError,
+    'unknown key "runtime.handlers.runc.bianry"',
+  );
+});

@@ -17,7 +17,9 @@ export type FieldType =
   | { kind: "string-list" }
   | { kind: "glob-list" }
   | { kind: "string-list-map" }
-  | { kind: "auth-map" };
+  | { kind: "auth-map" }
+  /** Named tables, each checked against {@link HANDLER_SCHEMA} (`[runtime.handlers.<name>]`). */
+  | { kind: "handler-map" };
 
 /** A documented key. `default` is in TOML terms (snake_case keys, plain values). */
 export interface FieldSpec {
@@ -91,8 +93,36 @@ export const SCHEMA: TableSpec = {
     runtime: {
       doc: "The OCI runtime that runs containers.",
       fields: {
-        binary: str("runc", "OCI runtime binary (name on PATH or absolute path): runc or crun."),
-        root: str("", "State directory passed to the runtime as --root. Empty: <state>/runc."),
+        binary: str(
+          "runc",
+          "OCI runtime binary (name on PATH or absolute path): runc or crun. Without " +
+            "[runtime.handlers.*] tables this is the one runtime handler, named after the " +
+            "binary (runc, crun); with them, set it per handler instead.",
+        ),
+        root: str(
+          "",
+          "State directory passed to the runtime as --root, for the handler made from " +
+            "runtime.binary. Empty: <state>/runc.",
+        ),
+        default_handler: str(
+          "",
+          'The runtime handler of a pod whose RunPodSandbox names none (runtime_handler ""). ' +
+            "Empty: the only handler there is (several handlers need one named here).",
+        ),
+        handlers: {
+          type: { kind: "handler-map" },
+          default: {},
+          doc: "Runtime handlers (Kubernetes RuntimeClass handlers), one table each: " +
+            '[runtime.handlers.crun] binary = "crun". A RuntimeClass names one by its table ' +
+            "name; its pods' containers run under that binary for every call. Keys: binary " +
+            "(default: the table's name), root (--root; default <state>/runtimes/<name>), " +
+            'options (extra global flags before each command, e.g. ["--debug"]), ' +
+            "pod_annotations and container_annotations (allowlists, as below). What each " +
+            "handler supports (recursive read-only mounts, user namespaces) is probed at " +
+            "start from `<binary> features` or its version, and listed by Status and " +
+            "`sauropod check`. With these tables, runtime.binary, runtime.root and the " +
+            "annotation keys of [runtime] are refused: each handler carries its own.",
+        },
         cgroup_driver: oneOf(
           ["cgroupfs", "systemd"],
           "cgroupfs",
@@ -113,7 +143,7 @@ export const SCHEMA: TableSpec = {
           type: { kind: "glob-list" },
           default: [],
           doc: "Pod annotations passed into the OCI spec of the pod's containers and of its " +
-            "pause container, as glob patterns with Go's path.Match rules (containerd's " +
+            "pause container (handler made from runtime.binary), as glob patterns with Go's path.Match rules (containerd's " +
             'pod_annotations): ["io.katacontainers.*"]. Others are left out, so that a pod ' +
             "cannot steer the OCI runtime (crun acts on run.oci.*, runc's systemd driver on " +
             "org.systemd.property.*). The io.kubernetes.cri.* annotations sauropod writes " +
@@ -256,6 +286,28 @@ export const SCHEMA: TableSpec = {
             "is removed (tests of races).",
         ),
       },
+    },
+  },
+};
+
+/** One `[runtime.handlers.<name>]` table. */
+export const HANDLER_SCHEMA: TableSpec = {
+  fields: {
+    binary: str("", "OCI runtime binary (name on PATH or absolute path). Empty: the table's name."),
+    root: str("", "State directory passed as --root. Empty: <state>/runtimes/<name>."),
+    options: list(
+      [],
+      "Extra global flags given to the binary before each command (each starts with --).",
+    ),
+    pod_annotations: {
+      type: { kind: "glob-list" },
+      default: [],
+      doc: "Pod annotations passed into this handler's OCI specs (as runtime.pod_annotations).",
+    },
+    container_annotations: {
+      type: { kind: "glob-list" },
+      default: [],
+      doc: "Container annotations passed into this handler's OCI specs.",
     },
   },
 };

@@ -112,7 +112,7 @@ export interface CriDeps {
   streaming: StreamingServer;
   images: ImageService;
   /** Readiness and verbose info of Status. */
-  status: Omit<StatusDeps, "config">;
+  status: Omit<StatusDeps, "config" | "handlers">;
   /** UpdateRuntimeConfig's pod CIDR goes to networking. */
   setPodCidr(cidr: string): void;
 }
@@ -123,7 +123,14 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
   const limits = streamLimits(d.config.limits.maxSendMessageBytes);
   return {
     version,
-    status: status({ config: d.config, ...d.status }),
+    // The handlers are read at call time (the table is also built without a core, by tests).
+    status: status({
+      config: d.config,
+      ...d.status,
+      get handlers() {
+        return d.core.handlers;
+      },
+    }),
     runtimeConfig: runtimeConfig(d.config),
     updateRuntimeConfig: updateRuntimeConfig(d.setPodCidr, log),
     runPodSandbox: runPodSandbox(core),

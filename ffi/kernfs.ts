@@ -90,12 +90,18 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
     new RegExp(`^${CGROUP}$`),
     /^\/sys\/module\/[^/]+\/parameters\/[^/]+$/,
     /^\/proc\/filesystems$/,
-    new RegExp(`^/proc/${PID}/(?:stat|status|cmdline|comm|cgroup|mountinfo|oom_score_adj)$`),
+    new RegExp(
+      `^/proc/${PID}/(?:stat|status|cmdline|comm|cgroup|mountinfo|oom_score_adj|uid_map|gid_map)$`,
+    ),
     new RegExp(`^/proc/${PID}/task/\\d+/children$`),
     /^\/sys\/kernel\/security\/apparmor\/profiles$/,
     /^\/proc\/self\/attr\/current$/,
   ],
-  write: [new RegExp(`^${CGROUP}$`)],
+  write: [
+    new RegExp(`^${CGROUP}$`),
+    // The id maps of a user namespace the agent made (the idmap probe's).
+    /^\/proc\/\d+\/(?:uid_map|gid_map|setgroups)$/,
+  ],
   mkdir: [new RegExp(`^${CGROUP}$`)],
   // Metadata only, anywhere below the three roots: a CRI mount or device may name any of
   // them as its host path (node-exporter mounts /proc and /sys, device plugins /dev/…).

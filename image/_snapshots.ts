@@ -26,6 +26,7 @@ import {
   syncFileSystem,
 } from "../ffi/beneath.ts";
 import { mountOverlay } from "../ffi/overlay.ts";
+import { closeNs, idmapBind, openNs } from "../ffi/mount_attr.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
 import type { ImageDb, SnapshotRow } from "./_store.ts";
@@ -80,6 +81,7 @@ export class Snapshotter {
       if (!e.isDirectory || known.has(e.name)) continue;
       if (!/^\d+$/.test(e.name)) continue;
       this.#log.info("removing unrecorded snapshot directory", { dir: e.name });
+      await unmountIdmaps(`${this.#root}/${e.name}`);
       await Deno.remove(`${this.#root}/${e.name}`, { recursive: true });
     }
   }
@@ -94,6 +96,7 @@ export class Snapshotter {
   }
 
   async #removeDir(id: number): Promise<void> {
+    await unmountIdmaps(this.#dir(id));
     await Deno.remove(this.#dir(id), { recursive: true }).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     });
@@ -255,6 +258,7 @@ export class Snapshotter {
     containerId: string,
     chainIds: string[],
     target: string,
+    idmap?: RootfsIdmap,
   ): Promise<{ upperDir: string; created: boolean }> {
     const lower = this.#lowerDirs(chainIds);
     const key = CONTAINER_PREFIX + containerId;
@@ -279,12 +283,24 @@ export class Snapshotter {
     }
     try {
       if ((await mountsAt(target)) === 0) {
-        const how = mountOverlay(target, {
-          lower,
-          upper: `${dir}/fs`,
-          work: `${dir}/work`,
-          extra: this.#extra,
-        });
+        if (idmap) {
+          // Container root owns its writable layer's root; the image's files arrive mapped.
+          await Deno.chown(`${dir}/fs`, idmap.hostId, idmap.hostId);
+          await Deno.chown(`${dir}/work`, idmap.hostId, idmap.hostId);
+          lower.splice(0, lower.length, ...(await idmapLayers(dir, lower, idmap.usernsPath)));
+        }
+        let how: string;
+        try {
+          how = mountOverlay(target, {
+            lower,
+            upper: `${dir}/fs`,
+            work: `${dir}/work`,
+            extra: this.#extra,
+          });
+        } finally {
+          // The overlay holds private clones of its layers: the idmapped binds can go.
+          if (idmap) await unmountIdmaps(dir);
+        }
         this.#log.debug("mounted container rootfs", {
           containerId,
           target,
@@ -334,4 +350,55 @@ export class Snapshotter {
   async containerUsage(row: SnapshotRow): Promise<{ bytes: number; inodes: number }> {
     return await diskUsage(this.#dir(row.id));
   }
+}
+
+/** A pod's user namespace, for a rootfs whose image layers are idmapped into it. */
+export interface RootfsIdmap {
+  /** The pod's pinned user namespace file. */
+  usernsPath: string;
+  /** The host id of container root (uid and gid alike). */
+  hostId: number;
+}
+
+/**
+ * Binds each layer idmapped with the pod's user namespace under `<dir>/idmap/<n>` (the
+ * kernel's own idmapped mounts: nothing is copied or chowned, so the shared snapshot is
+ * unchanged for every other pod), returning the new lower dirs in the same order.
+ */
+async function idmapLayers(dir: string, lower: string[], usernsPath: string): Promise<string[]> {
+  const out: string[] = [];
+  await Deno.mkdir(`${dir}/idmap`, { recursive: true, mode: 0o700 });
+  const fd = openNs(usernsPath);
+  try {
+    for (const [i, l] of lower.entries()) {
+      const at = `${dir}/idmap/${i}`;
+      await Deno.mkdir(at, { recursive: true, mode: 0o700 });
+      idmapBind(l, at, fd);
+      out.push(at);
+    }
+  } catch (err) {
+    await unmountIdmaps(dir);
+    throw wrap(err, "cannot idmap the image's layers for the pod's user namespace");
+  } finally {
+    closeNs(fd);
+  }
+  return out;
+}
+
+/**
+ * Detaches and removes `<dir>/idmap/*`, before anything removes `dir` recursively: a
+ * recursive removal must never walk into an idmapped image layer (a crash can leave one).
+ */
+async function unmountIdmaps(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = (await Array.fromAsync(Deno.readDir(`${dir}/idmap`))).map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    for (let i = 0; i < 16 && unmount(`${dir}/idmap/${n}`, { detach: true }); i++);
+    await Deno.remove(`${dir}/idmap/${n}`).catch(() => {});
+  }
+  await Deno.remove(`${dir}/idmap`).catch(() => {});
 }

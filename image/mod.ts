@@ -34,7 +34,7 @@ import { ContentStore } from "./_content.ts";
 import { parseReference, tryNormalise } from "./_reference.ts";
 import { Leases, pull, Semaphore } from "./_pull.ts";
 import { RegistryClient } from "./_registry.ts";
-import { Snapshotter } from "./_snapshots.ts";
+import { type RootfsIdmap, Snapshotter } from "./_snapshots.ts";
 import { ImageDb } from "./_store.ts";
 import { ImageIndex, type ImageRecord } from "./_index.ts";
 
@@ -367,10 +367,15 @@ export class ImageService {
     containerId: string,
     image: ImageRecord,
     target: string,
-    opts: { readonly: boolean },
+    opts: { readonly: boolean; idmap?: RootfsIdmap | undefined },
   ): Promise<{ upperDir: string }> {
     if (containerId === "") throw invalidArgument("container id is empty");
-    const { upperDir } = await this.#snapshots.mount(containerId, image.chainIds, target);
+    const { upperDir } = await this.#snapshots.mount(
+      containerId,
+      image.chainIds,
+      target,
+      opts.idmap,
+    );
     this.#usage = undefined;
     this.#log.debug("prepared rootfs", { containerId, image: image.id, readonly: opts.readonly });
     return { upperDir };

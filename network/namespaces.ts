@@ -24,10 +24,14 @@ import { bindMount, setPropagation, unmount } from "../ffi/mount.ts";
 import { Errno, SyscallError } from "../ffi/mod.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
 import { runProcess, tailText } from "./_exec.ts";
+// Deno grants /proc only to --allow-all: the holder's namespaces and id maps go through libc.
+import * as kernfs from "../ffi/kernfs.ts";
 import { type NamespaceKind, planSysctls, type SysctlWrite, validateHostname } from "./_sysctl.ts";
 
 /** Paths of the pinned namespace files; a missing key means the node's namespace. */
 export interface PinnedNamespaces {
+  /** The pod's user namespace (only with {@link PinOptions.userns}). */
+  readonly user?: string;
   readonly net?: string;
   readonly ipc?: string;
   readonly uts?: string;
@@ -44,6 +48,12 @@ export interface PinOptions {
   readonly hostname?: string;
   /** Namespaced sysctls, applied inside the new namespaces (dotted or slashed names). */
   readonly sysctls?: Readonly<Record<string, string>>;
+  /**
+   * A user namespace for the pod, mapping container ids 0.. to `hostId`.. (`length` ids,
+   * gids alike). It is created first, so it owns the pod's network, IPC and UTS namespaces
+   * (needs all three: `net`, `ipc` and `uts` true).
+   */
+  readonly userns?: { readonly hostId: number; readonly length: number };
   readonly signal?: AbortSignal;
 }
 
@@ -75,6 +85,9 @@ export async function pinNamespaces(opts: PinOptions): Promise<PinnedNamespaces>
   const owned = { net: opts.net, ipc: opts.ipc, uts: opts.uts };
   const writes: SysctlWrite[] = planSysctls(opts.sysctls ?? {}, owned);
   if (opts.uts && opts.hostname !== undefined) validateHostname(opts.hostname);
+  if (opts.userns && !(opts.net && opts.ipc && opts.uts)) {
+    throw invalidArgument("a pod user namespace needs the pod's own network, IPC and UTS");
+  }
   const kinds = KINDS.filter((k) => owned[k]);
   if (kinds.length === 0) return {};
   if (!opts.dir.startsWith("/")) throw invalidArgument(`dir "${opts.dir}" must be absolute`);
@@ -120,7 +133,14 @@ export async function pinNamespaces(opts: PinOptions): Promise<PinnedNamespaces>
       pairs.push(w.path, w.value);
       names.push(w.name);
     }
-    const out = await runProcess("unshare", {
+    if (opts.userns) {
+      const user = `${dir}/user`;
+      await Deno.writeFile(user, new Uint8Array(), { createNew: true, mode: 0o444 });
+      created.push(user);
+      await pinWithUserns(opts.userns, { user, ...pinned });
+      pinned.user = user;
+    }
+    const out = await runProcess(opts.userns ? "nsenter" : "unshare", {
       args: [
         ...kinds.map((k) => `--${k}=${pinned[k]}`),
         "--",
@@ -132,7 +152,7 @@ export async function pinNamespaces(opts: PinOptions): Promise<PinnedNamespaces>
       ],
       timeoutMs: UNSHARE_TIMEOUT_MS,
       signal: opts.signal,
-      what: `unshare of pod namespaces in ${dir}`,
+      what: `${opts.userns ? "nsenter" : "unshare"} of pod namespaces in ${dir}`,
     });
     if (out.code !== 0) throw applyError(out.code, tailText(out.stderr), names, opts);
     return pinned as PinnedNamespaces;
@@ -140,6 +160,49 @@ export async function pinNamespaces(opts: PinOptions): Promise<PinnedNamespaces>
     for (const path of created) await removeNamespaceFile(path).catch(() => {});
     if (createdDir) await Deno.remove(dir).catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * Makes a user namespace with the pod's mapping that owns new network, IPC and UTS
+ * namespaces, and pins all four on the files in `files`: a `unshare --user --net --ipc
+ * --uts sleep` holder (one unshare(2), the user namespace first), whose id maps the agent
+ * writes as root, and whose namespaces it bind-mounts; then the holder is killed (by its
+ * pid). The hostname and sysctls are applied afterwards from outside the user namespace
+ * (`nsenter`, as the node's root), as for a pod without one.
+ */
+async function pinWithUserns(
+  m: { hostId: number; length: number },
+  files: Record<string, string>,
+): Promise<void> {
+  const holder = new Deno.Command("unshare", {
+    args: ["--user", "--net", "--ipc", "--uts", "--", "sleep", "60"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const own = kernfs.readLinkSync("/proc/self/ns/net");
+    const deadline = Date.now() + UNSHARE_TIMEOUT_MS;
+    while (kernfs.readLinkSync(`/proc/${holder.pid}/ns/net`) === own) {
+      if (Date.now() > deadline) throw internal("unshare --user --net did not make namespaces");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const map = `0 ${m.hostId} ${m.length}\n`;
+    kernfs.writeTextFileSync(`/proc/${holder.pid}/uid_map`, map);
+    kernfs.writeTextFileSync(`/proc/${holder.pid}/gid_map`, map);
+    for (const [kind, file] of Object.entries(files)) {
+      bindMount(`/proc/${holder.pid}/ns/${kind}`, file);
+    }
+  } catch (err) {
+    throw wrap(err, "cannot make the pod's user namespace");
+  } finally {
+    try {
+      holder.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await holder.output().catch(() => {});
   }
 }
 

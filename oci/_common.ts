@@ -23,8 +23,13 @@ export interface NodeFacts {
   swapAccounting?: boolean;
   /** The hugetlb cgroup controller exists. */
   hugetlb?: boolean;
-  /** The OCI runtime supports recursively read-only mounts (runc >= 1.2). */
+  /**
+   * The pod's runtime handler supports recursively read-only mounts (runc ≥ 1.1 with
+   * mount_setattr), as probed at start (`app/handler_probe.ts`).
+   */
   recursiveReadOnlyMounts?: boolean;
+  /** The kernel can idmap a tmpfs (Linux ≥ 6.3), for idmapped volumes on tmpfs. */
+  idmapTmpfs?: boolean;
   /** `Deno.build.arch` (default: this process's): picks the seccomp architectures. */
   arch?: string;
   /**

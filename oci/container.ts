@@ -14,7 +14,7 @@ import {
   type PodSandboxConfig,
   SupplementalGroupsPolicy,
 } from "../api/gen/api.ts";
-import { invalidArgument, unimplemented } from "../errors/mod.ts";
+import { failedPrecondition, invalidArgument } from "../errors/mod.ts";
 import {
   type AnnotationAllowlist,
   CONTAINER_NAME,
@@ -54,6 +54,13 @@ import { checkSysctls, type SysctlNamespace } from "./sysctls.ts";
 import { resolveUser } from "./user.ts";
 
 /** Namespaces a container runs in, resolved by the runtime from the pod. */
+/** A pod's user namespace: its pinned file and its mapping of container id 0. */
+export interface PodUserns {
+  path: string;
+  hostId: number;
+  length: number;
+}
+
 export interface ContainerNamespaces {
   /** `host`, or the path of the pod's pinned network namespace. */
   network: string;
@@ -89,6 +96,11 @@ export interface ContainerSpecInputs {
   rootfsPath: string;
   /** The namespaces to join, resolved from the pod. */
   namespaces: ContainerNamespaces;
+  /**
+   * The pod's user namespace, when it has one (`userns_options` mode POD): its pinned file
+   * and its one mapping (uids and gids alike). The container joins it.
+   */
+  userns?: PodUserns | undefined;
   /** Already built by the cgroups driver (cgroupfs path or systemd `slice:prefix:name`). */
   cgroupsPath: string;
   /** Host files the runtime prepared for the pod. */
@@ -128,7 +140,7 @@ const decoder = new TextDecoder();
 
 /**
  * The OCI runtime spec of a container. Invalid input is invalid-argument naming the field;
- * user namespaces and id-mapped mounts are unimplemented.
+ * a container joins its pod's user namespace, if the pod has one.
  */
 export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
   const { config, sandboxConfig } = inputs;
@@ -140,9 +152,10 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
   if (privileged && !sandboxConfig.linux?.securityContext?.privileged) {
     throw invalidArgument(`${SC}.privileged: the pod sandbox is not privileged`);
   }
-  if (sc?.namespaceOptions?.usernsOptions?.mode === NamespaceMode.POD) {
-    throw unimplemented(
-      `${SC}.namespace_options.userns_options: user namespaces are not supported`,
+  if (sc?.namespaceOptions?.usernsOptions?.mode === NamespaceMode.POD && !inputs.userns) {
+    throw failedPrecondition(
+      `${SC}.namespace_options.userns_options: mode POD, but the pod sandbox has no user ` +
+        "namespace",
     );
   }
   checkSelinuxOptions(sc?.selinuxOptions, node.selinux ?? false, `${SC}.selinux_options`);
@@ -175,6 +188,8 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     readonlyRootfs,
     recursiveReadOnly: node.recursiveReadOnlyMounts ?? false,
     selinux: node.selinux ?? false,
+    userns: inputs.userns,
+    idmapTmpfs: node.idmapTmpfs ?? false,
     field: "container.mounts",
   });
   const devices = containerDevices({
@@ -213,9 +228,17 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
       // and for privileged containers (which may manage cgroups) none is made
       // (containers/libpod#4363).
       ...(node.cgroupVersion === 2 && !privileged ? [{ type: "cgroup" as const }] : []),
+      // The pod's user namespace, pinned with its network, IPC and UTS namespaces (which it
+      // owns, so that sysfs and mqueue can be mounted inside).
+      ...(inputs.userns ? [{ type: "user" as const, path: inputs.userns.path }] : []),
     ],
     devices: devices.devices,
   };
+  if (inputs.userns) {
+    const m = [{ containerID: 0, hostID: inputs.userns.hostId, size: inputs.userns.length }];
+    linux.uidMappings = m;
+    linux.gidMappings = structuredClone(m);
+  }
   if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
   if (seccomp) linux.seccomp = seccomp;
   if (mounts.rootfsPropagation) linux.rootfsPropagation = mounts.rootfsPropagation;

@@ -597,9 +597,24 @@ Deno.test("buildContainerSpec() refuses user namespaces and configs without a na
           },
         }),
       })),
-    "unimplemented",
-    "user namespaces are not supported",
+    "failed-precondition",
+    "userns_options: mode POD, but the pod sandbox has no user namespace",
   );
+  // With the pod's user namespace, the container joins it with the pod's mapping.
+  const spec = buildContainerSpec(containerInputs({
+    config: containerConfig({
+      linux: {
+        securityContext: { namespaceOptions: { usernsOptions: { mode: NamespaceMode.POD } } },
+      },
+    }),
+    userns: { path: "/run/s/ns/p/user", hostId: 65536, length: 65536 },
+  }));
+  assertEquals(spec.linux?.namespaces?.find((n) => n.type === "user"), {
+    type: "user",
+    path: "/run/s/ns/p/user",
+  });
+  assertEquals(spec.linux?.uidMappings, [{ containerID: 0, hostID: 65536, size: 65536 }]);
+  assertEquals(spec.linux?.gidMappings, [{ containerID: 0, hostID: 65536, size: 65536 }]);
   // NODE is the host's user namespace: nothing to do.
   buildContainerSpec(containerInputs({
     config: containerConfig({

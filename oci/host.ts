@@ -37,6 +37,8 @@ export interface HostPathFacts {
    * need `shared` or `slave`, as containerd checks (ensureShared, ensureSharedOrSlave).
    */
   propagation?: "shared" | "slave" | "private";
+  /** Filesystem type of the host mount that holds the path (mountinfo), when known. */
+  fsType?: string;
 }
 
 /**

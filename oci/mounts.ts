@@ -6,7 +6,7 @@
  * @module
  */
 import { type Mount as CriMount, MountPropagation } from "../api/gen/api.ts";
-import { failedPrecondition, internal, invalidArgument, unimplemented } from "../errors/mod.ts";
+import { failedPrecondition, internal, invalidArgument } from "../errors/mod.ts";
 import type { HostPaths } from "./host.ts";
 import { cleanPath, isWithin, pathDepth } from "./_paths.ts";
 import type { Mount } from "./spec.ts";
@@ -79,10 +79,14 @@ export interface ContainerMountsRequest {
   privileged: boolean;
   /** The pod files are read-only when the root filesystem is. */
   readonlyRootfs: boolean;
-  /** The OCI runtime can make mounts recursively read-only (`rro`, runc >= 1.2). */
+  /** The pod's runtime handler can make mounts recursively read-only (`rro`, probed). */
   recursiveReadOnly: boolean;
   /** SELinux is enabled on the node (then a relabel request is refused: none is done). */
   selinux?: boolean;
+  /** The pod's user namespace mapping, when it has one: volumes may then be idmapped. */
+  userns?: { hostId: number; length: number } | undefined;
+  /** The kernel can idmap a tmpfs (Linux ≥ 6.3). */
+  idmapTmpfs?: boolean;
   /** Field path of the mounts list, for errors. */
   field: string;
 }
@@ -174,9 +178,7 @@ function criBind(
   req: ContainerMountsRequest,
   field: string,
 ): { mount: Mount; propagation: string } {
-  if (m.uidMappings.length > 0 || m.gidMappings.length > 0) {
-    throw unimplemented(`${field}: id-mapped mounts (user namespaces) are not supported`);
-  }
+  const idmap = idMappings(m, req, field);
   if (m.hostPath === "") {
     if (m.image) {
       throw internal(`${field}: the image volume was not resolved to a host path before building`);
@@ -221,7 +223,9 @@ function criBind(
     }
     if (!req.recursiveReadOnly) {
       throw invalidArgument(
-        `${field}.recursive_read_only: the OCI runtime cannot make mounts recursively read-only`,
+        `${field}.recursive_read_only: the pod's runtime handler cannot make mounts ` +
+          "recursively read-only (its runtime lacks rro, or the kernel mount_setattr; Status " +
+          "lists recursive_read_only_mounts=false for it)",
       );
     }
     if (propagation !== "rprivate") {
@@ -253,7 +257,49 @@ function criBind(
       type: "bind",
       source: facts.realPath,
       options: ["rbind", propagation, access, ...extra],
+      ...idmap,
     },
     propagation,
   };
+}
+
+/**
+ * A CRI mount's uid/gid mappings as OCI mount mappings (an idmapped bind mount, as the
+ * kubelet asks for every volume of a pod in a user namespace). Only in such a pod, and only
+ * mappings equal to the pod's: the runtimes (runc 1.2, crun 1.8) accept no other.
+ */
+function idMappings(
+  m: CriMount,
+  req: ContainerMountsRequest,
+  field: string,
+): Pick<Mount, "uidMappings" | "gidMappings"> {
+  if (m.uidMappings.length === 0 && m.gidMappings.length === 0) return {};
+  const u = req.userns;
+  if (!u) {
+    throw invalidArgument(
+      `${field}.uidMappings: an idmapped mount needs a pod user namespace ` +
+        "(namespace_options.userns_options mode POD)",
+    );
+  }
+  const same = (list: CriMount["uidMappings"]) =>
+    list.length === 1 && list[0]!.containerId === 0 && list[0]!.hostId === u.hostId &&
+    list[0]!.length === u.length;
+  for (
+    const [key, list] of [["uidMappings", m.uidMappings], ["gidMappings", m.gidMappings]] as const
+  ) {
+    if (!same(list)) {
+      throw invalidArgument(
+        `${field}.${key}: must be the pod's own mapping (0 → ${u.hostId}, ${u.length} ids)`,
+      );
+    }
+  }
+  const fsType = req.hostPaths[m.hostPath]?.fsType;
+  if (fsType === "tmpfs" && !req.idmapTmpfs) {
+    throw invalidArgument(
+      `${field}.uidMappings: "${m.hostPath}" is on a tmpfs, which this kernel cannot idmap ` +
+        "(Linux 6.3 can); sauropod check shows the probe",
+    );
+  }
+  const map = [{ containerID: 0, hostID: u.hostId, size: u.length }];
+  return { uidMappings: map, gidMappings: structuredClone(map) };
 }

@@ -265,8 +265,8 @@ Deno.test("containerMounts() refuses what the runtime did not resolve or cannot 
         hostPath: "/srv/data",
         uidMappings: [{ hostId: 100000, containerId: 0, length: 65536 }],
       }]),
-    "unimplemented",
-    "id-mapped mounts",
+    "invalid-argument",
+    "uidMappings: an idmapped mount needs a pod user namespace",
   );
   assertFails(
     () =>
@@ -284,4 +284,45 @@ Deno.test("containerMounts() of a privileged container mounts /sys and its cgrou
   const r = build([], { privileged: true });
   assertEquals(find(r, "/sys")?.options?.at(-1), "rw");
   assertEquals(find(r, "/sys/fs/cgroup")?.options?.at(-1), "rw");
+});
+
+Deno.test("containerMounts() idmaps a volume with the pod's own mapping, and only that", () => {
+  const m = { hostId: 131072, containerId: 0, length: 65536 };
+  const userns = { hostId: 131072, length: 65536 };
+  const x = find(
+    build([{ containerPath: "/x", hostPath: "/srv/data", uidMappings: [m], gidMappings: [m] }], {
+      userns,
+    }),
+    "/x",
+  );
+  const oci = [{ containerID: 0, hostID: 131072, size: 65536 }];
+  assertEquals([x?.uidMappings, x?.gidMappings], [oci, oci]);
+  assertFails(
+    () =>
+      build([{
+        containerPath: "/x",
+        hostPath: "/srv/data",
+        uidMappings: [{ ...m, hostId: 65536 }],
+        gidMappings: [m],
+      }], { userns }),
+    "invalid-argument",
+    "mounts[0].uidMappings: must be the pod's own mapping (0 → 131072, 65536 ids)",
+  );
+  // A tmpfs (Secrets, projected tokens) can be idmapped from Linux 6.3 only: refused before.
+  const tmpfs: HostPaths = { "/run/secret": { ...dir("/run/secret"), fsType: "tmpfs" } };
+  const onTmpfs = {
+    containerPath: "/s",
+    hostPath: "/run/secret",
+    uidMappings: [m],
+    gidMappings: [m],
+  };
+  assertFails(
+    () => build([onTmpfs], { userns, hostPaths: tmpfs }),
+    "invalid-argument",
+    'mounts[0].uidMappings: "/run/secret" is on a tmpfs, which this kernel cannot idmap',
+  );
+  assertEquals(
+    find(build([onTmpfs], { userns, hostPaths: tmpfs, idmapTmpfs: true }), "/s")?.uidMappings,
+    oci,
+  );
 });

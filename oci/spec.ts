@@ -52,6 +52,20 @@ export interface Mount {
   source?: string;
   /** mount(8) options, including runc's `rbind`, `rprivate`, `rro`… */
   options?: string[];
+  /** An idmapped bind mount's uid mappings (equal to the container's user namespace's). */
+  uidMappings?: LinuxIDMapping[];
+  /** An idmapped bind mount's gid mappings. */
+  gidMappings?: LinuxIDMapping[];
+}
+
+/** One range of a user namespace's (or an idmapped mount's) id mapping. */
+export interface LinuxIDMapping {
+  /** First id inside. */
+  containerID: number;
+  /** First id on the host. */
+  hostID: number;
+  /** Number of ids. */
+  size: number;
 }
 
 /** The container's init process. */
@@ -126,6 +140,10 @@ export interface Linux {
   readonlyPaths?: string[];
   /** SELinux label of the mounts. */
   mountLabel?: string;
+  /** The user namespace's uid mappings (with a `user` namespace). */
+  uidMappings?: LinuxIDMapping[];
+  /** The user namespace's gid mappings. */
+  gidMappings?: LinuxIDMapping[];
 }
 
 /** Namespace kinds of `linux.namespaces[].type`. */

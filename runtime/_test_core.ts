@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { HandlerSet } from "./handlers.ts";
 import { ContainerConfig, type ContainerEventResponse, PodSandboxConfig } from "../api/gen/api.ts";
 import { defaultConfig } from "../config/mod.ts";
 import { nullLogger } from "../log/mod.ts";
@@ -344,7 +345,16 @@ export async function fakeWorld(): Promise<FakeWorld> {
     shims,
     cni: new FakeCni(),
     cgroups: CGROUPS,
-    runtimeBinary: "/usr/sbin/runc",
+    handlers: new HandlerSet([{
+      name: "runc",
+      binary: "/usr/sbin/runc",
+      root: config.runtime.root,
+      options: [],
+      podAnnotations: [],
+      containerAnnotations: [],
+      features: { recursiveReadOnlyMounts: false, userNamespaces: false },
+      probe: { version: "runc 1.1.5", usable: true, source: "none", notes: [] },
+    }], "runc"),
     oom: { restrict: false, agentScore: 0 },
     agentCapabilities: [],
     node: {

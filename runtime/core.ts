@@ -17,6 +17,7 @@ import type { Container, Sandbox } from "./records.ts";
 import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
 import type { NodeFacts } from "../oci/mod.ts";
 import type { AppArmorPort } from "../lsm/mod.ts";
+import type { HandlerSet } from "./handlers.ts";
 import type { ImageUse } from "../image/mod.ts";
 
 /** The services the runtime drives (`ports.ts`), and facts it starts from. */
@@ -28,8 +29,8 @@ export interface RuntimeDeps {
   shims: ShimPort;
   cni: CniPort;
   cgroups: CgroupPort;
-  /** Absolute path of the OCI runtime binary (resolved from PATH at start). */
-  runtimeBinary: string;
+  /** The runtime handlers (binaries resolved from PATH, features probed at start). */
+  handlers: HandlerSet;
   /** The agent's own oom_score_adj and whether to clamp containers to it. */
   oom: { restrict: boolean; agentScore: number };
   /** The agent's bounding capabilities: what privileged containers can get. */
@@ -53,9 +54,9 @@ export class RuntimeCore {
   readonly locks = new KeyedLock();
   readonly events = new EventBus<ContainerEventResponse>();
 
-  /** Absolute path of the OCI runtime binary. */
-  get runtimeBinary(): string {
-    return this.deps.runtimeBinary;
+  /** The runtime handlers. */
+  get handlers(): HandlerSet {
+    return this.deps.handlers;
   }
 
   constructor(deps: RuntimeDeps) {

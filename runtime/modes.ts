@@ -127,3 +127,19 @@ export async function tightenModes(
   }
   return changed;
 }
+
+/**
+ * Lets a user-namespaced pod's processes (running as host id `hostId` and up) reach `dir`,
+ * one of its own directories: the OCI runtime resolves the rootfs and mount sources from
+ * inside the pod's user namespace. As moby does for user-namespace remapping: the entry
+ * becomes 0710 with group `hostId` (that pod's root may pass, no one else may), and its
+ * parent, which holds every pod's or container's entry, 0711 (passable, not listable; each
+ * entry keeps its own 0700 or 0710). Done at each creation, since a start tightens parents
+ * back to 0700 (`tightenModes`).
+ */
+export async function openToUserns(dir: string, hostId: number): Promise<void> {
+  const parent = dir.slice(0, dir.lastIndexOf("/"));
+  await Deno.chmod(parent, 0o711);
+  await Deno.chown(dir, 0, hostId);
+  await Deno.chmod(dir, 0o710);
+}

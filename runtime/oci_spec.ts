@@ -18,6 +18,7 @@ import {
   type HostDevice,
   type HostPathFacts,
   localhostSeccompProfilePath,
+  type NodeFacts,
   type Spec,
 } from "../oci/mod.ts";
 import type { RuntimeCore } from "./core.ts";
@@ -65,17 +66,25 @@ export async function sandboxSpec(
     localhostSeccompProfile: seccompPath
       ? await readProfile(seccompPath, "config.linux.security_context.seccomp")
       : undefined,
-    node: core.deps.node,
+    node: nodeFacts(core, s),
     apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
-    annotationAllowlist: annotationAllowlist(core),
+    annotationAllowlist: annotationAllowlist(core, s),
   });
 }
 
-/** The operator's allowlist of pod and container annotations (`runtime.*_annotations`). */
-function annotationAllowlist(core: RuntimeCore): AnnotationAllowlist {
+/** The operator's allowlist of pod and container annotations, of the pod's handler. */
+function annotationAllowlist(core: RuntimeCore, s: Sandbox): AnnotationAllowlist {
+  const h = core.handlers.recorded(s.doc.handler);
+  return { pod: h.podAnnotations, container: h.containerAnnotations };
+}
+
+/** The node's facts, with what the pod's runtime handler can do. */
+function nodeFacts(core: RuntimeCore, s: Sandbox): NodeFacts {
+  const h = core.handlers.recorded(s.doc.handler);
   return {
-    pod: core.config.runtime.podAnnotations,
-    container: core.config.runtime.containerAnnotations,
+    ...core.deps.node,
+    recursiveReadOnlyMounts: h.features.recursiveReadOnlyMounts,
+    idmapTmpfs: h.features.idmapTmpfs ?? false,
   };
 }
 
@@ -131,6 +140,7 @@ export async function containerSpec(
       pid: pidNamespace(core, s, c),
     },
     cgroupsPath: c.doc.cgroupsPath,
+    userns: s.doc.userns && s.doc.ns.user ? { path: s.doc.ns.user, ...s.doc.userns } : undefined,
     podMounts: {
       hostname: s.doc.files.hostname,
       hosts: s.doc.files.hosts,
@@ -147,9 +157,9 @@ export async function containerSpec(
       ? await readProfile(seccompPath, "config.linux.security_context.seccomp")
       : undefined,
     agentCapabilities: core.deps.agentCapabilities,
-    node: core.deps.node,
+    node: nodeFacts(core, s),
     apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
-    annotationAllowlist: annotationAllowlist(core),
+    annotationAllowlist: annotationAllowlist(core, s),
   });
 }
 
@@ -207,8 +217,9 @@ export async function hostPathFacts(path: string, field: string): Promise<HostPa
     : "other";
   const facts: HostPathFacts = { kind, realPath: real };
   if (kind === "device") facts.device = deviceFacts(st);
-  const propagation = await propagationOf(real);
-  if (propagation) facts.propagation = propagation;
+  const mount = await mountOf(real);
+  if (mount?.propagation) facts.propagation = mount.propagation;
+  if (mount?.fsType) facts.fsType = mount.fsType;
   return facts;
 }
 
@@ -257,8 +268,10 @@ async function devicesUnder(dir: string): Promise<HostDevice[]> {
   return out;
 }
 
-/** The propagation of the mount holding `path`, from /proc/self/mountinfo. */
-async function propagationOf(path: string): Promise<HostPathFacts["propagation"]> {
+/** The propagation and filesystem type of the mount holding `path` (/proc/self/mountinfo). */
+async function mountOf(
+  path: string,
+): Promise<{ propagation: HostPathFacts["propagation"]; fsType?: string } | undefined> {
   let text: string;
   try {
     text = await kernfs.readTextFile("/proc/self/mountinfo");
@@ -267,6 +280,7 @@ async function propagationOf(path: string): Promise<HostPathFacts["propagation"]
   }
   let best = "";
   let prop: HostPathFacts["propagation"];
+  let fsType: string | undefined;
   for (const line of text.split("\n")) {
     const f = line.split(" ");
     const mp = (f[4] ?? "").replace(/\\040/g, " ");
@@ -280,8 +294,9 @@ async function propagationOf(path: string): Promise<HostPathFacts["propagation"]
       : optional.some((o) => o.startsWith("master:"))
       ? "slave"
       : "private";
+    fsType = sep < 0 ? undefined : f[sep + 1];
   }
-  return prop;
+  return best ? { propagation: prop, ...(fsType ? { fsType } : {}) } : undefined;
 }
 
 async function readProfile(path: string, field: string): Promise<string> {

@@ -48,12 +48,15 @@ export interface ImagePort {
   resolve(ref: string): ImageRecord | undefined;
   /** Pulls `ref` (the sandbox image, when missing). */
   pull(ref: string, opts: { signal?: AbortSignal }): Promise<ImageRecord>;
-  /** Mounts a writable snapshot of `image` at `target`; undoes itself on failure. */
+  /**
+   * Mounts a writable snapshot of `image` at `target`; undoes itself on failure. With
+   * `idmap`, the image's layers are idmapped into a pod's user namespace.
+   */
   mountRootfs(
     containerId: string,
     image: ImageRecord,
     target: string,
-    opts: { readonly: boolean },
+    opts: { readonly: boolean; idmap?: { usernsPath: string; hostId: number } | undefined },
   ): Promise<{ upperDir: string }>;
   /** Unmounts `target` and drops the container's snapshot (idempotent). */
   unmountRootfs(containerId: string, target: string): Promise<void>;

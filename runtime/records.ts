@@ -23,7 +23,10 @@ export interface SandboxDoc {
   id: string;
   /** base64 protobuf of the PodSandboxConfig. */
   config: string;
+  /** RunPodSandbox's runtime_handler as the kubelet sent it ("" for the default). */
   runtimeHandler: string;
+  /** The handler it resolved to (absent in records from before handlers: the default). */
+  handler?: string | undefined;
   createdAtNs: string;
   state: SandboxState;
   phase: Phase;
@@ -33,7 +36,9 @@ export interface SandboxDoc {
   /** "pod": one shared PID namespace (pause container); "container": one per container; "node". */
   pidMode: "pod" | "container" | "node";
   /** Pinned namespace files (absent when the node's namespace is used). */
-  ns: { dir: string; net?: string; ipc?: string; uts?: string };
+  ns: { dir: string; user?: string; net?: string; ipc?: string; uts?: string };
+  /** The pod's user namespace mapping (uids and gids alike), when it has one. */
+  userns?: { hostId: number; length: number } | undefined;
   /** The pod's own files, bind-mounted into its containers. */
   files: { dir: string; hostname: string; hosts: string; resolvConf: string };
   /** The pod's /dev/shm (a tmpfs), absent with host IPC. */
@@ -55,6 +60,8 @@ export type ContainerState = "created" | "running" | "exited" | "unknown";
 export interface ContainerDoc {
   id: string;
   sandboxId: string;
+  /** The runtime handler of its pod (absent in records from before handlers: the default). */
+  handler?: string | undefined;
   /** base64 protobuf of the ContainerConfig. */
   config: string;
   /** The image as the config named it, and what it resolved to. */

@@ -28,7 +28,7 @@ import { containerTransition, podTransition } from "./state.ts";
 import { recordExit, watchExit } from "./container/exit.ts";
 import { removeLocked } from "./container/remove.ts";
 import { removeSandboxLocked } from "./pod/remove.ts";
-import { shimRuntime } from "./shim_runtime.ts";
+import { recordedRuntime, shimRuntime } from "./shim_runtime.ts";
 import { refillPool } from "./spare_shims.ts";
 import { nowNs } from "../lib/clock.ts";
 import { unpinNamespaces } from "../network/mod.ts";
@@ -120,7 +120,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
   if (c.doc.phase === "creating") {
     // Half-made: undo whatever exists, idempotently, as CreateContainer's undo would.
     log.info("rolling back a container creation interrupted by a crash");
-    await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
+    await core.deps.shims.cleanup(c.doc.id, recordedRuntime(core, c.doc.handler));
     await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
     await core.deps.images.unmountVolumes(`${c.doc.bundle}/volumes`);
     await Deno.remove(c.doc.bundle, { recursive: true }).catch(() => {});
@@ -161,7 +161,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
   }
   // No live shim: the exit record it left says how the container ended.
   const exit = await core.deps.shims.lastExit(c.doc.id).catch(() => undefined);
-  await core.deps.shims.cleanup(c.doc.id, shimRuntime(core)).catch(() => {});
+  await core.deps.shims.cleanup(c.doc.id, recordedRuntime(core, c.doc.handler)).catch(() => {});
   if (c.doc.state === "running" || c.doc.state === "created") {
     report.exitedWhileDown++;
     recordExit(
@@ -201,7 +201,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
     }
   }
   if (s.doc.state === "ready") {
-    for (const path of [s.doc.ns.net, s.doc.ns.ipc, s.doc.ns.uts]) {
+    for (const path of [s.doc.ns.user, s.doc.ns.net, s.doc.ns.ipc, s.doc.ns.uts]) {
       if (path && !(await exists(path))) {
         log.warn("a pinned namespace of the pod is gone: the pod is not ready", { path });
         podTransition(core, s, "lost");
@@ -238,14 +238,18 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
     await core.deps.shims.cleanup(id, shimRuntime(core)).catch(() => {});
     report.orphans.push(`shim and runc container ${id}`);
   }
-  const runtimeIds = await core.deps.shims.runtimeIds(shimRuntime(core)).catch((err) => {
-    core.log.warn("cannot list the runtime's containers", { err });
-    return [];
-  });
-  for (const id of runtimeIds) {
-    if (known.has(id)) continue;
-    await core.deps.shims.cleanup(id, shimRuntime(core)).catch(() => {});
-    report.orphans.push(`runc container ${id}`);
+  // Each handler keeps its containers under its own root: list every one.
+  for (const handler of core.handlers.all()) {
+    const runtime = shimRuntime(core, handler);
+    const runtimeIds = await core.deps.shims.runtimeIds(runtime).catch((err) => {
+      core.log.warn("cannot list the runtime's containers", { err, handler: handler.name });
+      return [];
+    });
+    for (const id of runtimeIds) {
+      if (known.has(id)) continue;
+      await core.deps.shims.cleanup(id, runtime).catch(() => {});
+      report.orphans.push(`runc container ${id}`);
+    }
   }
   for (const id of await listDir(`${core.config.root}/containers`)) {
     if (core.containers.has(id)) continue;

@@ -21,6 +21,7 @@
 import type { RuntimeCore } from "./core.ts";
 import { newId } from "./ids.ts";
 import { shimRuntime } from "./shim_runtime.ts";
+import type { RuntimeHandlerInfo } from "./handlers.ts";
 
 /** The key of the node's first pool spare; the others are `@node/1` … */
 export const POOL = "@node";
@@ -113,11 +114,16 @@ function schedule(core: RuntimeCore, s: PoolState, burst: number): void {
   }, SHRINK_AFTER_MS);
 }
 
-/** Gives pod `podId` (logging under `logDirectory`) a spare shim for its next container. */
+/**
+ * Gives pod `podId` (logging under `logDirectory`, running under `handler`) a spare shim for
+ * its next container. The pool's spares run the default handler's runtime: a pod of another
+ * handler gets its own.
+ */
 export function spareForPod(
   core: RuntimeCore,
   podId: string,
   logDirectory: string,
+  handler: RuntimeHandlerInfo,
   now: number = performance.now(),
 ): void {
   const logDir = trimmed(logDirectory);
@@ -126,7 +132,7 @@ export function spareForPod(
   s.arrivals.push(now);
   const burst = s.arrivals.length;
   if (trimmed(core.config.runtime.podLogsDir)) schedule(core, s, burst);
-  for (let i = 0; i < POOL_MAX; i++) {
+  for (let i = 0; i < POOL_MAX && handler === core.handlers.default; i++) {
     if (!core.deps.shims.moveSpare(poolKey(i), podId, logDir)) continue;
     // A lone pod's spare is replaced now; a burst's once the burst is over.
     if (burst === 1) refillPool(core);
@@ -136,7 +142,7 @@ export function spareForPod(
   core.deps.shims.prespawn(podId, {
     id,
     bundle: `${core.config.root}/containers/${id}`,
-    runtime: shimRuntime(core),
+    runtime: shimRuntime(core, handler),
     ...(logDir ? { logDir } : {}),
   });
 }

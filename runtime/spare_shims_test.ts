@@ -36,6 +36,13 @@ class Spares {
   }
 }
 
+/** The pool's spares run the default handler's runtime. */
+const DEFAULT_HANDLER = { binary: "runc", root: "/run/runc", options: [] };
+
+function handler(core: RuntimeCore): RuntimeCore["handlers"]["default"] {
+  return core.handlers.default;
+}
+
 function fakeCore(spares: Spares): RuntimeCore {
   return {
     config: {
@@ -43,6 +50,7 @@ function fakeCore(spares: Spares): RuntimeCore {
       runtime: { podLogsDir: "/var/log/pods", binary: "runc", root: "/run/runc" },
     },
     deps: { shims: spares },
+    handlers: { default: DEFAULT_HANDLER },
   } as unknown as RuntimeCore;
 }
 
@@ -52,7 +60,7 @@ Deno.test("spare pool: a lone pod takes the pool's spare and it is replaced at o
   try {
     refillPool(core);
     assertEquals(spares.pool(), [POOL]);
-    spareForPod(core, "pod1", "/var/log/pods/ns_a_1", 0);
+    spareForPod(core, "pod1", "/var/log/pods/ns_a_1", handler(core), 0);
     assertEquals(spares.keys.has("pod1"), true);
     assertEquals(spares.pool(), [POOL]);
     assertEquals(spares.started, 2);
@@ -68,7 +76,9 @@ Deno.test("spare pool: a burst is served from the pool, then the pool grows to i
     refillPool(core);
     // A burst of POOL_MAX + 2 pods: the first takes the spare; during the burst nothing
     // is refilled, so the others get spares of their own.
-    for (let i = 0; i < POOL_MAX + 2; i++) spareForPod(core, `p${i}`, "/var/log/pods/x", i);
+    for (let i = 0; i < POOL_MAX + 2; i++) {
+      spareForPod(core, `p${i}`, "/var/log/pods/x", handler(core), i);
+    }
     assertEquals(spares.pool(), []);
     assertEquals(spares.started, 1 + POOL_MAX + 1);
     // GROW_DELAY_MS after the burst: the pool holds POOL_MAX spares.
@@ -78,7 +88,9 @@ Deno.test("spare pool: a burst is served from the pool, then the pool grows to i
     // spare is replaced at once), the rest start no shim of their own.
     const before = spares.started;
     const t = 10 * BURST_WINDOW_MS;
-    for (let i = 0; i < POOL_MAX; i++) spareForPod(core, `q${i}`, "/var/log/pods/x", t + i);
+    for (let i = 0; i < POOL_MAX; i++) {
+      spareForPod(core, `q${i}`, "/var/log/pods/x", handler(core), t + i);
+    }
     assertEquals(spares.started, before + 1);
     assertEquals(spares.pool().length, 1);
     assertEquals(poolKey(0), POOL);
@@ -92,7 +104,7 @@ Deno.test("spare pool: a pod logging outside the pod log root gets its own spare
   const core = fakeCore(spares);
   try {
     refillPool(core);
-    spareForPod(core, "pod1", "/elsewhere/logs", 0);
+    spareForPod(core, "pod1", "/elsewhere/logs", handler(core), 0);
     assertEquals(spares.pool(), [POOL]);
     assertEquals(spares.keys.has("pod1"), true);
   } finally {

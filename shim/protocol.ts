@@ -61,6 +61,13 @@ export interface RuntimeSpec {
   readonly systemdCgroup: boolean;
   /** A runtime call running longer than this is killed and fails with deadline-exceeded. */
   readonly callTimeoutMs: number;
+  /** Extra global flags before each command (the handler's `options`); absent: none. */
+  readonly options?: readonly string[];
+}
+
+/** A runtime option as a handler may give it: `--flag` or `--flag=value`, bounded. */
+export function isRuntimeOption(o: unknown): o is string {
+  return typeof o === "string" && o.length <= 256 && /^--[a-z0-9][-a-z0-9]*(=[^\0]*)?$/.test(o);
 }
 
 /** Parameters of `create`. */

@@ -116,6 +116,9 @@ export function typeText(t: FieldType): string {
       return "table of registry host → list of mirror URLs";
     case "auth-map":
       return "table of registry host → credentials";
+    case "handler-map":
+      return "tables [runtime.handlers.<name>] of binary, root, options, pod_annotations, " +
+        "container_annotations";
   }
 }
 

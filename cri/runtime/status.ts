@@ -12,6 +12,7 @@ import type {
   StatusResponse,
 } from "../../api/gen/api.ts";
 import type { Config } from "../../config/mod.ts";
+import type { HandlerSet } from "../../runtime/handlers.ts";
 
 /** A condition as the domain reports it. */
 export interface Readiness {
@@ -23,6 +24,8 @@ export interface Readiness {
 /** What Status needs from the rest of the agent. */
 export interface StatusDeps {
   config: Config;
+  /** The runtime handlers with their probed features. */
+  handlers: HandlerSet;
   runtimeReady(): Promise<Readiness>;
   networkReady(): Promise<Readiness>;
   /** Extra verbose info (e.g. the streaming server address, cgroup layout). */
@@ -49,11 +52,20 @@ export function redactedConfig(config: Config): Config {
   return copy;
 }
 
-/** The runtime handlers sauropod serves: the default ("") and its runtime binary's name. */
-export function runtimeHandlers(config: Config): RuntimeHandler[] {
-  const features = { recursiveReadOnlyMounts: false, userNamespaces: false };
-  const name = config.runtime.binary.split("/").pop() ?? "runc";
-  return [{ name: "", features }, { name, features }];
+/**
+ * The runtime handlers sauropod serves, each with its probed features, and the default one
+ * again under "" (as containerd and CRI-O list it: the kubelet looks "" up for pods with no
+ * RuntimeClass).
+ */
+export function runtimeHandlers(handlers: HandlerSet): RuntimeHandler[] {
+  const entry = (name: string, h: HandlerSet["default"]): RuntimeHandler => ({
+    name,
+    features: {
+      recursiveReadOnlyMounts: h.features.recursiveReadOnlyMounts,
+      userNamespaces: h.features.userNamespaces,
+    },
+  });
+  return [entry("", handlers.default), ...handlers.all().map((h) => entry(h.name, h))];
 }
 
 /** Builds the Status handler. */
@@ -64,13 +76,25 @@ export function status(deps: StatusDeps): (req: StatusRequest) => Promise<Status
     if (req.verbose) {
       info.config = JSON.stringify(redactedConfig(deps.config));
       for (const [k, v] of Object.entries(deps.info?.() ?? {})) info[k] = JSON.stringify(v);
+      info.runtimeHandlers = JSON.stringify(
+        deps.handlers.all().map((h) => ({
+          name: h.name,
+          default: h.name === deps.handlers.defaultName,
+          binary: h.binary,
+          root: h.root,
+          version: h.probe.version,
+          source: h.probe.source,
+          features: h.features,
+          notes: h.probe.notes,
+        })),
+      );
     }
     return {
       status: {
         conditions: [condition("RuntimeReady", runtime), condition("NetworkReady", network)],
       },
       info,
-      runtimeHandlers: runtimeHandlers(deps.config),
+      runtimeHandlers: runtimeHandlers(deps.handlers),
       features: {
         supplementalGroupsPolicy: true,
         userNamespacesHostNetwork: false,

@@ -16,9 +16,9 @@ import { nowNs } from "../../lib/clock.ts";
 import { type Container, type ContainerDoc, encodeContainerConfig } from "../records.ts";
 import { containerSpec } from "../oci_spec.ts";
 import { atomicWrite } from "../../lib/fs.ts";
-import { shimRuntime } from "../shim_runtime.ts";
+import { recordedRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
-import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
+import { mkdirPrivate, openToUserns, PRIVATE_FILE } from "../modes.ts";
 import { Spans } from "../../lib/spans.ts";
 import type { ImageRecord } from "../../image/mod.ts";
 import { resolveStopSignal } from "../stop_signal.ts";
@@ -70,6 +70,7 @@ export async function createContainer(
     const doc: ContainerDoc = {
       id,
       sandboxId: sandbox.doc.id,
+      handler: core.handlers.recorded(sandbox.doc.handler).name,
       config: encodeContainerConfig(config),
       imageName,
       imageId: image.id,
@@ -115,6 +116,18 @@ export async function createContainer(
     // rootfs the image's setuid binaries (see modes.ts). The mount point's own mode is
     // hidden by the overlay's root.
     await mkdirPrivate(rootfs);
+    const userns = sandbox.doc.userns;
+    if (userns) {
+      // Again at each creation: an agent restart tightens the pod's directories back.
+      await openToUserns(bundle, userns.hostId);
+      await openToUserns(sandbox.doc.files.dir, userns.hostId);
+      if (sandbox.doc.shm) {
+        await openToUserns(
+          sandbox.doc.shm.path.slice(0, sandbox.doc.shm.path.lastIndexOf("/")),
+          userns.hostId,
+        );
+      }
+    }
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
     if (logPath) {
       // The kubelet's log tree: its directories are 0755, as containerd makes them.
@@ -133,7 +146,7 @@ export async function createContainer(
     const shimCreated = core.deps.shims.create({
       id,
       bundle,
-      runtime: shimRuntime(core),
+      runtime: recordedRuntime(core, doc.handler),
       ...(logPath ? { logPath } : {}),
       tty: config.tty,
       stdin: config.stdin,
@@ -143,6 +156,9 @@ export async function createContainer(
     try {
       const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
         readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
+        ...(userns && sandbox.doc.ns.user
+          ? { idmap: { usernsPath: sandbox.doc.ns.user, hostId: userns.hostId } }
+          : {}),
       });
       doc.upperDir = mounted.upperDir;
       spans.mark("mountMs");

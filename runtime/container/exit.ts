@@ -12,7 +12,7 @@ import type { RuntimeCore } from "../core.ts";
 import { containerTransition } from "../state.ts";
 import type { Container } from "../records.ts";
 import type { ExitRecord } from "../../shim/client/mod.ts";
-import { shimRuntime } from "../shim_runtime.ts";
+import { recordedRuntime } from "../shim_runtime.ts";
 import { nowNs } from "../../lib/clock.ts";
 
 /** The CRI reason for an exit. */
@@ -61,7 +61,7 @@ export function watchExit(core: RuntimeCore, c: Container): Promise<void> {
     if (exit.reason) {
       // The shim died: nobody supervises the container any more. Kill it as containerd does
       // after a dead shim, so its state is certain and its resources are released.
-      await core.deps.shims.cleanup(c.doc.id, shimRuntime(core)).catch((err) =>
+      await core.deps.shims.cleanup(c.doc.id, recordedRuntime(core, c.doc.handler)).catch((err) =>
         core.log.warn("cannot clean up after a dead shim", { containerId: c.doc.id, err })
       );
       exit = { ...exit, exitCode: 137 };

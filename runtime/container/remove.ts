@@ -11,7 +11,7 @@ import { notFound } from "../../errors/mod.ts";
 import { containerTransition } from "../state.ts";
 import type { Container } from "../records.ts";
 import { stopLocked } from "./stop.ts";
-import { shimRuntime } from "../shim_runtime.ts";
+import { recordedRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 
 /**
@@ -39,7 +39,7 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
     await c.shim.delete();
     c.shim = undefined;
   } else {
-    await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
+    await core.deps.shims.cleanup(c.doc.id, recordedRuntime(core, c.doc.handler));
   }
   await faultPoint(core, "container-remove:after-delete");
   await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);

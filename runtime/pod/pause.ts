@@ -9,7 +9,7 @@ import type { Logger } from "../../log/mod.ts";
 import { wrap } from "../../errors/mod.ts";
 import type { RuntimeCore } from "../core.ts";
 import type { Sandbox } from "../records.ts";
-import { shimRuntime } from "../shim_runtime.ts";
+import { recordedRuntime } from "../shim_runtime.ts";
 import { atomicWrite } from "../../lib/fs.ts";
 import { sandboxSpec } from "../oci_spec.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
@@ -43,7 +43,7 @@ export async function startPause(
   const shim = await core.deps.shims.create({
     id,
     bundle,
-    runtime: shimRuntime(core),
+    runtime: recordedRuntime(core, s.doc.handler),
     tty: false,
     stdin: false,
     stdinOnce: false,
@@ -86,7 +86,7 @@ export async function removePause(core: RuntimeCore, s: Sandbox, log: Logger): P
   if (shim) {
     await shim.delete().catch((err) => log.warn("cannot delete pause container", { err }));
   } else {
-    await core.deps.shims.cleanup(id, shimRuntime(core)).catch((err) =>
+    await core.deps.shims.cleanup(id, recordedRuntime(core, s.doc.handler)).catch((err) =>
       log.warn("cannot clean up pause container", { err })
     );
   }

@@ -12,7 +12,7 @@
  */
 import { NamespaceMode, type PodSandboxConfig } from "../../api/gen/api.ts";
 import { DEFAULT_PARENT } from "../../cgroups/mod.ts";
-import { alreadyExists, canceled, notFound, wrap } from "../../errors/mod.ts";
+import { alreadyExists, canceled, wrap } from "../../errors/mod.ts";
 import {
   bandwidthFromAnnotations,
   pinNamespaces,
@@ -33,7 +33,8 @@ import { removePause, startPause } from "./pause.ts";
 import { portMappingsOf } from "./network.ts";
 import { spareForPod } from "../spare_shims.ts";
 import { checkLogDirectory } from "./log_directory.ts";
-import { CONTAINER_READABLE_FILE, mkdirPrivate } from "../modes.ts";
+import { podUserns } from "./userns.ts";
+import { CONTAINER_READABLE_FILE, mkdirPrivate, openToUserns } from "../modes.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -43,7 +44,9 @@ export async function runPodSandbox(
   signal?: AbortSignal,
 ): Promise<string> {
   const meta = config.metadata!;
-  checkHandler(core, runtimeHandler);
+  const handler = core.handlers.select(runtimeHandler);
+  // Refused before anything is made: a pod the handler cannot run never goes READY.
+  const userns = podUserns(config, handler);
   if (config.logDirectory) {
     checkLogDirectory(
       config.logDirectory,
@@ -84,6 +87,8 @@ export async function runPodSandbox(
       id,
       config: encodeSandboxConfig(config),
       runtimeHandler,
+      handler: handler.name,
+      ...(userns ? { userns } : {}),
       createdAtNs: nowNs().toString(),
       state: "notready",
       phase: "creating",
@@ -110,7 +115,7 @@ export async function runPodSandbox(
     await faultPoint(core, "sandbox-run:after-record");
     // The kubelet creates the pod's first container right after: have its shim running by
     // then (see spare_shims.ts).
-    spareForPod(core, id, config.logDirectory);
+    spareForPod(core, id, config.logDirectory, handler);
     undo.defer(() => core.deps.shims.dropSpare(id));
     const checkpoint = () => {
       if (signal?.aborted) throw canceled(`RunPodSandbox for "${nameKey}" was cancelled`);
@@ -122,6 +127,10 @@ export async function runPodSandbox(
     await mkdirPrivate(filesDir);
     undo.defer(() => Deno.remove(filesDir, { recursive: true }).catch(() => {}));
     await mkdirPrivate(stateDir);
+    if (userns) {
+      await openToUserns(filesDir, userns.hostId);
+      await openToUserns(stateDir, userns.hostId);
+    }
     undo.defer(() => Deno.remove(stateDir, { recursive: true }).catch(() => {}));
     // Bind-mounted into every container, whose processes may run as any uid: world-readable.
     const hostname = podHostname(config, hostNetwork);
@@ -147,6 +156,7 @@ export async function runPodSandbox(
       uts: !hostNetwork,
       hostname,
       sysctls: config.linux?.sysctls ?? {},
+      ...(userns ? { userns } : {}),
       ...(signal ? { signal } : {}),
     });
     undo.defer(() => unpinNamespaces(doc.ns.dir));
@@ -201,15 +211,6 @@ export async function runPodSandbox(
     });
     return id;
   });
-}
-
-function checkHandler(core: RuntimeCore, handler: string): void {
-  const binary = core.config.runtime.binary.split("/").pop() ?? "";
-  if (handler !== "" && handler !== binary) {
-    throw notFound(
-      `runtime handler "${handler}" is not configured (sauropod serves "" and "${binary}")`,
-    );
-  }
 }
 
 /** The cgroup parent of a pod for which the kubelet named none. */

@@ -124,6 +124,7 @@ export function oneShotArgv(o: OneShotArgvOptions): string[] {
     ...(rt.systemdCgroup ? ["--systemd-cgroup"] : []),
     "--timeout-ms",
     String(rt.callTimeoutMs),
+    ...(rt.options?.length ? ["--runtime-options", JSON.stringify(rt.options)] : []),
   ];
 }
 

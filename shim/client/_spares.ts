@@ -137,7 +137,9 @@ export class SparePool {
     if (!sp) return undefined;
     const fits = !o.logPath ||
       (entry.logDir !== undefined && o.logPath.startsWith(`${entry.logDir}/`));
-    const same = entry.runtime.binary === o.runtime.binary && entry.runtime.root === o.runtime.root;
+    const same = entry.runtime.binary === o.runtime.binary &&
+      entry.runtime.root === o.runtime.root &&
+      JSON.stringify(entry.runtime.options ?? []) === JSON.stringify(o.runtime.options ?? []);
     if (fits && same) return { ...sp, spare: true };
     await sp.undo(this.logger, false);
     return undefined;

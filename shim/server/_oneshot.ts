@@ -6,6 +6,7 @@
  *
  *   main.ts shim delete --id <id> --state-dir <dir> --runtime-binary <path>
  *                       --runtime-root <dir> [--systemd-cgroup] [--timeout-ms 60000]
+ *                       [--runtime-options <JSON list of the handler's global flags>]
  *   main.ts shim list --runtime-binary <path> --runtime-root <dir> [--timeout-ms 60000]
  *
  * `delete` force-deletes the container (killing it if it runs), logging runc's errors to
@@ -16,7 +17,7 @@
  * @module
  */
 import { internal, invalidArgument, isNotFound, SauropodError } from "../../errors/mod.ts";
-import { isContainerId, type RuntimeSpec, type WireError } from "../protocol.ts";
+import { isContainerId, isRuntimeOption, type RuntimeSpec, type WireError } from "../protocol.ts";
 import { Reaper } from "./_reaper.ts";
 import { Runc } from "./_runc.ts";
 import { nullLogger } from "../../log/mod.ts";
@@ -28,6 +29,7 @@ const FLAGS = [
   "runtime-root",
   "systemd-cgroup",
   "timeout-ms",
+  "runtime-options",
 ] as const;
 
 function parse(args: string[]): Map<string, string> {
@@ -57,11 +59,21 @@ function runtimeOf(flags: Map<string, string>): RuntimeSpec {
   if (!Number.isInteger(timeout) || timeout <= 0) {
     throw invalidArgument("--timeout-ms must be a positive integer");
   }
+  let options: unknown = [];
+  try {
+    options = JSON.parse(flags.get("runtime-options") ?? "[]");
+  } catch {
+    // refused below
+  }
+  if (!Array.isArray(options) || options.length > 32 || !options.every(isRuntimeOption)) {
+    throw invalidArgument("--runtime-options must be a JSON list of --flag[=value] strings");
+  }
   return {
     binary,
     root,
     systemdCgroup: flags.get("systemd-cgroup") === "true",
     callTimeoutMs: timeout,
+    ...(options.length ? { options } : {}),
   };
 }
 
@@ -89,7 +101,7 @@ async function remove(flags: Map<string, string>): Promise<void> {
 async function list(flags: Map<string, string>): Promise<string> {
   const rt = runtimeOf(flags);
   const out = await new Deno.Command(rt.binary, {
-    args: ["--root", rt.root, "list", "-q"],
+    args: ["--root", rt.root, ...(rt.options ?? []), "list", "-q"],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

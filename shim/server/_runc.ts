@@ -92,6 +92,7 @@ export class Runc {
   #globalArgs(): string[] {
     const args = ["--root", this.#spec.root];
     if (this.#spec.systemdCgroup) args.push("--systemd-cgroup");
+    args.push(...(this.#spec.options ?? []));
     args.push("--log", this.logFile, "--log-format", "json");
     return args;
   }

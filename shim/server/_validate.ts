@@ -11,6 +11,7 @@ import {
   type ExecSpec,
   type Hello,
   isRecord,
+  isRuntimeOption,
   type Op,
   OPS,
   type Request,
@@ -90,6 +91,7 @@ export function parseCreateParams(v: unknown): CreateParams {
       root: absPath(rt, "root", "create.runtime"),
       systemdCgroup: bool(rt, "systemdCgroup", "create.runtime"),
       callTimeoutMs: int(rt, "callTimeoutMs", "create.runtime", 1, 24 * 3600 * 1000),
+      ...runtimeOptions(rt),
     },
     ...(logPath ? { logPath } : {}),
     tty: bool(p, "tty", "create"),
@@ -180,4 +182,14 @@ export function parseRequest(line: string): Request {
     default:
       return { seq, op: op as Op, params: {} } as Request;
   }
+}
+
+/** `create.runtime.options`: at most 32 `--flag[=value]` strings, when present. */
+function runtimeOptions(rt: Record<string, unknown>): { options?: string[] } {
+  const v = rt.options;
+  if (v === undefined) return {};
+  if (!Array.isArray(v) || v.length > 32 || !v.every(isRuntimeOption)) {
+    throw invalidArgument("create.runtime.options must be at most 32 --flag[=value] strings");
+  }
+  return { options: [...v] };
 }

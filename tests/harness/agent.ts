@@ -318,16 +318,20 @@ export async function cleanupMachine(
       // gone
     }
   }
-  const list = await new Deno.Command("runc", {
-    args: ["--root", agent.runcRoot, "list", "-q"],
-    stderr: "null",
-  }).output().catch(() => undefined);
-  for (const id of decoder.decode(list?.stdout ?? new Uint8Array()).split("\n").filter(Boolean)) {
-    await new Deno.Command("runc", {
-      args: ["--root", agent.runcRoot, "delete", "--force", id],
+  for (const root of await runtimeRoots(agent)) {
+    const list = await new Deno.Command("runc", {
+      args: ["--root", root, "list", "-q"],
       stderr: "null",
-    })
-      .output().catch(() => {});
+    }).output().catch(() => undefined);
+    for (
+      const id of decoder.decode(list?.stdout ?? new Uint8Array()).split("\n").filter(Boolean)
+    ) {
+      await new Deno.Command("runc", {
+        args: ["--root", root, "delete", "--force", id],
+        stderr: "null",
+      })
+        .output().catch(() => {});
+    }
   }
   const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
     .map((l) => (l.split(" ")[4] ?? "").replace(/\\040/g, " "))
@@ -336,6 +340,18 @@ export async function cleanupMachine(
   for (const mp of mounts) {
     await new Deno.Command("umount", { args: ["-l", mp], stderr: "null" }).output().catch(() => {});
   }
+}
+
+/**
+ * The runtime roots of a test agent: its runc root, and `<state>/runtimes/<handler>` of
+ * each `[runtime.handlers.<name>]` table left at its default root.
+ */
+export async function runtimeRoots(agent: { runcRoot: string; state: string }): Promise<string[]> {
+  const roots = [agent.runcRoot];
+  for await (const e of readDirSafe(`${agent.state}/runtimes`)) {
+    roots.push(`${agent.state}/runtimes/${e}`);
+  }
+  return roots;
 }
 
 async function hasEntries(dir: string): Promise<boolean> {

@@ -6,7 +6,7 @@
  */
 import type { CriClient, DeepPartial } from "./cri_client.ts";
 import { type ContainerConfig, NamespaceMode, type PodSandboxConfig } from "../../api/gen/api.ts";
-import { shimProcesses, type TestAgent } from "./agent.ts";
+import { runtimeRoots, shimProcesses, type TestAgent } from "./agent.ts";
 
 let counter = 0;
 
@@ -142,11 +142,15 @@ async function list(dir: string): Promise<string[]> {
 
 /** Inspects the machine for anything the agent made that still exists. */
 export async function leftovers(agent: TestAgent, cgroupNames: string[] = []): Promise<Leftovers> {
-  const out = await new Deno.Command("runc", {
-    args: ["--root", agent.runcRoot, "list", "-q"],
-    stderr: "null",
-  })
-    .output();
+  const runcContainers: string[] = [];
+  for (const root of await runtimeRoots(agent)) {
+    const out = await new Deno.Command("runc", {
+      args: ["--root", root, "list", "-q"],
+      stderr: "null",
+    })
+      .output();
+    runcContainers.push(...new TextDecoder().decode(out.stdout).split("\n").filter(Boolean));
+  }
   const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
     .map((l) => (l.split(" ")[4] ?? "").replace(/\\040/g, " "))
     .filter((mp) => mp.startsWith(`${agent.dir}/`) && mp !== `${agent.state}/ns`);
@@ -160,7 +164,7 @@ export async function leftovers(agent: TestAgent, cgroupNames: string[] = []): P
     }
   }
   return {
-    runcContainers: new TextDecoder().decode(out.stdout).split("\n").filter(Boolean),
+    runcContainers,
     mounts,
     nsFiles: await list(`${agent.state}/ns`),
     shims,

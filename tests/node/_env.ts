@@ -30,6 +30,8 @@ export interface NodeEnvOptions {
   driver: "cgroupfs" | "systemd";
   /** `runtime.binary`; default runc. */
   runtime?: "runc" | "crun";
+  /** `[runtime.handlers.*]` tables (TOML) instead of `runtime.binary`. */
+  handlers?: string;
 }
 
 /** Starts a registry, a network and an agent for one test. */
@@ -52,7 +54,7 @@ export async function nodeEnv(opts: NodeEnvOptions): Promise<NodeEnv> {
     const runtime = [
       `[runtime]`,
       `cgroup_driver = "${opts.driver}"`,
-      `binary = "${opts.runtime ?? "runc"}"`,
+      opts.handlers ?? `binary = "${opts.runtime ?? "runc"}"`,
     ].join("\n");
     const agent = await TestAgent.start({
       cni: { confDir: network.confDir },
