@@ -26,6 +26,7 @@ import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts
 import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
 import { AppArmor, detectSelinux } from "../lsm/mod.ts";
 import { probeRuntimeBinary } from "./probe.ts";
+import { CheckpointProbe, probeCheckpoint } from "../checkpoint/mod.ts";
 import { which } from "../lib/exec.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
@@ -106,6 +107,8 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     cacheDir: `${config.root}/cni`,
     logger: log.with({ component: "cni" }),
   });
+  const runtimeBinary = which(config.runtime.binary) ?? config.runtime.binary;
+  const checkpoint = new CheckpointProbe(() => probeCheckpoint(runtimeBinary));
   const core = new RuntimeCore({
     config,
     logger: log,
@@ -114,11 +117,12 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     shims,
     cni,
     cgroups: cgroupPort(layout, driver),
-    runtimeBinary: which(config.runtime.binary) ?? config.runtime.binary,
+    runtimeBinary,
     oom,
     agentCapabilities: proc.capBnd,
     node,
     apparmor,
+    checkpoint: { capability: () => checkpoint.get() },
   });
   await recover(core);
   const stats = new StatsService(core, layout, driver);
@@ -170,7 +174,8 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       status: {
         runtimeReady,
         networkReady,
-        info: () => ({
+        info: async () => ({
+          checkpoint: await checkpoint.get(),
           cgroupLayout: layout.mode,
           cgroupDriver: driver.name,
           oom,

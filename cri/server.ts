@@ -48,6 +48,9 @@ import { reopenContainerLog } from "./runtime/container_reopen_log.ts";
 import { getContainerEvents } from "./runtime/container_events.ts";
 import { containerStats } from "./runtime/container_stats.ts";
 import { listContainerStats } from "./runtime/container_stats_list.ts";
+import { checkpointContainer } from "./runtime/container_checkpoint.ts";
+import { checkpointPod } from "./runtime/pod_checkpoint.ts";
+import { restorePod } from "./runtime/pod_restore.ts";
 import { imageFsInfo } from "./image/image_fs_info.ts";
 import { imageStatus } from "./image/image_status.ts";
 import { listImages } from "./image/list_images.ts";
@@ -139,6 +142,9 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
     getContainerEvents: getContainerEvents(core),
     containerStats: containerStats(stats),
     listContainerStats: listContainerStats(stats),
+    checkpointContainer: checkpointContainer(core),
+    checkpointPod: checkpointPod(core),
+    restorePod: restorePod(core),
   };
 }
 

@@ -59,6 +59,10 @@ export interface NodeLayout {
   deno: string[];
   /** AppArmor's parser (Debian's `apparmor`), which loads sauropod's default profile. */
   apparmorParser: string[];
+  /** CRIU, which the agent probes (`criu check`) before it offers checkpoint/restore. */
+  criu: string[];
+  /** The kubelet's checkpoint directory, where CheckpointContainer writes its archives. */
+  checkpoints: string[];
 }
 
 /** The layout of an installed node (config.toml defaults, Debian's packages, npm's Deno). */
@@ -74,6 +78,9 @@ export const NODE_LAYOUT: NodeLayout = {
   deno: ["/usr/lib/node_modules/deno/deno", "/usr/local/lib/node_modules/deno/deno"],
   // By path, as the agent runs it (lsm/mod.ts): absent on a node without AppArmor.
   apparmorParser: ["/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"],
+  // By Debian's path, as crun: a bare name Deno cannot resolve prints a line at every start.
+  criu: ["/usr/sbin/criu"],
+  checkpoints: ["/var/lib/kubelet/checkpoints"],
 };
 
 /**
@@ -131,9 +138,10 @@ export const AGENT_ENV = [
 export function agentSet(l: NodeLayout): PermissionSet {
   return {
     read: true,
-    write: [l.root, l.state, l.podLogs, l.cgroupfs],
+    write: [l.root, l.state, l.podLogs, l.cgroupfs, ...l.checkpoints],
     run: [
       ...l.runtimes,
+      ...l.criu,
       "unshare",
       "nsenter",
       ...l.apparmorParser,

@@ -12,6 +12,7 @@ import type { ImageRecord } from "../image/mod.ts";
 import type { PodNetworkRequest, PodNetworkResult, PodNetworkTeardown } from "../network/mod.ts";
 import type { RecordKind, StoredRecord } from "../store/mod.ts";
 import type { OwnedCgroup } from "../cgroups/mod.ts";
+import type { CheckpointCapability } from "../checkpoint/mod.ts";
 
 /** The shim client (`shim/client/`'s ShimManager). */
 export interface ShimPort {
@@ -92,4 +93,9 @@ export interface CgroupPort {
   ensureParent(parent: string): OwnedCgroup | undefined;
   /** Removes what {@link ensureParent} created (idempotent). */
   removeParent(owned: OwnedCgroup): void;
+}
+
+/** The node's checkpoint/restore capability (`checkpoint/`'s probe, cached). */
+export interface CheckpointPort {
+  capability(): Promise<CheckpointCapability>;
 }

@@ -1,0 +1,148 @@
+/**
+ * Checkpoint/restore through the CRI socket, on whatever node this is: Status reports what
+ * `criu check` says (run here by the test itself, not taken from the agent); where CRIU
+ * cannot run (this development machine: Debian's CRIU 3.17 on kernel 6.18 fails on the
+ * vDSO) CheckpointContainer, CheckpointPod and RestorePod answer FAILED_PRECONDITION with
+ * CRIU's own reason and the container runs on untouched, with no archive written; requests
+ * that are wrong whatever CRIU can do are refused for what they are.
+ *
+ * The real checkpoint and restore are proven in the node tier (tests/node/checkpoint_test.ts).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../testing/assert.ts";
+import { ContainerState } from "../api/gen/api.ts";
+import { CriError } from "./harness/cri_client.ts";
+import { e2eEnv } from "./harness/env.ts";
+import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
+import { probeCheckpoint } from "../checkpoint/mod.ts";
+
+async function criuCheck(): Promise<{ usable: boolean; stderr: string }> {
+  try {
+    const out = await new Deno.Command("criu", {
+      args: ["check"],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    return { usable: out.success, stderr: new TextDecoder().decode(out.stderr) };
+  } catch {
+    return { usable: false, stderr: "criu not installed" };
+  }
+}
+
+async function refused(p: Promise<unknown>, code: grpc.status, text: string): Promise<CriError> {
+  const err = await assertRejects(() => p, CriError);
+  assertEquals(grpc.status[err.code], grpc.status[code], err.message);
+  assertStringIncludes(err.details, text);
+  return err;
+}
+
+Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the three RPCs are FAILED_PRECONDITION with its reason and nothing changes", async (t) => {
+  await using env = await e2eEnv();
+  const { client, images, logRoot, agent } = env;
+  const criu = await criuCheck();
+  const probe = await probeCheckpoint("runc");
+  await client.image.pullImage({ image: { image: images.busybox.ref } });
+  const pod = podConfig(logRoot, "ckpt");
+  const podId = (await client.runtime.runPodSandbox({ config: pod })).podSandboxId;
+  const counter = containerConfig("counter", images.busybox.ref, [
+    "sh",
+    "-c",
+    "i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done",
+  ]);
+  const id = await runContainer(client, podId, counter, pod);
+  const location = `${agent.dir}/ckpt.tar`;
+
+  await t.step("Status (verbose) says whether criu check passes, and why not", async () => {
+    const info = JSON.parse((await client.runtime.status({ verbose: true })).info.checkpoint!);
+    assertEquals(info.usable, criu.usable && probe.usable, JSON.stringify(info));
+    if (!info.usable && criu.stderr.includes("Error")) {
+      // CRIU's own first error line, without its source location.
+      const first = criu.stderr.split("\n").find((l) => l.startsWith("Error"))!;
+      assertStringIncludes(info.reason, first.replace(/^Error \([^)]*\):\s*/, ""));
+    }
+  });
+
+  await t.step(
+    "an exited container is refused for being exited, whatever CRIU can do",
+    async () => {
+      const done = await runContainer(
+        client,
+        podId,
+        containerConfig("done", images.busybox.ref, ["true"]),
+        pod,
+      );
+      for (let i = 0; i < 100; i++) {
+        const s = await client.runtime.containerStatus({ containerId: done });
+        if (s.status!.state === ContainerState.CONTAINER_EXITED) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await refused(
+        client.runtime.checkpointContainer({ containerId: done, location }),
+        grpc.status.FAILED_PRECONDITION,
+        "only a running container can be checkpointed",
+      );
+      await refused(
+        client.runtime.checkpointContainer({ containerId: id, location: "relative.tar" }),
+        grpc.status.INVALID_ARGUMENT,
+        "location",
+      );
+      await refused(
+        client.runtime.checkpointContainer({ containerId: id, location: "/nonexistent/dir/x.tar" }),
+        grpc.status.INVALID_ARGUMENT,
+        "location",
+      );
+      await refused(
+        client.runtime.checkpointContainer({ containerId: "f".repeat(64), location }),
+        grpc.status.NOT_FOUND,
+        "not found",
+      );
+    },
+  );
+
+  if (!probe.usable) {
+    await t.step(
+      "CheckpointContainer, CheckpointPod, RestorePod: FAILED_PRECONDITION with CRIU's reason",
+      async () => {
+        const reason = probe.reason;
+        await refused(
+          client.runtime.checkpointContainer({ containerId: id, location }),
+          grpc.status.FAILED_PRECONDITION,
+          reason,
+        );
+        const dir = await Deno.makeTempDir({ dir: agent.dir });
+        await refused(
+          client.runtime.checkpointPod({
+            podSandboxId: podId,
+            outputPath: dir,
+            containerIds: [id],
+          }),
+          grpc.status.FAILED_PRECONDITION,
+          reason,
+        );
+        await refused(
+          client.runtime.restorePod({
+            checkpointPath: dir,
+            config: podConfig(logRoot, "restored"),
+            containerConfigs: [counter],
+          }),
+          grpc.status.FAILED_PRECONDITION,
+          reason,
+        );
+        assertEquals([...Deno.readDirSync(dir)], [], "CheckpointPod wrote nothing");
+        assertEquals([...Deno.readDirSync(agent.dir)].filter((e) => e.name.includes("ckpt")), []);
+        const s = await client.runtime.containerStatus({ containerId: id });
+        assertEquals(s.status!.state, ContainerState.CONTAINER_RUNNING);
+        const pods = await client.runtime.listPodSandbox({});
+        assertEquals(pods.items.length, 1, "RestorePod made no pod");
+      },
+    );
+  }
+
+  await t.step("cleanup leaves nothing", async () => {
+    await client.runtime.stopPodSandbox({ podSandboxId: podId });
+    await client.runtime.removePodSandbox({ podSandboxId: podId });
+    assertEquals(await leftovers(agent), NOTHING);
+    assert(true);
+  });
+});
