@@ -188,6 +188,7 @@ export class Snapshotter {
     containerId: string,
     chainIds: string[],
     target: string,
+    beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>,
   ): Promise<{ upperDir: string; created: boolean }> {
     const lower: string[] = [];
     for (const c of [...chainIds].reverse()) {
@@ -220,6 +221,8 @@ export class Snapshotter {
       lower.push(`${dir}/empty`);
     }
     try {
+      // A restore fills the new writable layer before overlayfs sees it.
+      if (created && beforeMount) await beforeMount(`${dir}/fs`, [...lower]);
       if ((await mountsAt(target)) === 0) {
         const how = mountOverlay(target, {
           lower,

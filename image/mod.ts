@@ -37,6 +37,8 @@ import { ImageDb } from "./_store.ts";
 import { ImageIndex, type ImageRecord } from "./_index.ts";
 
 export { formatReference, parseReference, type Reference } from "./_reference.ts";
+export { applyRootfsDiff, removeBeneath } from "./_diff_apply.ts";
+export { type TarEntry, type TarLimits, TarReader } from "./_tar.ts";
 export type { ImageConfigSummary } from "./_summary.ts";
 export { type ImageRecord, MIN_ID_PREFIX } from "./_index.ts";
 
@@ -331,10 +333,19 @@ export class ImageService {
     containerId: string,
     image: ImageRecord,
     target: string,
-    opts: { readonly: boolean },
+    opts: {
+      readonly: boolean;
+      /** Runs on the new, empty writable layer before it is mounted (a restore's diff). */
+      beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>;
+    },
   ): Promise<{ upperDir: string }> {
     if (containerId === "") throw invalidArgument("container id is empty");
-    const { upperDir } = await this.#snapshots.mount(containerId, image.chainIds, target);
+    const { upperDir } = await this.#snapshots.mount(
+      containerId,
+      image.chainIds,
+      target,
+      opts.beforeMount,
+    );
     this.#usage = undefined;
     this.#log.debug("prepared rootfs", { containerId, image: image.id, readonly: opts.readonly });
     return { upperDir };

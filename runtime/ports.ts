@@ -54,7 +54,11 @@ export interface ImagePort {
     containerId: string,
     image: ImageRecord,
     target: string,
-    opts: { readonly: boolean },
+    opts: {
+      readonly: boolean;
+      /** Fills the new writable layer before it is mounted (a restore's rootfs diff). */
+      beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>;
+    },
   ): Promise<{ upperDir: string }>;
   /** Unmounts `target` and drops the container's snapshot (idempotent). */
   unmountRootfs(containerId: string, target: string): Promise<void>;

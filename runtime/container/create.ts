@@ -19,6 +19,14 @@ import { atomicWrite } from "../../lib/fs.ts";
 import { shimRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
+import {
+  carryLog,
+  namesCheckpointArchive,
+  planRestore,
+  type RestorePlan,
+  restoreSpecOf,
+} from "../checkpoint/restore.ts";
+import { applyRootfsDiff, removeBeneath } from "../../image/mod.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -44,7 +52,15 @@ export async function createContainer(
     }
     if (logPath) await checkLogPath(logPath);
     const imageName = config.image?.image ?? "";
-    const image = core.deps.images.resolve(imageName);
+    await using undoRestore = new AsyncDisposableStack();
+    let restore: RestorePlan | undefined;
+    if (await namesCheckpointArchive(imageName)) {
+      const dir = `${core.config.root}/checkpoints/restore-${crypto.randomUUID()}`;
+      await mkdirPrivate(`${core.config.root}/checkpoints`);
+      undoRestore.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+      restore = await planRestore(core, sandbox, config, dir);
+    }
+    const image = restore?.image ?? core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
 
     const id = core.deps.shims.takeSpare(sandbox.doc.id) ?? newId();
@@ -98,6 +114,12 @@ export async function createContainer(
     // hidden by the overlay's root.
     await mkdirPrivate(rootfs);
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
+    const restoreDir = `${bundle}/checkpoint`;
+    if (restore) {
+      // Into the bundle: removed with it, whatever happens next.
+      await Deno.rename(restore.checkpoint.dir, restoreDir);
+      await mkdirPrivate(`${restoreDir}/work`);
+    }
     if (logPath) {
       // The kubelet's log tree: its directories are 0755, as containerd makes them.
       await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), {
@@ -122,16 +144,33 @@ export async function createContainer(
       stdin: config.stdin,
       stdinOnce: config.stdinOnce,
       bundleReady: bundleReady.promise,
+      ...(restore ? { restore: restoreSpecOf(restore, restoreDir) } : {}),
     });
     try {
+      const diff = restore?.checkpoint.rootfsDiff && `${restoreDir}/rootfs-diff.tar`;
       const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
         readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
+        ...(diff
+          ? {
+            beforeMount: (upper, lowers) =>
+              applyRootfsDiff(diff, upper, lowers, log).then(() => {}),
+          }
+          : {}),
       });
       doc.upperDir = mounted.upperDir;
       phase.mountMs = performance.now() - t0;
       await faultPoint(core, "container-create:after-mount");
       undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
       if (signal?.aborted) throw signal.reason;
+      if (restore) {
+        await removeBeneath(rootfs, restore.checkpoint.deleted);
+        if (logPath) {
+          await carryLog(
+            restore.checkpoint.log && `${restoreDir}/${restore.checkpoint.log.split("/").pop()}`,
+            logPath,
+          );
+        }
+      }
       const spec = await containerSpec(core, sandbox, c, image);
       const u = spec.process?.user;
       if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
@@ -152,6 +191,7 @@ export async function createContainer(
     await faultPoint(core, "container-create:after-shim");
     containerTransition(core, c, "created");
     undo.move();
+    undoRestore.move();
     log.info("container created", {
       image: imageName,
       ...Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, Math.round(v)])),

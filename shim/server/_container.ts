@@ -15,6 +15,7 @@ import {
   failedPrecondition,
   isFailedPrecondition,
   isNotFound,
+  messageOf,
   notFound,
   wrap,
 } from "../../errors/mod.ts";
@@ -330,7 +331,13 @@ export class Container {
   resume(): Promise<void> {
     return this.#one(async () => {
       if (this.#status !== "running") return;
-      await this.#runc!.run("resume", [this.id]);
+      try {
+        await this.#runc!.run("resume", [this.id]);
+      } catch (err) {
+        // runc thaws a container whose dump failed, even one paused before: thawed is
+        // what resume wants.
+        if (!/not paused/.test(messageOf(err))) throw err;
+      }
     });
   }
 
