@@ -11,7 +11,7 @@ import { isInvalidArgument } from "../errors/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { applyRootfsDiff, TarReader } from "../image/mod.ts";
 import { makeNodeAtSync, openPath, setXattrAt } from "../ffi/beneath.ts";
-import { ARCHIVE, readCheckpointArchive, writeArchive, writeRootfsDiff } from "./mod.ts";
+import { readCheckpointArchive, writeArchive, writeRootfsDiff } from "./mod.ts";
 import { TarWriter } from "./_tar_writer.ts";
 
 const enc = new TextEncoder();

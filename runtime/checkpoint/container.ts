@@ -143,6 +143,10 @@ async function dumpInto(
         `cannot checkpoint container "${c.doc.id}"${criu ? ` (CRIU: ${criu})` : ""}`,
       );
     }
+    // The log as it was at the dump: the restored process continues from its last line.
+    if (c.doc.logPath) {
+      await Deno.copyFile(c.doc.logPath, `${work}/container.log`).catch(() => {});
+    }
     if (c.doc.upperDir) {
       diff = await writeRootfsDiff(
         c.doc.upperDir,
@@ -193,7 +197,7 @@ async function dumpInto(
     ...(diff.entries > 0 ? { rootfsDiffTar: `${work}/rootfs-diff.tar` } : {}),
     deleted: diff.deleted,
     bindMounts,
-    ...(c.doc.logPath ? { logPath: c.doc.logPath } : {}),
+    logPath: `${work}/container.log`,
   });
   log.info("container checkpointed", {
     location,
