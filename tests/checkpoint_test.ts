@@ -14,7 +14,45 @@ import { ContainerState } from "../api/gen/api.ts";
 import { CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
-import { probeCheckpoint } from "../checkpoint/mod.ts";
+import { probeCheckpoint, writeArchive } from "../checkpoint/mod.ts";
+
+/** A checkpoint archive with made-up CRIU images, as CheckpointContainer lays it out. */
+async function syntheticArchive(
+  dir: string,
+  name: string,
+  o: { image: string; runtime?: string; mounts?: string[] },
+): Promise<string> {
+  const work = await Deno.makeTempDir({ dir });
+  await Deno.mkdir(`${work}/images`);
+  await Deno.writeFile(`${work}/images/inventory.img`, new Uint8Array([1, 2, 3, 4]));
+  const location = `${dir}/${name}.tar`;
+  await writeArchive(location, {
+    imageDir: `${work}/images`,
+    workDir: work,
+    config: {
+      id: "c".repeat(64),
+      name: "counter",
+      rootfsImageRef: o.image,
+      rootfsImageName: o.image,
+      runtime: o.runtime ?? "runc",
+      createdTime: "2026-12-07T21:00:00Z",
+    },
+    spec: new TextEncoder().encode(JSON.stringify({
+      process: { terminal: false },
+      mounts: [
+        { destination: "/proc", type: "proc", source: "proc" },
+        { destination: "/etc/hosts", type: "bind", source: "/x/hosts" },
+        ...(o.mounts ?? []).map((d) => ({ destination: d, type: "bind", source: `/x${d}` })),
+      ],
+    })),
+    status: {},
+    options: { tcpEstablished: true, extUnixSk: true, shellJob: false, fileLocks: true },
+    deleted: [],
+    bindMounts: [],
+  });
+  await Deno.remove(work, { recursive: true });
+  return location;
+}
 
 async function criuCheck(): Promise<{ usable: boolean; stderr: string }> {
   try {
@@ -138,6 +176,61 @@ Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the thre
       },
     );
   }
+
+  await t.step(
+    "restore: a corrupt, foreign, mismatched or (here) unrestorable archive makes nothing",
+    async () => {
+      const dir = await Deno.makeTempDir({ dir: agent.dir });
+      const before = (await client.runtime.listContainers({})).containers.length;
+      const create = (image: string, extra: Record<string, unknown> = {}) =>
+        client.runtime.createContainer({
+          podSandboxId: podId,
+          config: {
+            ...counter,
+            metadata: { name: "restored", attempt: 0 },
+            image: { image },
+            ...extra,
+          },
+          sandboxConfig: pod,
+        });
+      await Deno.writeFile(`${dir}/garbage.tar`, crypto.getRandomValues(new Uint8Array(2048)));
+      await refused(
+        create(`${dir}/garbage.tar`),
+        grpc.status.INVALID_ARGUMENT,
+        "checkpoint archive",
+      );
+      await Deno.writeTextFile(`${dir}/foreign.tar`, "");
+      await refused(
+        create(`${dir}/foreign.tar`),
+        grpc.status.INVALID_ARGUMENT,
+        "not a checkpoint archive",
+      );
+      const withData = await syntheticArchive(dir, "data", {
+        image: images.busybox.ref,
+        mounts: ["/data"],
+      });
+      await refused(create(withData), grpc.status.INVALID_ARGUMENT, "/data");
+      const crun = await syntheticArchive(dir, "crun", {
+        image: images.busybox.ref,
+        runtime: "crun",
+      });
+      await refused(create(crun), grpc.status.FAILED_PRECONDITION, 'made by runtime "crun"');
+      const noImage = await syntheticArchive(dir, "noimage", { image: "127.0.0.1:1/nothing:here" });
+      await refused(create(noImage), grpc.status.NOT_FOUND, "nothing:here");
+      if (!probe.usable) {
+        const fine = await syntheticArchive(dir, "fine", { image: images.busybox.ref });
+        await refused(create(fine), grpc.status.FAILED_PRECONDITION, probe.reason);
+      }
+      assertEquals((await client.runtime.listContainers({})).containers.length, before);
+      const left = [...Deno.readDirSync(`${agent.root}/checkpoints`)].map((e) => e.name);
+      assertEquals(left, [], "no unpacked checkpoint is left");
+      assertEquals(
+        [...Deno.readDirSync(`${agent.root}/containers`)].length,
+        before,
+        "no bundle is left",
+      );
+    },
+  );
 
   await t.step("cleanup leaves nothing", async () => {
     await client.runtime.stopPodSandbox({ podSandboxId: podId });
