@@ -185,7 +185,7 @@ Deno.test("checkpoint archive: corrupt, foreign and hostile archives are invalid
         await hostile(dir, "foreign", async (t) => {
           await t.add({ ...file, name: "config.dump" }, enc.encode('{"id":"x","name":"y"}'));
         }),
-        "not a checkpoint archive",
+        "is not a checkpoint",
       ],
       [
         await hostile(dir, "dotdot", async (t) => {

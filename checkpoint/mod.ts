@@ -23,4 +23,10 @@ export {
   ZERO_TIME,
 } from "./archive.ts";
 export { type RootfsDiff, writeRootfsDiff } from "./_rootfs_diff.ts";
-export { type Checkpoint, type OciSpecDump, READ_LIMITS, readCheckpointArchive } from "./read.ts";
+export {
+  type Checkpoint,
+  type OciSpecDump,
+  READ_LIMITS,
+  readCheckpointArchive,
+  readCheckpointDir,
+} from "./read.ts";

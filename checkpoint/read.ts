@@ -14,7 +14,21 @@ import { createReadStream } from "node:fs";
 import * as zlib from "node:zlib";
 import type { Readable } from "node:stream";
 import { invalidArgument, wrap } from "../errors/mod.ts";
-import { createFile, openPath, writeAll } from "../ffi/beneath.ts";
+import {
+  createFile,
+  type Fd,
+  O,
+  openBeneath,
+  openPath,
+  readDirAll,
+  readSync,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  statFd,
+  writeAll,
+} from "../ffi/beneath.ts";
 import { TarReader } from "../image/mod.ts";
 import { ARCHIVE, type BindMountEntry, type ConfigDump, type CriuOptions } from "./archive.ts";
 
@@ -130,6 +144,91 @@ function checkStrings(v: unknown, name: string): string[] {
   return v as string[];
 }
 
+/** One member of a checkpoint, from a tar or a directory. */
+interface Member {
+  path: string;
+  type: string;
+  size: number;
+  body(): AsyncIterable<Uint8Array>;
+}
+
+async function* tarMembers(archive: string, limits: ReadLimits): AsyncGenerator<Member> {
+  const head = new Uint8Array(4);
+  {
+    using f = await Deno.open(archive, { read: true });
+    await f.read(head);
+  }
+  const stream = decompressed(archive, head);
+  try {
+    const reader = new TarReader(chunks(stream), { archiveBytes: limits.totalBytes + (1 << 20) });
+    for (let e = await reader.next(); e; e = await reader.next()) {
+      yield { path: e.path, type: e.type, size: e.size, body: () => reader.body() };
+    }
+  } catch (err) {
+    if (
+      err instanceof Error && !(err as { kind?: string }).kind &&
+      /header|compress|invalid|unexpected end/i.test(err.message)
+    ) {
+      throw invalidArgument(`checkpoint archive ${archive} is not a tar archive: ${err.message}`);
+    }
+    throw err;
+  } finally {
+    stream.destroy();
+  }
+}
+
+function typeOf(mode: number): string {
+  const t = mode & S_IFMT;
+  return t === S_IFREG ? "file" : t === S_IFDIR ? "dir" : t === S_IFLNK ? "symlink" : "special";
+}
+
+/**
+ * The members of a checkpoint directory (a pod checkpoint's per-container folder), each
+ * opened beneath it on descriptors without following a symlink, non-blocking (a fifo put
+ * there does not hang the agent), its type taken from the opened file.
+ */
+async function* dirMembers(dir: string): AsyncGenerator<Member> {
+  using root = openPath(dir);
+  async function* level(at: Fd, prefix: string, depth: number): AsyncGenerator<Member> {
+    for (const e of readDirAll(at)) {
+      let f: Fd;
+      try {
+        f = openBeneath(at, e.name, O.RDONLY | O.NOFOLLOW | O.NONBLOCK);
+      } catch {
+        yield { path: `${prefix}${e.name}`, type: "symlink", size: 0, body: async function* () {} };
+        continue;
+      }
+      try {
+        const st = statFd(f);
+        const type = typeOf(st.mode);
+        if (type === "dir" && depth === 0) {
+          yield { path: `${prefix}${e.name}/`, type, size: 0, body: async function* () {} };
+          yield* level(f, `${prefix}${e.name}/`, 1);
+          continue;
+        }
+        yield {
+          path: `${prefix}${e.name}`,
+          type,
+          size: st.size,
+          body: async function* () {
+            const buf = new Uint8Array(1 << 20);
+            let left = st.size;
+            while (left > 0) {
+              const n = readSync(f, buf.subarray(0, Math.min(buf.length, left)));
+              if (n === 0) break;
+              left -= n;
+              yield buf.slice(0, n);
+            }
+          },
+        };
+      } finally {
+        f.close();
+      }
+    }
+  }
+  yield* level(root, "", 0);
+}
+
 /**
  * Unpacks the archive at `archive` into `dest` (created 0700; must not exist) and checks
  * its metadata. On failure the caller removes `dest`.
@@ -143,27 +242,37 @@ export async function readCheckpointArchive(
     throw wrap(err, `checkpoint archive ${archive}`);
   });
   if (!st.isFile) throw invalidArgument(`checkpoint archive ${archive} is not a regular file`);
+  return await collect(tarMembers(archive, limits), `checkpoint archive ${archive}`, dest, limits);
+}
+
+/**
+ * Copies the unpacked checkpoint in directory `dir` (CheckpointPod's per-container folder)
+ * into `dest`, with the same checks as an archive.
+ */
+export async function readCheckpointDir(
+  dir: string,
+  dest: string,
+  limits: ReadLimits = READ_LIMITS,
+): Promise<Checkpoint> {
+  return await collect(dirMembers(dir), `checkpoint directory ${dir}`, dest, limits);
+}
+
+async function collect(
+  source: AsyncIterable<Member>,
+  archive: string,
+  dest: string,
+  limits: ReadLimits,
+): Promise<Checkpoint> {
   await Deno.mkdir(dest, { mode: 0o700 });
   await Deno.mkdir(`${dest}/${ARCHIVE.checkpointDir}`, { mode: 0o700 });
   using root = openPath(dest);
   using images = openPath(`${dest}/${ARCHIVE.checkpointDir}`);
-  const head = new Uint8Array(4);
-  {
-    using f = await Deno.open(archive, { read: true });
-    await f.read(head);
-  }
-  const stream = decompressed(archive, head);
   const json = new Map<string, Uint8Array>();
   const seen = new Set<string>();
   let total = 0;
   let members = 0;
   try {
-    const reader = new TarReader(chunks(stream), {
-      archiveBytes: limits.totalBytes + (1 << 20),
-    });
-    for (;;) {
-      const e = await reader.next();
-      if (e === null) break;
+    for await (const e of source) {
       if (++members > limits.members) {
         throw invalidArgument(`checkpoint archive has more than ${limits.members} members`);
       }
@@ -201,7 +310,7 @@ export async function readCheckpointArchive(
       // createFile is O_CREAT|O_EXCL beneath the fresh directory: no link is followed.
       using out = await createFile(inImages ? images : root, inImages ? name.sub! : name.top);
       const kept: Uint8Array[] = [];
-      for await (const chunk of reader.body()) {
+      for await (const chunk of e.body()) {
         await writeAll(out, chunk);
         if (isJson) kept.push(chunk.slice());
       }
@@ -216,19 +325,11 @@ export async function readCheckpointArchive(
       }
     }
   } catch (err) {
-    if (
-      err instanceof Error && /incorrect header|unknown compression|invalid/i.test(err.message) &&
-      !(err as { kind?: string }).kind
-    ) {
-      throw invalidArgument(`checkpoint archive ${archive} is not a tar archive: ${err.message}`);
-    }
-    throw wrap(err, `checkpoint archive ${archive}`);
-  } finally {
-    stream.destroy();
+    throw wrap(err, archive);
   }
   for (const need of [ARCHIVE.config, ARCHIVE.spec, `${ARCHIVE.checkpointDir}/inventory.img`]) {
     if (!seen.has(need)) {
-      throw invalidArgument(`${archive} is not a checkpoint archive: it has no ${need}`);
+      throw invalidArgument(`${archive} is not a checkpoint: it has no ${need}`);
     }
   }
   const config = checkConfig(parseJson(json.get(ARCHIVE.config)!, ARCHIVE.config));

@@ -203,7 +203,7 @@ Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the thre
       await refused(
         create(`${dir}/foreign.tar`),
         grpc.status.INVALID_ARGUMENT,
-        "not a checkpoint archive",
+        "is not a checkpoint",
       );
       const withData = await syntheticArchive(dir, "data", {
         image: images.busybox.ref,
