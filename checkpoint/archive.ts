@@ -108,42 +108,64 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Writes the archive members to `tar` (everything but the end marker). */
-export async function writeArchiveMembers(tar: TarWriter, a: ArchiveInput): Promise<void> {
+/** Where the members go: a tar, or a directory (a pod checkpoint). */
+interface MemberSink {
+  dir(name: string): Promise<void>;
+  data(name: string, bytes: Uint8Array): Promise<void>;
+  file(name: string, path: string): Promise<void>;
+}
+
+function tarSink(tar: TarWriter): MemberSink {
   const mtime = Date.now() / 1000;
+  return {
+    dir: (name) => tar.add({ name, type: "dir", mode: 0o700, mtime }),
+    data: (name, bytes) => tar.add({ name, type: "file", mode: 0o600, mtime }, bytes),
+    file: (name, path) => tar.addFile({ name, mode: 0o600, mtime }, path),
+  };
+}
+
+function dirSink(root: string): MemberSink {
+  return {
+    dir: (name) => Deno.mkdir(`${root}/${name}`, { mode: 0o700 }),
+    data: (name, bytes) =>
+      Deno.writeFile(`${root}/${name}`, bytes, { createNew: true, mode: 0o600 }),
+    file: async (name, path) => {
+      await Deno.copyFile(path, `${root}/${name}`);
+      await Deno.chmod(`${root}/${name}`, 0o600);
+    },
+  };
+}
+
+/** Writes the members of `a` to `sink`. */
+async function writeMembers(sink: MemberSink, a: ArchiveInput): Promise<void> {
   const json = (v: unknown) => enc.encode(JSON.stringify(v));
-  await tar.add({ name: ARCHIVE.checkpointDir, type: "dir", mode: 0o700, mtime });
+  await sink.dir(ARCHIVE.checkpointDir);
   const images: string[] = [];
   for await (const e of Deno.readDir(a.imageDir)) if (e.isFile) images.push(e.name);
   for (const name of images.sort()) {
-    await tar.addFile(
-      { name: `${ARCHIVE.checkpointDir}/${name}`, mode: 0o600, mtime },
-      `${a.imageDir}/${name}`,
-    );
+    await sink.file(`${ARCHIVE.checkpointDir}/${name}`, `${a.imageDir}/${name}`);
   }
-  await tar.add({ name: ARCHIVE.config, type: "file", mode: 0o600, mtime }, json(a.config));
-  await tar.add({ name: ARCHIVE.spec, type: "file", mode: 0o600, mtime }, a.spec);
-  await tar.add({ name: ARCHIVE.status, type: "file", mode: 0o600, mtime }, json(a.status));
-  await tar.add({ name: ARCHIVE.options, type: "file", mode: 0o600, mtime }, json(a.options));
-  if (a.rootfsDiffTar) {
-    await tar.addFile({ name: ARCHIVE.rootfsDiff, mode: 0o600, mtime }, a.rootfsDiffTar);
-  }
-  if (a.deleted.length) {
-    await tar.add({ name: ARCHIVE.deleted, type: "file", mode: 0o600, mtime }, json(a.deleted));
-  }
-  if (a.bindMounts.length) {
-    await tar.add(
-      { name: ARCHIVE.bindMounts, type: "file", mode: 0o600, mtime },
-      json(a.bindMounts),
-    );
-  }
-  if (a.logPath && (await exists(a.logPath))) {
-    await tar.addFile({ name: ARCHIVE.log, mode: 0o600, mtime }, a.logPath);
-  }
+  await sink.data(ARCHIVE.config, json(a.config));
+  await sink.data(ARCHIVE.spec, a.spec);
+  await sink.data(ARCHIVE.status, json(a.status));
+  await sink.data(ARCHIVE.options, json(a.options));
+  if (a.rootfsDiffTar) await sink.file(ARCHIVE.rootfsDiff, a.rootfsDiffTar);
+  if (a.deleted.length) await sink.data(ARCHIVE.deleted, json(a.deleted));
+  if (a.bindMounts.length) await sink.data(ARCHIVE.bindMounts, json(a.bindMounts));
+  if (a.logPath && (await exists(a.logPath))) await sink.file(ARCHIVE.log, a.logPath);
   for (const name of [ARCHIVE.dumpLog, ARCHIVE.stats]) {
     const p = `${a.workDir}/${name}`;
-    if (await exists(p)) await tar.addFile({ name, mode: 0o600, mtime }, p);
+    if (await exists(p)) await sink.file(name, p);
   }
+}
+
+/**
+ * Writes the members of `a` unpacked into the new directory `dir` (0700): a pod checkpoint
+ * keeps one per container. On failure the caller removes `dir`.
+ */
+export async function writeArchiveDir(dir: string, a: ArchiveInput): Promise<void> {
+  await Deno.mkdir(dir, { mode: 0o700 });
+  await writeMembers(dirSink(dir), a);
 }
 
 /**
@@ -159,7 +181,7 @@ export async function writeArchive(location: string, a: ArchiveInput): Promise<n
     {
       await using file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
       const tar = new TarWriter(file);
-      await writeArchiveMembers(tar, a);
+      await writeMembers(tarSink(tar), a);
       await tar.finish();
       await file.syncData();
       bytes = tar.bytes;

@@ -20,6 +20,7 @@ export {
   type CriuOptions,
   rfc3339Nano,
   writeArchive,
+  writeArchiveDir,
   ZERO_TIME,
 } from "./archive.ts";
 export { type RootfsDiff, writeRootfsDiff } from "./_rootfs_diff.ts";

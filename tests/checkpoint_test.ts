@@ -158,16 +158,21 @@ Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the thre
           grpc.status.FAILED_PRECONDITION,
           reason,
         );
+        assertEquals([...Deno.readDirSync(dir)], [], "CheckpointPod wrote nothing");
+        const podDir = await Deno.makeTempDir({ dir: agent.dir });
+        await Deno.writeTextFile(
+          `${podDir}/pod.options`,
+          JSON.stringify({ version: 1, containers: { counter: `${id}-counter` } }),
+        );
         await refused(
           client.runtime.restorePod({
-            checkpointPath: dir,
+            checkpointPath: podDir,
             config: podConfig(logRoot, "restored"),
             containerConfigs: [counter],
           }),
           grpc.status.FAILED_PRECONDITION,
           reason,
         );
-        assertEquals([...Deno.readDirSync(dir)], [], "CheckpointPod wrote nothing");
         assertEquals([...Deno.readDirSync(agent.dir)].filter((e) => e.name.includes("ckpt")), []);
         const s = await client.runtime.containerStatus({ containerId: id });
         assertEquals(s.status!.state, ContainerState.CONTAINER_RUNNING);
@@ -229,6 +234,51 @@ Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the thre
         before,
         "no bundle is left",
       );
+    },
+  );
+
+  await t.step(
+    "pod checkpoint and restore: wrong requests are refused for what they are",
+    async () => {
+      const dir = await Deno.makeTempDir({ dir: agent.dir });
+      const restore = (extra: Record<string, unknown>) =>
+        client.runtime.restorePod({
+          checkpointPath: dir,
+          config: podConfig(logRoot, "restored"),
+          containerConfigs: [counter],
+          ...extra,
+        });
+      await refused(restore({}), grpc.status.INVALID_ARGUMENT, "not a pod checkpoint");
+      await Deno.writeTextFile(
+        `${dir}/pod.options`,
+        JSON.stringify({ version: 1, containers: { other: "x-other" } }),
+      );
+      await refused(restore({}), grpc.status.INVALID_ARGUMENT, "do not match");
+      await refused(restore({ runtimeHandler: "kata" }), grpc.status.INVALID_ARGUMENT, '"kata"');
+      await refused(
+        restore({ options: { leaveRunning: "true" } }),
+        grpc.status.INVALID_ARGUMENT,
+        "leaveRunning",
+      );
+      await refused(
+        client.runtime.checkpointPod({
+          podSandboxId: podId,
+          outputPath: dir,
+          containerIds: [id],
+        }),
+        grpc.status.INVALID_ARGUMENT,
+        "not empty",
+      );
+      await refused(
+        client.runtime.checkpointPod({
+          podSandboxId: podId,
+          outputPath: dir,
+          containerIds: [id, id],
+        }),
+        grpc.status.INVALID_ARGUMENT,
+        "twice",
+      );
+      assertEquals((await client.runtime.listPodSandbox({})).items.length, 1, "no pod was made");
     },
   );
 

@@ -9,12 +9,13 @@ import type { RuntimeCore } from "../../runtime/core.ts";
 import { checkpointPod as checkpoint } from "../../runtime/checkpoint/pod.ts";
 import { absolutePath, id, stringMap } from "../validate.ts";
 import { invalidArgument } from "../../errors/mod.ts";
+import type { HandlerContext } from "../context.ts";
 
 /** The CheckpointPod handler. */
 export function checkpointPod(
   core: RuntimeCore,
-): (req: CheckpointPodRequest) => Promise<CheckpointPodResponse> {
-  return async (req) => {
+): (req: CheckpointPodRequest, ctx: HandlerContext) => Promise<CheckpointPodResponse> {
+  return async (req, ctx) => {
     const podId = id(req.podSandboxId, "pod_sandbox_id");
     absolutePath(req.outputPath, "output_path");
     if (req.containerIds.length === 0) throw invalidArgument("container_ids is empty");
@@ -27,7 +28,7 @@ export function checkpointPod(
       seen.add(c);
     });
     stringMap(req.options, "options");
-    await checkpoint(core, podId, req.outputPath, req.containerIds, req.options);
+    await checkpoint(core, podId, req.outputPath, req.containerIds, req.options, ctx.deadline);
     return {};
   };
 }

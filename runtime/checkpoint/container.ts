@@ -13,6 +13,7 @@ import type { RuntimeCore } from "../core.ts";
 import type { Container } from "../records.ts";
 import { containerStatusOf } from "../views.ts";
 import {
+  type ArchiveInput,
   type BindMountEntry,
   type ConfigDump,
   type CriuOptions,
@@ -98,8 +99,7 @@ export async function checkpointContainer(
     await requireCheckpointCapability(core, "CheckpointContainer");
     const timeoutMs = (timeoutSeconds > 0 ? timeoutSeconds : DEFAULT_CHECKPOINT_TIMEOUT_S) * 1000;
     const work = `${core.config.root}/checkpoints/${c.doc.id}-${crypto.randomUUID().slice(0, 8)}`;
-    await mkdirPrivate(`${work}/images`);
-    await mkdirPrivate(`${work}/criu`);
+    await mkdirPrivate(work);
     try {
       await dumpInto(core, c, work, location, timeoutMs);
     } finally {
@@ -116,47 +116,75 @@ async function dumpInto(
   location: string,
   timeoutMs: number,
 ): Promise<void> {
+  const t0 = performance.now();
+  // Frozen for the dump and the diff: the files walked are the files dumped.
+  await c.shim!.pause();
+  let input: ArchiveInput;
+  try {
+    input = await dumpFrozen(core, c, work, timeoutMs);
+  } finally {
+    await thaw(core, c);
+  }
+  const bytes = await writeArchive(location, input);
+  core.log.info("container checkpointed", {
+    containerId: c.doc.id,
+    location,
+    bytes,
+    deleted: input.deleted.length,
+    ms: Math.round(performance.now() - t0),
+  });
+}
+
+/** Thaws `c` after a dump, whatever happened (a failure is logged: the caller's error wins). */
+export async function thaw(core: RuntimeCore, c: Container): Promise<void> {
+  await c.shim?.resume().catch((err) =>
+    core.log.error("cannot thaw the container after its checkpoint", {
+      containerId: c.doc.id,
+      err,
+    })
+  );
+}
+
+/**
+ * Dumps the frozen container `c` into `work` (`images/`, `criu/`, its log and rootfs diff)
+ * and returns what its archive holds. The caller froze it and thaws it.
+ */
+export async function dumpFrozen(
+  core: RuntimeCore,
+  c: Container,
+  work: string,
+  timeoutMs: number,
+): Promise<ArchiveInput> {
   const shim = c.shim!;
-  const log = core.log.with({ containerId: c.doc.id });
   const options = criuOptionsFor(c);
   const specBytes = await Deno.readFile(`${c.doc.bundle}/config.json`);
   const spec = JSON.parse(new TextDecoder().decode(specBytes)) as { mounts?: OciMount[] };
   const mounts = spec.mounts ?? [];
   const checkpointedAt = nowNs();
-  const t0 = performance.now();
-  let diff = { entries: 0, deleted: [] as string[] };
-  // Frozen for the dump and the diff: the files walked are the files dumped.
-  await shim.pause();
+  await mkdirPrivate(`${work}/images`);
+  await mkdirPrivate(`${work}/criu`);
   try {
-    try {
-      await shim.checkpoint({
-        imagePath: `${work}/images`,
-        workPath: `${work}/criu`,
-        leaveRunning: true,
-        timeoutMs,
-        ...options,
-      });
-    } catch (err) {
-      const criu = await lastCriuErrors(`${work}/criu/dump.log`);
-      throw wrap(
-        err,
-        `cannot checkpoint container "${c.doc.id}"${criu ? ` (CRIU: ${criu})` : ""}`,
-      );
-    }
-    // The log as it was at the dump: the restored process continues from its last line.
-    if (c.doc.logPath) {
-      await Deno.copyFile(c.doc.logPath, `${work}/container.log`).catch(() => {});
-    }
-    if (c.doc.upperDir) {
-      diff = await writeRootfsDiff(
-        c.doc.upperDir,
-        `${work}/rootfs-diff.tar`,
-        mounts.map((m) => m.destination),
-      );
-    }
-  } finally {
-    await shim.resume().catch((err) =>
-      log.error("cannot thaw the container after its checkpoint", { err })
+    await shim.checkpoint({
+      imagePath: `${work}/images`,
+      workPath: `${work}/criu`,
+      leaveRunning: true,
+      timeoutMs,
+      ...options,
+    });
+  } catch (err) {
+    const criu = await lastCriuErrors(`${work}/criu/dump.log`);
+    throw wrap(err, `cannot checkpoint container "${c.doc.id}"${criu ? ` (CRIU: ${criu})` : ""}`);
+  }
+  // The log as it was at the dump: the restored process continues from its last line.
+  if (c.doc.logPath) {
+    await Deno.copyFile(c.doc.logPath, `${work}/container.log`).catch(() => {});
+  }
+  let diff = { entries: 0, deleted: [] as string[] };
+  if (c.doc.upperDir) {
+    diff = await writeRootfsDiff(
+      c.doc.upperDir,
+      `${work}/rootfs-diff.tar`,
+      mounts.map((m) => m.destination),
     );
   }
   const config: ConfigDump = {
@@ -187,7 +215,7 @@ async function dumpInto(
       permissions: (st.mode ?? 0) & 0o7777,
     });
   }
-  const bytes = await writeArchive(location, {
+  return {
     imageDir: `${work}/images`,
     workDir: `${work}/criu`,
     config,
@@ -198,12 +226,5 @@ async function dumpInto(
     deleted: diff.deleted,
     bindMounts,
     logPath: `${work}/container.log`,
-  });
-  log.info("container checkpointed", {
-    location,
-    bytes,
-    rootfsDiffEntries: diff.entries,
-    deleted: diff.deleted.length,
-    ms: Math.round(performance.now() - t0),
-  });
+  };
 }

@@ -16,7 +16,7 @@
 import type { ContainerConfig } from "../../api/gen/api.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../../errors/mod.ts";
 import type { ImageRecord } from "../../image/mod.ts";
-import { type Checkpoint, readCheckpointArchive } from "../../checkpoint/mod.ts";
+import { type Checkpoint, readCheckpointArchive, readCheckpointDir } from "../../checkpoint/mod.ts";
 import type { RuntimeCore } from "../core.ts";
 import type { Sandbox } from "../records.ts";
 import type { RestoreSpec } from "../../shim/client/mod.ts";
@@ -74,9 +74,12 @@ export async function planRestore(
   sandbox: Sandbox,
   config: ContainerConfig,
   dir: string,
+  fromDir?: string,
 ): Promise<RestorePlan> {
-  const archive = config.image!.image;
-  const checkpoint = await readCheckpointArchive(archive, dir);
+  const archive = fromDir ?? config.image!.image;
+  const checkpoint = fromDir
+    ? await readCheckpointDir(fromDir, dir)
+    : await readCheckpointArchive(archive, dir);
   const cfg = checkpoint.config;
   const runtimes = compatibleRuntimes(core.runtimeBinary);
   if (!runtimes.has(cfg.runtime ?? "")) {
@@ -98,6 +101,16 @@ export async function planRestore(
     throw notFound(
       `the image of checkpoint ${archive} (${refs.join(", ")}) is not on this node: pull it first`,
     );
+  }
+  if (fromDir) {
+    // RestorePod: the request names the image; it must be the checkpoint's.
+    const asked = core.deps.images.resolve(config.image?.image ?? "");
+    if (asked?.id !== image.id) {
+      throw invalidArgument(
+        `config.image: ${JSON.stringify(config.image?.image)} is not the image of the ` +
+          `checkpointed container "${cfg.name}" (${refs.join(", ")})`,
+      );
+    }
   }
   const wanted = new Set(config.mounts.map((m) => m.containerPath.replace(/\/+$/, "")));
   const missing = (checkpoint.spec.mounts ?? [])

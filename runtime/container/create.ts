@@ -35,6 +35,10 @@ export async function createContainer(
   config: ContainerConfig,
   _sandboxConfig: PodSandboxConfig | undefined,
   signal?: AbortSignal,
+  opts: {
+    /** RestorePod: restore from this pod checkpoint folder (config.image is the base image). */
+    restoreFrom?: string;
+  } = {},
 ): Promise<string> {
   const sandbox = core.sandbox(sandboxId);
   return await core.locks.run(sandbox.doc.id, async () => {
@@ -54,11 +58,11 @@ export async function createContainer(
     const imageName = config.image?.image ?? "";
     await using undoRestore = new AsyncDisposableStack();
     let restore: RestorePlan | undefined;
-    if (await namesCheckpointArchive(imageName)) {
+    if (opts.restoreFrom || (await namesCheckpointArchive(imageName))) {
       const dir = `${core.config.root}/checkpoints/restore-${crypto.randomUUID()}`;
       await mkdirPrivate(`${core.config.root}/checkpoints`);
       undoRestore.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
-      restore = await planRestore(core, sandbox, config, dir);
+      restore = await planRestore(core, sandbox, config, dir, opts.restoreFrom);
     }
     const image = restore?.image ?? core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
