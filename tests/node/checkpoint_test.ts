@@ -76,7 +76,32 @@ Deno.test(onNode(
         await client.runtime.removePodSandbox({ podSandboxId: podId });
       });
 
+      let restoredId = "";
+      const diagnose = async (what: string) => {
+        const read = (p: string) => Deno.readTextFile(p).then((x) => x.slice(-3000), (e) => `${e}`);
+        const shims = `${agent.state}/shims/${restoredId}`;
+        const work = `${agent.root}/containers/${restoredId}/checkpoint/work`;
+        const restoreLog = (await read(`${work}/restore.log`)).split("\n").filter((l) =>
+          /Error|Warn/.test(l)
+        ).slice(-20).join("\n");
+        // deno-lint-ignore no-console -- the guest's output is the only report of a failure
+        console.error([
+          `=== ${what}`,
+          `--- agent\n${agent.tail(30)}`,
+          `--- shim.log\n${await read(`${shims}/shim.log`)}`,
+          `--- runc.log\n${await read(`${shims}/runc.log`)}`,
+          `--- restore.log errors\n${restoreLog}`,
+        ].join("\n"));
+      };
       await step(t, "restored into a new pod: the log continues from the last number", async () => {
+        try {
+          await restoreStep();
+        } catch (err) {
+          await diagnose(String(err));
+          throw err;
+        }
+      });
+      async function restoreStep() {
         const podId = (await client.runtime.runPodSandbox({ config: newPod })).podSandboxId;
         pods.push(podId);
         const created = await client.runtime.createContainer({
@@ -85,6 +110,7 @@ Deno.test(onNode(
           sandboxConfig: newPod,
         });
         const id = created.containerId;
+        restoredId = id;
         const newLog = `${newPod.logDirectory}/counter/0.log`;
         const carried = await numbers(newLog);
         assert(carried.length >= 5, `the old log is carried: ${carried.length} lines`);
@@ -113,13 +139,13 @@ Deno.test(onNode(
         const marker = await client.runtime.execSync({
           containerId: id,
           cmd: ["sh", "-c", "test -e /marker && ! test -e /bin/yes && echo rootfs-ok"],
-          timeout: 60n,
+          timeout: 20n,
         });
         assertEquals(dec.decode(marker.stdout).trim(), "rootfs-ok", dec.decode(marker.stderr));
         await client.runtime.stopContainer({ containerId: id, timeout: 2n });
         const after = await client.runtime.containerStatus({ containerId: id });
         assertEquals(after.status!.state, ContainerState.CONTAINER_EXITED);
-      });
+      }
 
       await step(t, "nothing is left once the pod is removed", async () => {
         const podId = pods.shift()!;
@@ -129,8 +155,9 @@ Deno.test(onNode(
       });
     } finally {
       for (const p of pods) {
-        await client.runtime.stopPodSandbox({ podSandboxId: p }).catch(() => {});
-        await client.runtime.removePodSandbox({ podSandboxId: p }).catch(() => {});
+        const bounded = (x: Promise<unknown>) => Promise.race([x.catch(() => {}), sleep(30_000)]);
+        await bounded(client.runtime.stopPodSandbox({ podSandboxId: p }));
+        await bounded(client.runtime.removePodSandbox({ podSandboxId: p }));
       }
     }
   },
