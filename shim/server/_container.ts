@@ -239,6 +239,14 @@ export class Container {
             restore.workPath,
             ...criuArgs(restore),
           ]);
+          // A checkpoint taken while frozen (sauropod pauses for a consistent rootfs diff, as
+          // CRI-O does) restores frozen: CRIU brings the freezer state back. Thaw it.
+          try {
+            await this.#runc!.run("resume", [this.id]);
+            this.#log.info("restored container thawed");
+          } catch (err) {
+            if (!/not paused/.test(messageOf(err))) throw err;
+          }
         } catch (err) {
           // Nothing was restored: the container ends here, as a failed create does.
           this.#hub?.cancel();
