@@ -40,6 +40,7 @@ export { formatReference, parseReference, type Reference } from "./_reference.ts
 export { applyRootfsDiff, removeBeneath } from "./_diff_apply.ts";
 export { type TarEntry, type TarLimits, TarReader } from "./_tar.ts";
 export type { ImageConfigSummary } from "./_summary.ts";
+export { CHECKPOINT_ANNOTATIONS } from "./_summary.ts";
 export { type ImageRecord, MIN_ID_PREFIX } from "./_index.ts";
 
 /** Credentials of one pull (the CRI `AuthConfig`). */
@@ -349,6 +350,12 @@ export class ImageService {
     this.#usage = undefined;
     this.#log.debug("prepared rootfs", { containerId, image: image.id, readonly: opts.readonly });
     return { upperDir };
+  }
+
+  /** The unpacked directory of the image's top layer (a checkpoint image's content). */
+  topLayerDir(image: ImageRecord): string | undefined {
+    const top = image.chainIds.at(-1);
+    return top ? this.#snapshots.layerDir(top) : undefined;
   }
 
   /**

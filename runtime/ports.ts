@@ -60,6 +60,8 @@ export interface ImagePort {
       beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>;
     },
   ): Promise<{ upperDir: string }>;
+  /** The unpacked top layer of `image` (a checkpoint image's files), if present. */
+  topLayerDir?(image: ImageRecord): string | undefined;
   /** Unmounts `target` and drops the container's snapshot (idempotent). */
   unmountRootfs(containerId: string, target: string): Promise<void>;
   /** Lets RemoveImage ask whether a container uses an image. */

@@ -15,6 +15,58 @@ import { CriError } from "./harness/cri_client.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
 import { probeCheckpoint, writeArchive } from "../checkpoint/mod.ts";
+import { BlobDir, MT } from "./fixtures/_builder.ts";
+import { Pusher } from "./fixtures/_push.ts";
+
+/**
+ * Pushes a checkpoint image as buildah's recipe makes one (one layer holding the archive's
+ * files at /, no entrypoint) with `annotations` on its manifest; returns its reference.
+ */
+async function pushCheckpointImage(
+  host: string,
+  dir: string,
+  repo: string,
+  baseImage: string,
+  annotations: Record<string, string>,
+): Promise<string> {
+  const enc = new TextEncoder();
+  const blobs = new BlobDir(`${dir}/blobs-${repo}`);
+  const layer = await blobs.putLayer([
+    { path: "checkpoint/", type: "dir" },
+    { path: "checkpoint/inventory.img", type: "file", data: new Uint8Array([1, 2, 3, 4]) },
+    {
+      path: "config.dump",
+      type: "file",
+      data: enc.encode(JSON.stringify({
+        id: "d".repeat(64),
+        name: "counter",
+        rootfsImageRef: baseImage,
+        rootfsImageName: baseImage,
+        runtime: "runc",
+        createdTime: "2026-12-07T21:00:00Z",
+      })),
+    },
+    { path: "spec.dump", type: "file", data: enc.encode('{"process":{"terminal":false}}') },
+  ]);
+  const config = await blobs.putJson({
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: [layer.diffId] },
+    // Its own config (hence image id) per repository: annotations are kept per image id.
+    config: { Labels: { repo } },
+  }, MT.config);
+  const manifest = await blobs.putJson({
+    schemaVersion: 2,
+    mediaType: MT.manifest,
+    config,
+    layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
+    annotations,
+  }, MT.manifest);
+  const p = new Pusher(host);
+  for (const b of [config, layer]) await p.blob(repo, blobs, b);
+  await p.manifest(repo, blobs, manifest, "latest");
+  return `${host}/${repo}:latest`;
+}
 
 /** A checkpoint archive with made-up CRIU images, as CheckpointContainer lays it out. */
 async function syntheticArchive(
@@ -234,6 +286,46 @@ Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the thre
         before,
         "no bundle is left",
       );
+    },
+  );
+
+  await t.step(
+    "restore from an OCI checkpoint image: recognised by its annotation, refused when it names nothing",
+    async () => {
+      const dir = await Deno.makeTempDir({ dir: agent.dir });
+      const before = (await client.runtime.listContainers({})).containers.length;
+      const create = (image: string) =>
+        client.runtime.createContainer({
+          podSandboxId: podId,
+          config: { ...counter, metadata: { name: "from-image", attempt: 0 }, image: { image } },
+          sandboxConfig: pod,
+        });
+      const nothing = await pushCheckpointImage(
+        images.host,
+        dir,
+        "ckpt/nothing",
+        images.busybox.ref,
+        {
+          "io.kubernetes.cri-o.annotations.checkpoint.name": "",
+        },
+      );
+      await client.image.pullImage({ image: { image: nothing } });
+      await refused(create(nothing), grpc.status.INVALID_ARGUMENT, "names no container");
+      if (!probe.usable) {
+        const good = await pushCheckpointImage(
+          images.host,
+          dir,
+          "ckpt/counter",
+          images.busybox.ref,
+          {
+            "io.kubernetes.cri-o.annotations.checkpoint.name": "counter",
+          },
+        );
+        await client.image.pullImage({ image: { image: good } });
+        // Read as a checkpoint (its files are checked, its base image found), then CRIU refuses.
+        await refused(create(good), grpc.status.FAILED_PRECONDITION, probe.reason);
+      }
+      assertEquals((await client.runtime.listContainers({})).containers.length, before);
     },
   );
 

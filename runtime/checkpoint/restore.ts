@@ -15,7 +15,7 @@
  */
 import type { ContainerConfig } from "../../api/gen/api.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../../errors/mod.ts";
-import type { ImageRecord } from "../../image/mod.ts";
+import { CHECKPOINT_ANNOTATIONS, type ImageRecord } from "../../image/mod.ts";
 import { type Checkpoint, readCheckpointArchive, readCheckpointDir } from "../../checkpoint/mod.ts";
 import type { RuntimeCore } from "../core.ts";
 import type { Sandbox } from "../records.ts";
@@ -47,6 +47,40 @@ export interface RestorePlan {
   image: ImageRecord;
 }
 
+/** Where a restore comes from. */
+export type RestoreSource =
+  | { kind: "archive"; path: string }
+  | { kind: "pod"; path: string }
+  | { kind: "image"; path: string; image: string };
+
+/**
+ * The checkpoint `image` carries, when it is a checkpoint image (any of the CRI-O,
+ * checkpointctl or older checkpointctl name annotations, on its manifest or index): its
+ * unpacked layer. An annotation that names nothing is invalid-argument naming it.
+ */
+export function checkpointImageSource(
+  core: RuntimeCore,
+  image: ImageRecord,
+  name: string,
+): RestoreSource | undefined {
+  const a = image.checkpointAnnotations ?? {};
+  const key = CHECKPOINT_ANNOTATIONS.find((k) => k in a);
+  if (!key) return undefined;
+  if (!a[key]?.trim()) {
+    throw invalidArgument(
+      `config.image: image ${JSON.stringify(name)} is marked a checkpoint (${key}) but the ` +
+        "annotation names no container",
+    );
+  }
+  const path = core.deps.images.topLayerDir?.(image);
+  if (!path) {
+    throw failedPrecondition(
+      `config.image: the layer of checkpoint image "${name}" is not unpacked`,
+    );
+  }
+  return { kind: "image", path, image: name };
+}
+
 /** Does `image` name a checkpoint archive on this node (an existing regular file)? */
 export async function namesCheckpointArchive(image: string): Promise<boolean> {
   if (!image.startsWith("/")) return false;
@@ -74,12 +108,12 @@ export async function planRestore(
   sandbox: Sandbox,
   config: ContainerConfig,
   dir: string,
-  fromDir?: string,
+  source: RestoreSource,
 ): Promise<RestorePlan> {
-  const archive = fromDir ?? config.image!.image;
-  const checkpoint = fromDir
-    ? await readCheckpointDir(fromDir, dir)
-    : await readCheckpointArchive(archive, dir);
+  const archive = source.kind === "image" ? `image ${source.image}` : source.path;
+  const checkpoint = source.kind === "archive"
+    ? await readCheckpointArchive(source.path, dir)
+    : await readCheckpointDir(source.path, dir);
   const cfg = checkpoint.config;
   const runtimes = compatibleRuntimes(core.runtimeBinary);
   if (!runtimes.has(cfg.runtime ?? "")) {
@@ -102,7 +136,7 @@ export async function planRestore(
       `the image of checkpoint ${archive} (${refs.join(", ")}) is not on this node: pull it first`,
     );
   }
-  if (fromDir) {
+  if (source.kind === "pod") {
     // RestorePod: the request names the image; it must be the checkpoint's.
     const asked = core.deps.images.resolve(config.image?.image ?? "");
     if (asked?.id !== image.id) {

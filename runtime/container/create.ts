@@ -21,9 +21,11 @@ import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
 import {
   carryLog,
+  checkpointImageSource,
   namesCheckpointArchive,
   planRestore,
   type RestorePlan,
+  type RestoreSource,
   restoreSpecOf,
 } from "../checkpoint/restore.ts";
 import { applyRootfsDiff, removeBeneath } from "../../image/mod.ts";
@@ -58,11 +60,16 @@ export async function createContainer(
     const imageName = config.image?.image ?? "";
     await using undoRestore = new AsyncDisposableStack();
     let restore: RestorePlan | undefined;
-    if (opts.restoreFrom || (await namesCheckpointArchive(imageName))) {
+    const source: RestoreSource | undefined = opts.restoreFrom
+      ? { kind: "pod", path: opts.restoreFrom }
+      : (await namesCheckpointArchive(imageName))
+      ? { kind: "archive", path: imageName }
+      : checkpointImage(core, imageName);
+    if (source) {
       const dir = `${core.config.root}/checkpoints/restore-${crypto.randomUUID()}`;
       await mkdirPrivate(`${core.config.root}/checkpoints`);
       undoRestore.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
-      restore = await planRestore(core, sandbox, config, dir, opts.restoreFrom);
+      restore = await planRestore(core, sandbox, config, dir, source);
     }
     const image = restore?.image ?? core.deps.images.resolve(imageName);
     if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
@@ -202,6 +209,12 @@ export async function createContainer(
     });
     return id;
   });
+}
+
+/** The checkpoint an image named in CreateContainer carries, if it is a checkpoint image. */
+function checkpointImage(core: RuntimeCore, name: string): RestoreSource | undefined {
+  const image = core.deps.images.resolve(name);
+  return image ? checkpointImageSource(core, image, name) : undefined;
 }
 
 /** The log path must be a file (or not exist yet): a directory there is the caller's mistake. */

@@ -17,13 +17,7 @@ import { assert, assertEquals } from "../../testing/assert.ts";
 import { ContainerState } from "../../api/gen/api.ts";
 import type { ContainerConfig } from "../../api/gen/api.ts";
 import type { DeepPartial } from "../harness/cri_client.ts";
-import {
-  containerConfig,
-  leftovers,
-  NOTHING,
-  podConfig,
-  readCriLog,
-} from "../harness/pods.ts";
+import { containerConfig, leftovers, NOTHING, podConfig, readCriLog } from "../harness/pods.ts";
 import { nodeEnv } from "./_env.ts";
 import { onNode, sleep, step } from "./_node.ts";
 
@@ -53,10 +47,11 @@ Deno.test(onNode(
         `touch /marker; rm -f /bin/yes; ${COUNT}`,
       ]),
       // The server prints what arrives; the client sends the count over an open connection.
+      // (The server's stdin must stay open: at its end busybox nc closes the connection.)
       tcp: containerConfig("tcp", images.busybox.ref, [
         "sh",
         "-c",
-        `nc -l -p 7000 & sleep 1; (${COUNT}) | nc 127.0.0.1 7000`,
+        `sleep 100000 | nc -l -p 7000 & sleep 1; (${COUNT}) | nc 127.0.0.1 7000`,
       ]),
       tty: containerConfig("tty", images.busybox.ref, ["sh", "-c", COUNT], {
         tty: true,
@@ -65,13 +60,11 @@ Deno.test(onNode(
     const names = Object.keys(configs);
     const oldPod = podConfig(logRoot, "ckpt-old");
     const newPod = podConfig(logRoot, "ckpt-new");
-    const logOf = (pod: typeof oldPod, name: string) =>
-      `${pod.logDirectory}/${name}/0.log`;
+    const logOf = (pod: typeof oldPod, name: string) => `${pod.logDirectory}/${name}/0.log`;
     const pods: string[] = [];
     const restored: Record<string, string> = {};
     const diagnose = async (what: string) => {
-      const read = (p: string) =>
-        Deno.readTextFile(p).then((x) => x.slice(-2000), (e) => `${e}`);
+      const read = (p: string) => Deno.readTextFile(p).then((x) => x.slice(-2000), (e) => `${e}`);
       const parts = [`=== ${what}`, `--- agent\n${agent.tail(30)}`];
       for (const [name, id] of Object.entries(restored)) {
         const work = `${agent.root}/containers/${id}/checkpoint/work`;
@@ -212,9 +205,7 @@ Deno.test(onNode(
           // CRIU restored the shell's memory: it goes on from where it was, not from 0.
           assert(
             fresh[0]! > last - 3 && fresh[0]! <= last + 1,
-            `${name} continues from ${last}: ${
-              JSON.stringify(fresh.slice(0, 5))
-            }`,
+            `${name} continues from ${last}: ${JSON.stringify(fresh.slice(0, 5))}`,
           );
           for (let i = 1; i < fresh.length; i++) {
             assertEquals(fresh[i], fresh[i - 1]! + 1);
@@ -283,8 +274,7 @@ Deno.test(onNode(
       });
     } finally {
       for (const p of pods) {
-        const bounded = (x: Promise<unknown>) =>
-          Promise.race([x.catch(() => {}), sleep(30_000)]);
+        const bounded = (x: Promise<unknown>) => Promise.race([x.catch(() => {}), sleep(30_000)]);
         await bounded(client.runtime.stopPodSandbox({ podSandboxId: p }));
         await bounded(client.runtime.removePodSandbox({ podSandboxId: p }));
       }
