@@ -45,16 +45,17 @@ Deno.test("no permission set is --allow-all", () => {
   }
 });
 
-Deno.test("the agent writes only its own directories, the pod logs and cgroupfs", () => {
+Deno.test("the agent writes only its own directories, the pod logs, cgroupfs and the kubelet's checkpoints", () => {
   assertEquals(sets.agent?.write, [
     "/var/lib/sauropod",
     "/run/sauropod",
     "/var/log/pods",
     "/sys/fs/cgroup",
+    "/var/lib/kubelet/checkpoints",
   ]);
 });
 
-Deno.test("the agent runs only the OCI runtime, CNI plugins, unshare, nsenter, apparmor_parser and Deno", () => {
+Deno.test("the agent runs only the OCI runtime, CNI plugins, unshare, nsenter, apparmor_parser, criu and Deno", () => {
   const run = sets.agent?.run;
   assert(Array.isArray(run));
   const named = [
@@ -64,6 +65,7 @@ Deno.test("the agent runs only the OCI runtime, CNI plugins, unshare, nsenter, a
     "nsenter",
     "/usr/sbin/apparmor_parser",
     "/sbin/apparmor_parser",
+    "/usr/sbin/criu",
   ];
   for (const prog of run) {
     assert(
