@@ -23,6 +23,7 @@ import type { Logger } from "../../log/mod.ts";
 import type { FdStream } from "../../ffi/fd.ts";
 import type { WaitStatus } from "../../ffi/process.ts";
 import { setWindowSize } from "../../ffi/pty.ts";
+import { sendSignal } from "../../ffi/process.ts";
 import { type OomWatcher, watchOom } from "../../cgroups/oom.ts";
 import { ConsoleSocket } from "./_console.ts";
 import { CriLogWriter } from "./_cri_log.ts";
@@ -272,6 +273,15 @@ export class Container {
     const args = all ? ["--all", this.id, String(signal)] : [this.id, String(signal)];
     try {
       await this.#runc!.run("kill", args);
+      // `--all` signals the processes of runc's cgroup; the init gets it directly too, so
+      // that a process outside that view (seen after a CRIU restore) still ends.
+      if (all && this.#pid > 0 && this.#status !== "stopped") {
+        try {
+          sendSignal(this.#pid, signal);
+        } catch {
+          // already gone
+        }
+      }
     } catch (err) {
       // The init may have exited between our check and runc's.
       if (isFailedPrecondition(err) || this.#status === "stopped") {

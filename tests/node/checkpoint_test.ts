@@ -63,6 +63,35 @@ Deno.test(onNode(
     const logOf = (pod: typeof oldPod, name: string) => `${pod.logDirectory}/${name}/0.log`;
     const pods: string[] = [];
     const restored: Record<string, string> = {};
+    /** The restored init as the kernel and runc see it (printed: the guest's only report). */
+    const facts = async (name: string) => {
+      const id = restored[name]!;
+      const read = (p: string) => Deno.readTextFile(p).then((x) => x.trim(), (e) => `${e}`);
+      const pid = (await read(`${agent.state}/shims/${id}/init.pid`)).trim();
+      const status = (await read(`/proc/${pid}/status`)).split("\n")
+        .filter((l) => /^(State|PPid|NSpid):/.test(l)).join("; ");
+      const cg = (await read(`/proc/${pid}/cgroup`)).replace(/^0::/, "");
+      const runc = await new Deno.Command("runc", {
+        args: ["--root", `${agent.state}/runc`, "state", id],
+        stdout: "piped",
+        stderr: "piped",
+      }).output().then((o) => dec.decode(o.stdout).replace(/\s+/g, " ") + dec.decode(o.stderr));
+      // deno-lint-ignore no-console -- the guest's output is the only report
+      console.error(
+        `=== ${name}: pid ${pid} (${status}); shim ${await read(
+          `${agent.state}/shims/${id}/shim.pid`,
+        )}; cgroup ${cg} freeze=${await read(`/sys/fs/cgroup${cg}/cgroup.freeze`)}; runc ${runc}`,
+      );
+    };
+    /** Runs `fn`; on failure prints what is known, then fails. */
+    const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        await diagnose(`${what}: ${err}`);
+        throw err;
+      }
+    };
     const diagnose = async (what: string) => {
       const read = (p: string) => Deno.readTextFile(p).then((x) => x.slice(-2000), (e) => `${e}`);
       const parts = [`=== ${what}`, `--- agent\n${agent.tail(30)}`];
@@ -225,24 +254,25 @@ Deno.test(onNode(
         "the counter, restored, counts on from its last number; rootfs changes back",
         async () => {
           await continues("counter");
-          const r = await client.runtime.execSync({
-            containerId: restored.counter!,
-            cmd: [
-              "sh",
-              "-c",
-              "test -e /marker && ! test -e /bin/yes && echo rootfs-ok",
-            ],
-            timeout: 20n,
-          });
-          assertEquals(
-            dec.decode(r.stdout).trim(),
-            "rootfs-ok",
-            dec.decode(r.stderr),
+          await facts("counter");
+          const r = await guard("counter exec", () =>
+            client.runtime.execSync({
+              containerId: restored.counter!,
+              cmd: [
+                "sh",
+                "-c",
+                "test -e /marker && ! test -e /bin/yes && echo rootfs-ok",
+              ],
+              timeout: 20n,
+            }));
+          if (dec.decode(r.stdout).trim() !== "rootfs-ok") {
+            await diagnose(`exec: exit ${r.exitCode}, ${dec.decode(r.stderr)}`);
+          }
+          assertEquals(dec.decode(r.stdout).trim(), "rootfs-ok", dec.decode(r.stderr));
+          await guard(
+            "counter stop",
+            () => client.runtime.stopContainer({ containerId: restored.counter!, timeout: 2n }),
           );
-          await client.runtime.stopContainer({
-            containerId: restored.counter!,
-            timeout: 2n,
-          });
           const after = await client.runtime.containerStatus({
             containerId: restored.counter!,
           });
