@@ -30,6 +30,9 @@ import {
 } from "../checkpoint/restore.ts";
 import { applyRootfsDiff, removeBeneath } from "../../image/mod.ts";
 
+/** runc reads a container's own CRIU config file from this annotation. */
+const CRIU_CONFIG_ANNOTATION = "org.criu.config";
+
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
   core: RuntimeCore,
@@ -183,6 +186,14 @@ export async function createContainer(
         }
       }
       const spec = await containerSpec(core, sandbox, c, image);
+      if (restore) {
+        // runc 1.1 hands CRIU only the old cgroup paths on cgroup v2, so the restored tree
+        // would land in a cgroup named after the checkpointed container. With cgroups left
+        // alone, it stays where runc put CRIU: the new container's cgroup.
+        const conf = `${restoreDir}/criu.conf`;
+        await atomicWrite(conf, "manage-cgroups=ignore\n", { mode: PRIVATE_FILE });
+        spec.annotations = { ...spec.annotations, [CRIU_CONFIG_ANNOTATION]: conf };
+      }
       const u = spec.process?.user;
       if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
       await atomicWrite(`${bundle}/config.json`, JSON.stringify(spec), { mode: PRIVATE_FILE });

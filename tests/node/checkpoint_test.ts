@@ -255,6 +255,14 @@ Deno.test(onNode(
         async () => {
           await continues("counter");
           await facts("counter");
+          const pid = (await Deno.readTextFile(
+            `${agent.state}/shims/${restored.counter}/init.pid`,
+          )).trim();
+          const cgroup = await Deno.readTextFile(`/proc/${pid}/cgroup`);
+          assert(
+            cgroup.includes(restored.counter!),
+            `the restored process is in the new container's cgroup: ${cgroup}`,
+          );
           const r = await guard("counter exec", () =>
             client.runtime.execSync({
               containerId: restored.counter!,
