@@ -105,10 +105,12 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   const cni = new CniManager({
     config: config.cni,
     cacheDir: `${config.root}/cni`,
+    podCidrFile: `${config.root}/pod-cidr`,
     logger: log.with({ component: "cni" }),
   });
   const runtimeBinary = which(config.runtime.binary) ?? config.runtime.binary;
   const checkpoint = new CheckpointProbe(() => probeCheckpoint(runtimeBinary));
+  await cni.restorePodCidr();
   const core = new RuntimeCore({
     config,
     logger: log,

@@ -187,12 +187,14 @@ export async function dumpFrozen(
       mounts.map((m) => m.destination),
     );
   }
+  const image = core.deps.images.resolve(c.doc.imageId);
   const config: ConfigDump = {
     id: c.doc.id,
     name: c.config.metadata?.name ?? "",
     rootfsImage: c.config.image?.userSpecifiedImage || c.doc.imageName,
-    rootfsImageRef: c.doc.imageRef,
-    rootfsImageName: c.config.annotations[IMAGE_NAME] ?? c.doc.imageName,
+    // containerd's form: repo@sha256 (pulled by it if absent), and a name that parses.
+    rootfsImageRef: image?.repoDigests[0] ?? c.doc.imageRef,
+    rootfsImageName: c.config.annotations[IMAGE_NAME] ?? image?.repoTags[0] ?? c.doc.imageName,
     runtime: core.runtimeBinary.split("/").pop() ?? "runc",
     createdTime: rfc3339Nano(BigInt(c.doc.createdAtNs)),
     checkpointedTime: rfc3339Nano(checkpointedAt),
