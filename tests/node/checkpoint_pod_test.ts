@@ -9,13 +9,7 @@ import { assert, assertEquals } from "../../testing/assert.ts";
 import { ContainerState } from "../../api/gen/api.ts";
 import type { ContainerConfig } from "../../api/gen/api.ts";
 import type { DeepPartial } from "../harness/cri_client.ts";
-import {
-  containerConfig,
-  leftovers,
-  NOTHING,
-  podConfig,
-  readCriLog,
-} from "../harness/pods.ts";
+import { containerConfig, leftovers, NOTHING, podConfig, readCriLog } from "../harness/pods.ts";
 import { nodeEnv } from "./_env.ts";
 import { onNode, sleep, step } from "./_node.ts";
 
@@ -45,8 +39,7 @@ Deno.test(onNode(
     const configs = [counter("a"), counter("b")];
     const oldPod = podConfig(logRoot, "pod-old");
     const newPod = podConfig(logRoot, "pod-new");
-    const logOf = (pod: typeof oldPod, name: string) =>
-      `${pod.logDirectory}/${name}/0.log`;
+    const logOf = (pod: typeof oldPod, name: string) => `${pod.logDirectory}/${name}/0.log`;
     const pods: string[] = [];
     try {
       await step(
@@ -153,9 +146,7 @@ Deno.test(onNode(
             const last = old.at(-1)!;
             assert(
               fresh[0]! > last - 3 && fresh[0]! <= last + 1,
-              `${c.name} continues from ${last}: ${
-                JSON.stringify(fresh.slice(0, 5))
-              }`,
+              `${c.name} continues from ${last}: ${JSON.stringify(fresh.slice(0, 5))}`,
             );
           }
           const a = (await Deno.readTextFile(`${shared}/a`)).trim().split("\n")
@@ -175,8 +166,7 @@ Deno.test(onNode(
       });
     } finally {
       for (const p of pods) {
-        const bounded = (x: Promise<unknown>) =>
-          Promise.race([x.catch(() => {}), sleep(30_000)]);
+        const bounded = (x: Promise<unknown>) => Promise.race([x.catch(() => {}), sleep(30_000)]);
         await bounded(client.runtime.stopPodSandbox({ podSandboxId: p }));
         await bounded(client.runtime.removePodSandbox({ podSandboxId: p }));
       }
