@@ -22,7 +22,13 @@ import { ImageService } from "../image/mod.ts";
 import { bundleShim, ShimManager } from "../shim/client/mod.ts";
 import { CniManager } from "../network/mod.ts";
 import { cgroupPort } from "../runtime/cgroup_port.ts";
-import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
+import {
+  cgroupDriver,
+  controllerVersion,
+  detectLayout,
+  kernelHasPsi,
+  StatsCollector,
+} from "../cgroups/mod.ts";
 import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
 import { AppArmor, detectSelinux } from "../lsm/mod.ts";
 import { probeRuntimeBinary } from "./probe.ts";
@@ -127,7 +133,19 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     checkpoint: { capability: () => checkpoint.get() },
   });
   await recover(core);
-  const stats = new StatsService(core, layout, driver);
+  // stats.collect_period_seconds > 0: background rounds fill the cache that the calls read,
+  // kept for two periods so a call between rounds never reads cgroups itself.
+  const period = config.stats.collectPeriodSeconds * 1000;
+  const collector = new StatsCollector({
+    logger: log.with({ component: "stats" }),
+    ...(period > 0 ? { cacheTtlMs: 2 * period } : {}),
+  });
+  const stats = new StatsService(core, layout, driver, {
+    collector,
+    psi: kernelHasPsi(),
+    ...(period > 0 ? { cacheTtlMs: 2 * period } : {}),
+  });
+  if (period > 0) stats.startBackground(period);
   const dialer = new NetnsDialer({ logger: log.with({ component: "portforward" }) });
   const streaming = new StreamingServer({
     address: config.stream.address,
@@ -210,6 +228,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       notifier.stopping("shutting down: draining in-flight calls");
     },
     close: async () => {
+      stats.stopBackground();
       await streaming.close();
       await core.deps.shims.dropSpares().catch((err) =>
         log.warn("cannot stop the spare shims", { err })

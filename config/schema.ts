@@ -232,7 +232,9 @@ export const SCHEMA: TableSpec = {
       fields: {
         collect_period_seconds: int(
           0,
-          "Background collection period; 0 reads cgroups on demand (with a 1 s cache).",
+          "Background collection period: every N seconds the agent reads the cgroups of every " +
+            "pod and container, and stats and metrics calls are answered from those readings. " +
+            "0 reads cgroups on demand, with a 1 s cache.",
         ),
       },
     },
