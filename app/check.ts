@@ -16,6 +16,7 @@ import { checkCgroups } from "./check_cgroups.ts";
 import type { Finding } from "./finding.ts";
 import { checkPermissions } from "./check_permissions.ts";
 import { checkLsm } from "./check_lsm.ts";
+import { probeCheckpoint } from "../checkpoint/mod.ts";
 
 export type { Finding } from "./finding.ts";
 
@@ -42,6 +43,26 @@ export async function checks(config: Config): Promise<Finding[]> {
   );
 
   out.push(...(await checkHandlers(config)));
+
+  const ckpt = await probeCheckpoint(which(config.runtime.binary) ?? config.runtime.binary);
+  add(
+    ckpt.usable
+      ? {
+        level: "ok",
+        check: "checkpoint",
+        message: `checkpoint/restore available: criu ${ckpt.criuVersion} (${ckpt.criu})` +
+          (ckpt.features?.length ? `, features ${ckpt.features.join(", ")}` : ""),
+      }
+      : {
+        level: "warn",
+        check: "checkpoint",
+        message: `checkpoint/restore unavailable: ${ckpt.reason}`,
+        fix: ckpt.criu
+          ? "CheckpointContainer, CheckpointPod and RestorePod answer FAILED_PRECONDITION; " +
+            "a CRIU release that supports this kernel fixes it"
+          : "apt-get install -y criu",
+      },
+  );
 
   out.push(...(await checkCgroups(config)));
   out.push(...(await checkLsm()));

@@ -119,6 +119,7 @@ export function writableDirs(config: Config): Array<{ key: string; dir: string }
       dir: h.root,
     })),
     ...config.runtime.podLogRoots.map((dir) => ({ key: "runtime.pod_log_roots", dir })),
+    ...config.runtime.checkpointRoots.map((dir) => ({ key: "runtime.checkpoint_roots", dir })),
     { key: "(cgroupfs)", dir: CGROUPFS },
   ];
 }
@@ -138,6 +139,9 @@ export function agentGrants(config: Config, host: HostFacts): AgentGrants {
     if (path) run.push(path);
   }
   for (const p of APPARMOR_PARSER) if (host.which(p)) run.push(p);
+  // CRIU, probed (`criu check`) before checkpoint/restore is offered; absent on most nodes.
+  const criu = host.which("criu");
+  if (criu) run.push(criu);
   run.push(listable(host.deno, "Deno.execPath()"));
   for (const dir of config.cni.binDirs) {
     const d = listable(dir.replace(/\/+$/, ""), "cni.bin_dirs");

@@ -16,13 +16,14 @@ const HOST: HostFacts = {
   listDir: (dir) => dir === "/opt/cni/bin" ? ["bridge", "calico"] : [],
 };
 
-Deno.test("the agent writes its directories, the pod log roots and cgroupfs: nothing else", () => {
+Deno.test("the agent writes its directories, the pod log and checkpoint roots and cgroupfs: nothing else", () => {
   const g = agentGrants(defaultConfig(), HOST);
   assertEquals(g.write, [
     "/var/lib/sauropod",
     "/run/sauropod",
     "/run/sauropod/runc",
     "/var/log/pods",
+    "/var/lib/kubelet/checkpoints",
     "/sys/fs/cgroup",
   ]);
 });
@@ -43,6 +44,7 @@ Deno.test("grants follow the config: moved directories, log roots, runtime, CNI 
     "/run/s/runc",
     "/var/log/pods",
     "/tmp",
+    "/var/lib/kubelet/checkpoints",
     "/sys/fs/cgroup",
   ]);
   assert(g.run.includes("/usr/bin/crun") && !g.run.includes("/usr/sbin/runc"));
@@ -58,7 +60,7 @@ Deno.test("permissionFlags() renders every kind and never -A", () => {
   const flags = permissionFlags(agentGrants(defaultConfig(), HOST));
   assert(flags.includes(
     "--allow-write=/var/lib/sauropod,/run/sauropod,/run/sauropod/runc," +
-      "/var/log/pods,/sys/fs/cgroup",
+      "/var/log/pods,/var/lib/kubelet/checkpoints,/sys/fs/cgroup",
   ));
   assert(flags.includes("--allow-sys=hostname,uid") && flags.includes("--allow-ffi"));
   assert(flags.some((f) => f.startsWith("--allow-env=PATH,")));

@@ -34,6 +34,7 @@ import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
 import { AppArmor, detectSelinux } from "../lsm/mod.ts";
 import { probeRuntimeBinary } from "./probe.ts";
 import { probeHandlers } from "./handler_probe.ts";
+import { CheckpointProbe, probeCheckpoint } from "../checkpoint/mod.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
 import type { Appliers } from "./reload.ts";
@@ -120,6 +121,8 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     podCidrFile: `${config.root}/pod-cidr`,
     logger: log.with({ component: "cni" }),
   });
+  // CRIU and the default handler's runtime; a pod on another handler is checked when it asks.
+  const checkpoint = new CheckpointProbe(() => probeCheckpoint(handlers.default.binary));
   await cni.restorePodCidr();
   const core = new RuntimeCore({
     config,
@@ -134,6 +137,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     agentCapabilities: proc.capBnd,
     node,
     apparmor,
+    checkpoint: { capability: () => checkpoint.get() },
   });
   await recover(core);
   // stats.collect_period_seconds > 0: background rounds fill the cache that the calls read,
@@ -197,7 +201,8 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       status: {
         runtimeReady,
         networkReady,
-        info: () => ({
+        info: async () => ({
+          checkpoint: await checkpoint.get(),
           cgroupLayout: layout.mode,
           cgroupDriver: driver.name,
           oom,

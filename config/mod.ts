@@ -59,6 +59,8 @@ export interface Config {
     podLogsDir: string;
     /** Directories pods may log under (RunPodSandbox's log_directory). */
     podLogRoots: string[];
+    /** Directories checkpoint archives may be written under. */
+    checkpointRoots: string[];
     /** The handler of a pod that names none; always one of `handlers` once resolved. */
     defaultHandler: string;
     /**
@@ -568,6 +570,17 @@ function checkLogRoots(cfg: Config, source: (key: string) => string): void {
     if (plain === undefined) {
       throw invalidArgument(
         `${source("runtime.pod_log_roots")}: "runtime.pod_log_roots"[${i}] ${
+          JSON.stringify(r)
+        } must be an absolute path without empty, . or .. components`,
+      );
+    }
+    return plain;
+  });
+  cfg.runtime.checkpointRoots = cfg.runtime.checkpointRoots.map((r, i) => {
+    const plain = plainAbsolute(r);
+    if (plain === undefined) {
+      throw invalidArgument(
+        `${source("runtime.checkpoint_roots")}: "runtime.checkpoint_roots"[${i}] ${
           JSON.stringify(r)
         } must be an absolute path without empty, . or .. components`,
       );

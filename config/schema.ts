@@ -169,6 +169,13 @@ export const SCHEMA: TableSpec = {
             'from this file). crictl\'s examples and critest log under /tmp: add "/tmp" for them. ' +
             "Absolute paths without . or .. components; needs a restart.",
         ),
+        checkpoint_roots: list(
+          ["/var/lib/kubelet/checkpoints"],
+          "Directories CheckpointContainer and CheckpointPod may write archives under (the " +
+            "kubelet writes to /var/lib/kubelet/checkpoints): a location outside them is refused " +
+            "(INVALID_ARGUMENT naming this key). The agent's Deno permissions cover them; absolute " +
+            "paths without . or .. components; needs a restart.",
+        ),
       },
     },
     sandbox: {

@@ -49,6 +49,9 @@ import { reopenContainerLog } from "./runtime/container_reopen_log.ts";
 import { getContainerEvents } from "./runtime/container_events.ts";
 import { containerStats } from "./runtime/container_stats.ts";
 import { listContainerStats } from "./runtime/container_stats_list.ts";
+import { checkpointContainer } from "./runtime/container_checkpoint.ts";
+import { checkpointPod } from "./runtime/pod_checkpoint.ts";
+import { restorePod } from "./runtime/pod_restore.ts";
 import { streamPodSandboxes } from "./runtime/pod_stream.ts";
 import { streamContainers } from "./runtime/container_stream.ts";
 import { streamContainerStats } from "./runtime/container_stats_stream.ts";
@@ -158,6 +161,9 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
     getContainerEvents: getContainerEvents(core),
     containerStats: containerStats(stats),
     listContainerStats: listContainerStats(stats),
+    checkpointContainer: checkpointContainer(core),
+    checkpointPod: checkpointPod(core),
+    restorePod: restorePod(core),
     streamContainerStats: streamContainerStats(stats, limits),
     listMetricDescriptors: listMetricDescriptors(stats),
     listPodSandboxMetrics: listPodSandboxMetrics(stats),

@@ -71,6 +71,8 @@ const symbols = {
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t count); */
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** ssize_t read(int fd, void *buf, size_t count); */
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** ssize_t getdents64(int fd, void *dirp, size_t count); */
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** off_t lseek(int fd, off_t offset, int whence); */
@@ -153,6 +155,7 @@ export const O = {
   NOCTTY: 0o400,
   DIRECTORY: ARM ? 0o40000 : 0o200000,
   NOFOLLOW: ARM ? 0o100000 : 0o400000,
+  NONBLOCK: 0o4000,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,
 } as const;
@@ -578,6 +581,18 @@ export function writeAllSync(file: Fd, data: Uint8Array): void {
       throw new SyscallError("write", errno());
     }
     off += n;
+  }
+}
+
+/** Reads up to `buf.length` bytes of the open file into `buf`; 0 at its end. */
+export function readSync(file: Fd, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(
+      libc().symbols.read(file.fd, buf as Uint8Array<ArrayBuffer>, BigInt(buf.length)),
+    );
+    if (n >= 0) return n;
+    if (errno() === Errno.EINTR) continue;
+    throw new SyscallError("read", errno());
   }
 }
 

@@ -40,6 +40,8 @@ export interface ImageRecord {
   manifestDigest: string;
   /** When this node first pulled the image. */
   pulledAtNs: bigint;
+  /** The checkpoint annotations of its manifest and index (a checkpoint image). */
+  checkpointAnnotations?: Record<string, string>;
 }
 
 /** What garbage collection keeps for the images: their blobs and layer chains. */
@@ -100,6 +102,7 @@ export class ImageIndex {
       pulledAtNs: s.pulledAtNs,
     };
     if (s.facts.createdAtNs !== undefined) rec.createdAtNs = s.facts.createdAtNs;
+    if (s.facts.checkpoint) rec.checkpointAnnotations = s.facts.checkpoint;
     return rec;
   }
 

@@ -68,6 +68,7 @@ export interface Index {
   kind: "index";
   mediaType: string;
   manifests: Descriptor[];
+  annotations?: Record<string, string>;
 }
 
 /** A single-platform image manifest. */
@@ -193,7 +194,9 @@ export function parseManifest(bytes: Uint8Array, contentType: string): Index | M
   if (mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList) {
     if (!Array.isArray(doc.manifests)) throw invalidArgument("index has no manifests list");
     const manifests = doc.manifests.map((m, i) => checkDescriptor(m, `index.manifests[${i}]`));
-    return { kind: "index", mediaType, manifests };
+    const idx: Index = { kind: "index", mediaType, manifests };
+    if (isRecord(doc.annotations)) idx.annotations = doc.annotations as Record<string, string>;
+    return idx;
   }
   if (mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest) {
     if (doc.schemaVersion !== 2) {

@@ -35,7 +35,11 @@ import { formatReference, type Reference, repository } from "./_reference.ts";
 import type { Endpoint, PullCredentials, RegistryClient } from "./_registry.ts";
 import type { Snapshotter } from "./_snapshots.ts";
 import type { ImageRow } from "./_store.ts";
-import { summariseConfig } from "./_summary.ts";
+import { checkpointAnnotations, type ConfigFacts, summariseConfig } from "./_summary.ts";
+
+function withCheckpoint(f: ConfigFacts, c: Record<string, string> | undefined): ConfigFacts {
+  return c ? { ...f, checkpoint: c } : f;
+}
 import { unpackLayer } from "./_unpack.ts";
 
 const RETRIES = 3;
@@ -302,7 +306,13 @@ export async function pull<T>(
       manifestMediaType,
       configJson: new TextDecoder().decode(cfgBytes),
       // The config is parsed here, once; listing and removing images never parse it again.
-      facts: summariseConfig(config),
+      facts: withCheckpoint(
+        summariseConfig(config),
+        checkpointAnnotations(
+          doc.kind === "index" ? doc.annotations : undefined,
+          manifest.annotations,
+        ),
+      ),
       layers: manifest.layers.map((l, i) => ({
         digest: l.digest,
         size: l.size,

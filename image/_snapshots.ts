@@ -259,6 +259,7 @@ export class Snapshotter {
     chainIds: string[],
     target: string,
     idmap?: RootfsIdmap,
+    beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>,
   ): Promise<{ upperDir: string; created: boolean }> {
     const lower = this.#lowerDirs(chainIds);
     const key = CONTAINER_PREFIX + containerId;
@@ -282,6 +283,8 @@ export class Snapshotter {
       lower.push(`${dir}/empty`);
     }
     try {
+      // A restore fills the new writable layer before overlayfs sees it.
+      if (created && beforeMount) await beforeMount(`${dir}/fs`, [...lower]);
       if ((await mountsAt(target)) === 0) {
         if (idmap) {
           // Container root owns its writable layer's root; the image's files arrive mapped.

@@ -27,6 +27,41 @@ export interface ImageConfigSummary {
 export interface ConfigFacts {
   summary: ImageConfigSummary;
   createdAtNs?: bigint;
+  /**
+   * The checkpoint annotations of the image's manifest and index (a checkpoint image's
+   * marks: CRI-O's on the manifest, checkpointctl's `org.criu.checkpoint.*` on both).
+   */
+  checkpoint?: Record<string, string>;
+}
+
+/** Annotation keys that mark a checkpoint image, by who writes them. */
+export const CHECKPOINT_ANNOTATIONS = [
+  "io.kubernetes.cri-o.annotations.checkpoint.name",
+  "org.criu.checkpoint.container.name",
+  "checkpointctl.annotation.checkpoint.name",
+] as const;
+
+/**
+ * The checkpoint annotations among `sources` (index first, manifest last wins): keys under
+ * the CRI-O, checkpointctl and CRIU checkpoint prefixes, at most 64, values ≤ 4096 bytes.
+ */
+export function checkpointAnnotations(
+  ...sources: (Record<string, string> | undefined)[]
+): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const src of sources) {
+    for (const [k, v] of Object.entries(src ?? {})) {
+      if (
+        typeof v !== "string" || v.length > 4096 ||
+        !/^(io\.kubernetes\.cri-o\.annotations\.|org\.criu\.checkpoint\.|checkpointctl\.annotation\.)/
+          .test(k)
+      ) continue;
+      if (!(k in out) && ++n > 64) continue;
+      out[k] = v;
+    }
+  }
+  return n ? out : undefined;
 }
 
 function strings(v: unknown): string[] {
@@ -71,13 +106,19 @@ export function encodeFacts(f: ConfigFacts): string {
   return JSON.stringify({
     summary: f.summary,
     ...(f.createdAtNs !== undefined ? { createdAtNs: f.createdAtNs.toString() } : {}),
+    ...(f.checkpoint ? { checkpoint: f.checkpoint } : {}),
   });
 }
 
 /** Reads what {@link encodeFacts} wrote. */
 export function decodeFacts(text: string): ConfigFacts {
-  const v = JSON.parse(text) as { summary: ImageConfigSummary; createdAtNs?: string };
-  return v.createdAtNs !== undefined
-    ? { summary: v.summary, createdAtNs: BigInt(v.createdAtNs) }
-    : { summary: v.summary };
+  const v = JSON.parse(text) as {
+    summary: ImageConfigSummary;
+    createdAtNs?: string;
+    checkpoint?: Record<string, string>;
+  };
+  const f: ConfigFacts = { summary: v.summary };
+  if (v.createdAtNs !== undefined) f.createdAtNs = BigInt(v.createdAtNs);
+  if (v.checkpoint) f.checkpoint = v.checkpoint;
+  return f;
 }

@@ -103,8 +103,8 @@ export interface UnpackOptions {
   lowers: () => string[];
   /** Settles when every lower layer is unpacked; rejects when one failed. */
   lowersReady?: Promise<void>;
-  /** The diff id the image config promises for this layer. */
-  diffId: string;
+  /** The diff id the image config promises for this layer (absent: not checked). */
+  diffId?: string;
   signal?: AbortSignal;
   logger: Logger;
 }
@@ -185,7 +185,7 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
     inflate?.destroy();
   }
   const diffId = `sha256:${hash.digest("hex")}`;
-  if (diffId !== o.diffId) {
+  if (o.diffId !== undefined && diffId !== o.diffId) {
     throw invalidArgument(
       `layer content does not match the image config: diff id ${diffId}, expected ${o.diffId}`,
     );

@@ -39,7 +39,10 @@ import { ImageDb } from "./_store.ts";
 import { ImageIndex, type ImageRecord } from "./_index.ts";
 
 export { formatReference, parseReference, type Reference } from "./_reference.ts";
+export { applyRootfsDiff, removeBeneath } from "./_diff_apply.ts";
+export { type TarEntry, type TarLimits, TarReader } from "./_tar.ts";
 export type { ImageConfigSummary } from "./_summary.ts";
+export { CHECKPOINT_ANNOTATIONS } from "./_summary.ts";
 export { type ImageRecord, MIN_ID_PREFIX } from "./_index.ts";
 
 /** Credentials of one pull (the CRI `AuthConfig`). */
@@ -367,7 +370,12 @@ export class ImageService {
     containerId: string,
     image: ImageRecord,
     target: string,
-    opts: { readonly: boolean; idmap?: RootfsIdmap | undefined },
+    opts: {
+      readonly: boolean;
+      idmap?: RootfsIdmap | undefined;
+      /** Runs on the new, empty writable layer before it is mounted (a restore's diff). */
+      beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>;
+    },
   ): Promise<{ upperDir: string }> {
     if (containerId === "") throw invalidArgument("container id is empty");
     const { upperDir } = await this.#snapshots.mount(
@@ -375,10 +383,17 @@ export class ImageService {
       image.chainIds,
       target,
       opts.idmap,
+      opts.beforeMount,
     );
     this.#usage = undefined;
     this.#log.debug("prepared rootfs", { containerId, image: image.id, readonly: opts.readonly });
     return { upperDir };
+  }
+
+  /** The unpacked directory of the image's top layer (a checkpoint image's content). */
+  topLayerDir(image: ImageRecord): string | undefined {
+    const top = image.chainIds.at(-1);
+    return top ? this.#snapshots.layerDir(top) : undefined;
   }
 
   /**

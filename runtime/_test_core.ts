@@ -211,6 +211,15 @@ export class FakeShim implements ShimHandle {
   update(): Promise<void> {
     return Promise.resolve();
   }
+  pause(): Promise<void> {
+    return Promise.resolve();
+  }
+  resume(): Promise<void> {
+    return Promise.resolve();
+  }
+  checkpoint(): Promise<void> {
+    return Promise.reject(new Error("not faked"));
+  }
   delete(): Promise<void> {
     if (this.#shims.fail.has("shim-delete")) return Promise.reject(new Error("runc delete failed"));
     this.exit(137);

@@ -14,7 +14,14 @@ import { KeyedLock } from "../lib/keyed_lock.ts";
 import { EventBus } from "./events.ts";
 import { resolvePrefix } from "./ids.ts";
 import type { Container, Sandbox } from "./records.ts";
-import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
+import type {
+  CgroupPort,
+  CheckpointPort,
+  CniPort,
+  ImagePort,
+  ShimPort,
+  StorePort,
+} from "./ports.ts";
 import type { NodeFacts } from "../oci/mod.ts";
 import type { AppArmorPort } from "../lsm/mod.ts";
 import type { HandlerSet } from "./handlers.ts";
@@ -39,6 +46,8 @@ export interface RuntimeDeps {
   node: NodeFacts;
   /** AppArmor on the node: which profile a container runs under. */
   apparmor: AppArmorPort;
+  /** Whether CRIU can checkpoint and restore here (absent: it cannot). */
+  checkpoint?: CheckpointPort;
 }
 
 /** Shared state of the runtime; operations take it as their first argument. */

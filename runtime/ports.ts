@@ -12,6 +12,7 @@ import type { ImageRecord, ImageUse } from "../image/mod.ts";
 import type { PodNetworkRequest, PodNetworkResult, PodNetworkTeardown } from "../network/mod.ts";
 import type { RecordKind, StoredRecord } from "../store/mod.ts";
 import type { OwnedCgroup } from "../cgroups/mod.ts";
+import type { CheckpointCapability } from "../checkpoint/mod.ts";
 
 /** The shim client (`shim/client/`'s ShimManager). */
 export interface ShimPort {
@@ -56,8 +57,15 @@ export interface ImagePort {
     containerId: string,
     image: ImageRecord,
     target: string,
-    opts: { readonly: boolean; idmap?: { usernsPath: string; hostId: number } | undefined },
+    opts: {
+      readonly: boolean;
+      idmap?: { usernsPath: string; hostId: number } | undefined;
+      /** Fills the new writable layer before it is mounted (a restore's rootfs diff). */
+      beforeMount?: (upperDir: string, lowers: string[]) => Promise<void>;
+    },
   ): Promise<{ upperDir: string }>;
+  /** The unpacked top layer of `image` (a checkpoint image's files), if present. */
+  topLayerDir?(image: ImageRecord): string | undefined;
   /** Unmounts `target` and drops the container's snapshot (idempotent). */
   unmountRootfs(containerId: string, target: string): Promise<void>;
   /**
@@ -103,4 +111,9 @@ export interface CgroupPort {
   ensureParent(parent: string): OwnedCgroup | undefined;
   /** Removes what {@link ensureParent} created (idempotent). */
   removeParent(owned: OwnedCgroup): void;
+}
+
+/** The node's checkpoint/restore capability (`checkpoint/`'s probe, cached). */
+export interface CheckpointPort {
+  capability(): Promise<CheckpointCapability>;
 }

@@ -83,6 +83,41 @@ export interface CreateParams {
   readonly stdin: boolean;
   /** Close the container's stdin when the first attacher that used it detaches. */
   readonly stdinOnce: boolean;
+  /**
+   * Restore from a checkpoint instead of creating: nothing runs until `start`, which runs
+   * `runc restore` with the shim's new stdio (absent from older agents).
+   */
+  readonly restore?: RestoreSpec;
+}
+
+/** The CRIU options of a dump, repeated by its restore. */
+export interface CriuFlags {
+  /** `--tcp-established`: established TCP connections are dumped and repaired. */
+  readonly tcpEstablished: boolean;
+  /** `--ext-unix-sk`: unix sockets with a peer outside the container. */
+  readonly extUnixSk: boolean;
+  /** `--shell-job`: the process tree has a controlling terminal from outside. */
+  readonly shellJob: boolean;
+  /** `--file-locks`: held file locks are dumped. */
+  readonly fileLocks: boolean;
+}
+
+/** Where a restore's CRIU images are and how they were dumped. */
+export interface RestoreSpec extends CriuFlags {
+  /** The CRIU image directory (`runc restore --image-path`). */
+  readonly imagePath: string;
+  /** CRIU's work directory (its restore.log). */
+  readonly workPath: string;
+}
+
+/** Parameters of `checkpoint` (`runc checkpoint`). */
+export interface CheckpointParams extends CriuFlags {
+  readonly imagePath: string;
+  readonly workPath: string;
+  /** Keep the container running after the dump (`--leave-running`). */
+  readonly leaveRunning: boolean;
+  /** The dump is killed after this long (and the container thawed). */
+  readonly timeoutMs: number;
 }
 
 /** How a process ended, as recorded in `exit.json` and sent to waiters. */
@@ -177,6 +212,11 @@ export interface Calls {
   reopenLog: { params: Record<never, never>; result: Record<never, never> };
   update: { params: { resources: unknown }; result: Record<never, never> };
   delete: { params: Record<never, never>; result: { exit?: ExitInfo } };
+  /** `runc pause`: the container's cgroup frozen. */
+  pause: { params: Record<never, never>; result: Record<never, never> };
+  /** `runc resume`: thawed. */
+  resume: { params: Record<never, never>; result: Record<never, never> };
+  checkpoint: { params: CheckpointParams; result: Record<never, never> };
 }
 
 /** A control call's name. */
@@ -193,6 +233,9 @@ export const OPS: readonly Op[] = [
   "reopenLog",
   "update",
   "delete",
+  "pause",
+  "resume",
+  "checkpoint",
 ];
 
 /** A control request line. */

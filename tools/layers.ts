@@ -21,7 +21,8 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 //   6  cri/  streaming/
 //   5  runtime/
 //   4  shim/client/  shim/server/
-//   3  cgroups/  oci/  lsm/ (on oci/)  image/  network/  store/  shim/protocol.ts
+//   3  cgroups/  oci/  lsm/ (on oci/)  image/  checkpoint/ (on image/)  network/  store/
+//      shim/protocol.ts
 //   2  lib/ (on ffi/)  ffi/  config/ (on lib/)
 //   1  api/  errors/  log/
 //
@@ -40,6 +41,7 @@ const ALLOWED: Record<string, string[]> = {
   store: ["lib", "errors", "log"],
   image: ["lib", "ffi", "config", "errors", "log"],
   network: ["lib", "ffi", "config", "errors", "log"],
+  checkpoint: ["image", "lib", "ffi", "config", "errors", "log"],
   "shim/protocol.ts": ["errors"],
   shim: ["shim/protocol.ts", "errors"],
   "shim/server": ["shim/protocol.ts", "cgroups", "lib", "ffi", "errors", "log"],
@@ -53,6 +55,7 @@ const ALLOWED: Record<string, string[]> = {
     "oci",
     "lsm",
     "image",
+    "checkpoint",
     "network",
     "store",
     "lib",

@@ -28,8 +28,11 @@ export interface StatusDeps {
   handlers: HandlerSet;
   runtimeReady(): Promise<Readiness>;
   networkReady(): Promise<Readiness>;
-  /** Extra verbose info (e.g. the streaming server address, cgroup layout). */
-  info?(): Record<string, unknown>;
+  /**
+   * Extra verbose info (e.g. the streaming server address, cgroup layout, whether CRIU can
+   * checkpoint here).
+   */
+  info?(): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 function condition(type: string, r: Readiness): RuntimeCondition {
@@ -75,7 +78,9 @@ export function status(deps: StatusDeps): (req: StatusRequest) => Promise<Status
     const info: Record<string, string> = {};
     if (req.verbose) {
       info.config = JSON.stringify(redactedConfig(deps.config));
-      for (const [k, v] of Object.entries(deps.info?.() ?? {})) info[k] = JSON.stringify(v);
+      for (const [k, v] of Object.entries((await deps.info?.()) ?? {})) {
+        info[k] = JSON.stringify(v);
+      }
       info.runtimeHandlers = JSON.stringify(
         deps.handlers.all().map((h) => ({
           name: h.name,

@@ -20,6 +20,19 @@ import { recordedRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, openToUserns, PRIVATE_FILE } from "../modes.ts";
 import { Spans } from "../../lib/spans.ts";
+import {
+  carryLog,
+  checkpointImageSource,
+  namesCheckpointArchive,
+  planRestore,
+  type RestorePlan,
+  type RestoreSource,
+  restoreSpecOf,
+} from "../checkpoint/restore.ts";
+import { applyRootfsDiff, removeBeneath } from "../../image/mod.ts";
+
+/** runc reads a container's own CRIU config file from this annotation. */
+const CRIU_CONFIG_ANNOTATION = "org.criu.config";
 import type { ImageRecord } from "../../image/mod.ts";
 import { resolveStopSignal } from "../stop_signal.ts";
 
@@ -30,6 +43,10 @@ export async function createContainer(
   config: ContainerConfig,
   _sandboxConfig: PodSandboxConfig | undefined,
   signal?: AbortSignal,
+  opts: {
+    /** RestorePod: restore from this pod checkpoint folder (config.image is the base image). */
+    restoreFrom?: string;
+  } = {},
 ): Promise<string> {
   const sandbox = core.sandbox(sandboxId);
   // Where the time goes, logged with "container created" (bench/profile.ts reads it): each
@@ -51,7 +68,20 @@ export async function createContainer(
     }
     if (logPath) await checkLogPath(logPath);
     const imageGiven = config.image?.image ?? "";
-    const image = core.deps.images.resolve(imageGiven);
+    await using undoRestore = new AsyncDisposableStack();
+    let restore: RestorePlan | undefined;
+    const source: RestoreSource | undefined = opts.restoreFrom
+      ? { kind: "pod", path: opts.restoreFrom }
+      : (await namesCheckpointArchive(imageGiven))
+      ? { kind: "archive", path: imageGiven }
+      : checkpointImage(core, imageGiven);
+    if (source) {
+      const dir = `${core.config.root}/checkpoints/restore-${crypto.randomUUID()}`;
+      await mkdirPrivate(`${core.config.root}/checkpoints`);
+      undoRestore.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+      restore = await planRestore(core, sandbox, config, dir, source);
+    }
+    const image = restore?.image ?? core.deps.images.resolve(imageGiven);
     if (!image) throw notFound(`image "${imageGiven}" not found: pull it first`);
     const imageName = imageNameOf(config, imageGiven, image);
     const volumeImages = resolveImageVolumes(core, config);
@@ -129,6 +159,12 @@ export async function createContainer(
       }
     }
     undo.defer(() => Deno.remove(bundle, { recursive: true }).catch(() => {}));
+    const restoreDir = `${bundle}/checkpoint`;
+    if (restore) {
+      // Into the bundle: removed with it, whatever happens next.
+      await Deno.rename(restore.checkpoint.dir, restoreDir);
+      await mkdirPrivate(`${restoreDir}/work`);
+    }
     if (logPath) {
       // The kubelet's log tree: its directories are 0755, as containerd makes them.
       await Deno.mkdir(logPath.slice(0, logPath.lastIndexOf("/")), {
@@ -152,12 +188,20 @@ export async function createContainer(
       stdin: config.stdin,
       stdinOnce: config.stdinOnce,
       bundleReady: bundleReady.promise,
+      ...(restore ? { restore: restoreSpecOf(restore, restoreDir) } : {}),
     });
     try {
+      const diff = restore?.checkpoint.rootfsDiff && `${restoreDir}/rootfs-diff.tar`;
       const mounted = await core.deps.images.mountRootfs(id, image, rootfs, {
         readonly: config.linux?.securityContext?.readonlyRootfs ?? false,
         ...(userns && sandbox.doc.ns.user
           ? { idmap: { usernsPath: sandbox.doc.ns.user, hostId: userns.hostId } }
+          : {}),
+        ...(diff
+          ? {
+            beforeMount: (upper, lowers) =>
+              applyRootfsDiff(diff, upper, lowers, log).then(() => {}),
+          }
           : {}),
       });
       doc.upperDir = mounted.upperDir;
@@ -182,7 +226,24 @@ export async function createContainer(
         await faultPoint(core, "container-create:after-volumes");
       }
       if (signal?.aborted) throw signal.reason;
+      if (restore) {
+        await removeBeneath(rootfs, restore.checkpoint.deleted);
+        if (logPath) {
+          await carryLog(
+            restore.checkpoint.log && `${restoreDir}/${restore.checkpoint.log.split("/").pop()}`,
+            logPath,
+          );
+        }
+      }
       const spec = await containerSpec(core, sandbox, c, image);
+      if (restore) {
+        // runc 1.1 hands CRIU only the old cgroup paths on cgroup v2, so the restored tree
+        // would land in a cgroup named after the checkpointed container. With cgroups left
+        // alone, it stays where runc put CRIU: the new container's cgroup.
+        const conf = `${restoreDir}/criu.conf`;
+        await atomicWrite(conf, "manage-cgroups=ignore\n", { mode: PRIVATE_FILE });
+        spec.annotations = { ...spec.annotations, [CRIU_CONFIG_ANNOTATION]: conf };
+      }
       const u = spec.process?.user;
       if (u) doc.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] };
       spans.mark("specMs");
@@ -208,6 +269,7 @@ export async function createContainer(
     containerTransition(core, c, "created");
     spans.mark("savedMs");
     undo.move();
+    undoRestore.move();
     log.info("container created", {
       image: imageName,
       ...spans.fields(),
@@ -215,6 +277,12 @@ export async function createContainer(
     });
     return id;
   });
+}
+
+/** The checkpoint an image named in CreateContainer carries, if it is a checkpoint image. */
+function checkpointImage(core: RuntimeCore, name: string): RestoreSource | undefined {
+  const image = core.deps.images.resolve(name);
+  return image ? checkpointImageSource(core, image, name) : undefined;
 }
 
 /**

@@ -23,7 +23,10 @@ export async function startContainer(core: RuntimeCore, containerId: string): Pr
     let startedAt: bigint;
     try {
       // The shim's clock, taken before runc start: the exit time comes from it too.
-      ({ startedAtNs: startedAt } = await shim.start());
+      const started = await shim.start();
+      startedAt = started.startedAtNs;
+      // A restored container's process exists only from now on (runc restore).
+      if (started.pid) c.doc.pid = started.pid;
     } catch (err) {
       // As containerd: a container that failed to start is exited with reason StartError.
       containerTransition(core, c, "startFailed", {

@@ -18,6 +18,7 @@ import { ControlClient, dial } from "./_conn.ts";
 import { shimAlive, waitShimGone } from "./_proc.ts";
 import { collectExecSync, frameSession } from "./_session.ts";
 import type {
+  CheckpointParams,
   CreateTimings,
   ExecOptions,
   ExecSyncOptions,
@@ -192,10 +193,22 @@ export class ShimClient implements ShimHandle {
     return this.#callTimeoutMs + RUNTIME_CALL_MARGIN_MS;
   }
 
-  async start(): Promise<{ startedAtNs: bigint }> {
+  async start(): Promise<{ startedAtNs: bigint; pid?: number }> {
     const t0 = nowNs();
     const r = await this.#call("start", {}, this.#runtimeTimeout());
-    return { startedAtNs: r.startedAtNs ? BigInt(r.startedAtNs) : t0 };
+    return { startedAtNs: r.startedAtNs ? BigInt(r.startedAtNs) : t0, pid: r.pid };
+  }
+
+  async pause(): Promise<void> {
+    await this.#call("pause", {}, this.#runtimeTimeout());
+  }
+
+  async resume(): Promise<void> {
+    await this.#call("resume", {}, this.#runtimeTimeout());
+  }
+
+  async checkpoint(p: CheckpointParams): Promise<void> {
+    await this.#call("checkpoint", p, p.timeoutMs + RUNTIME_CALL_MARGIN_MS);
   }
 
   async kill(signal: number, all = false): Promise<void> {

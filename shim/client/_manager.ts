@@ -112,6 +112,7 @@ export class ShimManager implements HandleHost {
         tty: o.tty,
         stdin: o.stdin,
         stdinOnce: o.stdinOnce,
+        ...(o.restore ? { restore: o.restore } : {}),
       },
       runtime.callTimeoutMs + 5_000,
     );

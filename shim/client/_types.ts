@@ -3,9 +3,15 @@
  *
  * @module
  */
-import type { RuntimeSpec, StdioSession, TerminalSize } from "../protocol.ts";
+import type {
+  CheckpointParams,
+  RestoreSpec,
+  RuntimeSpec,
+  StdioSession,
+  TerminalSize,
+} from "../protocol.ts";
 
-export type { RuntimeSpec, StdioSession, TerminalSize };
+export type { CheckpointParams, RestoreSpec, RuntimeSpec, StdioSession, TerminalSize };
 
 /** What a new shim creates. */
 export interface ShimCreateOptions {
@@ -25,6 +31,8 @@ export interface ShimCreateOptions {
    * caller's mount and spec work. A rejection aborts the create (and undoes the shim).
    */
   bundleReady?: Promise<unknown>;
+  /** Restore from these CRIU images at start instead of creating (no init until then). */
+  restore?: RestoreSpec;
 }
 
 /** How a container ended. */
@@ -101,8 +109,17 @@ export interface ShimHandle {
   readonly shimPid: number;
   /** How the create that made this handle went (absent on a handle found again). */
   readonly createTimings?: CreateTimings;
-  /** `runc start`; when, by the shim's clock (the one its exit time comes from). */
-  start(): Promise<{ startedAtNs: bigint }>;
+  /**
+   * `runc start` (or `runc restore` for a container created from a checkpoint); when, by
+   * the shim's clock (the one its exit time comes from), and the init's pid.
+   */
+  start(): Promise<{ startedAtNs: bigint; pid?: number }>;
+  /** `runc pause`. */
+  pause(): Promise<void>;
+  /** `runc resume`. */
+  resume(): Promise<void>;
+  /** `runc checkpoint` (CRIU) into `p.imagePath`. */
+  checkpoint(p: CheckpointParams): Promise<void>;
   /** `runc kill`; not-found once the container has exited (unless `all`). */
   kill(signal: number, all?: boolean): Promise<void>;
   state(): Promise<ShimState>;

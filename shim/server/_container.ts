@@ -15,6 +15,7 @@ import {
   failedPrecondition,
   isFailedPrecondition,
   isNotFound,
+  messageOf,
   notFound,
   wrap,
 } from "../../errors/mod.ts";
@@ -22,6 +23,7 @@ import type { Logger } from "../../log/mod.ts";
 import type { FdStream } from "../../ffi/fd.ts";
 import type { WaitStatus } from "../../ffi/process.ts";
 import { setWindowSize } from "../../ffi/pty.ts";
+import { sendSignal } from "../../ffi/process.ts";
 import { type OomWatcher, watchOom } from "../../cgroups/oom.ts";
 import { ConsoleSocket } from "./_console.ts";
 import { CriLogWriter } from "./_cri_log.ts";
@@ -32,8 +34,25 @@ import type { Reaper } from "./_reaper.ts";
 import { Runc } from "./_runc.ts";
 import type { FrameSession } from "./_session.ts";
 import { nowNs } from "../../lib/clock.ts";
-import type { CreateParams, ExitInfo, StateInfo, TerminalSize } from "../protocol.ts";
+import type {
+  CheckpointParams,
+  CreateParams,
+  CriuFlags,
+  ExitInfo,
+  StateInfo,
+  TerminalSize,
+} from "../protocol.ts";
 import { Spans } from "../../lib/spans.ts";
+
+/** The runc flags of a dump's CRIU options (a restore repeats them). */
+export function criuArgs(f: CriuFlags): string[] {
+  const out: string[] = [];
+  if (f.tcpEstablished) out.push("--tcp-established");
+  if (f.extUnixSk) out.push("--ext-unix-sk");
+  if (f.shellJob) out.push("--shell-job");
+  if (f.fileLocks) out.push("--file-locks");
+  return out;
+}
 
 /** After the init exits, its output may take this long to end before the exit is recorded. */
 const EXIT_DRAIN_MS = 2000;
@@ -114,7 +133,6 @@ export class Container {
       });
       this.#runc = runc;
       let log: CriLogWriter | undefined;
-      let console: ConsoleSocket | undefined;
       try {
         if (p.logPath) {
           try {
@@ -126,45 +144,15 @@ export class Container {
           }
         }
         spans.mark("logOpenMs");
-        const hub = new OutputHub({ ...(log ? { log } : {}), logger: this.#log });
-        this.#hub = hub;
-        const pidFile = `${this.#stateDir}/init.pid`;
-        const args = ["--bundle", p.bundle, "--pid-file", pidFile];
-        if (p.tty) {
-          console = ConsoleSocket.listen(`${this.#stateDir}/tty`);
-          args.push("--console-socket", console.path);
+        this.#hub = new OutputHub({ ...(log ? { log } : {}), logger: this.#log });
+        if (p.restore) {
+          // Nothing runs before start: `runc restore` makes and starts the process at once.
+          this.#status = "created";
+          this.#log.info("container prepared for restore", { images: p.restore.imagePath });
+          return { pid: 0 };
         }
-        args.push(this.id);
-        // Without a tty the init inherits runc's stdio: pipes that outlive runc.
-        const proc = runc.spawn("create", args, {
-          stdin: !p.tty && p.stdin ? "piped" : "null",
-          stdout: p.tty ? "null" : "piped",
-          stderr: p.tty ? "null" : "piped",
-        });
-        if (!p.tty) {
-          hub.pump("stdout", proc.child.stdout);
-          hub.pump("stderr", proc.child.stderr);
-          if (p.stdin) this.#stdin = pipeStdin(proc.child.stdin);
-        }
-        await proc.done();
-        spans.mark("runcMs");
-        const pid = readPidFile(pidFile);
-        if (console) {
-          this.#pty = console.receive(`container "${this.id}"`);
-          hub.pump("stdout", this.#pty.readable);
-          if (p.stdin) this.#stdin = ptyStdin(this.#pty);
-        }
-        this.#pid = pid;
+        const pid = await this.#spawnInit("create", p, [], spans);
         this.#status = "created";
-        this.#reaper.wait(pid).then((s) => this.#initExited(s));
-        spans.mark("pidMs");
-        try {
-          this.#oom = await watchOom(pid, { logger: this.#log });
-        } catch (err) {
-          // Not fatal: the container runs, only OOMKilled cannot be reported.
-          this.#log.warn("cannot watch OOM kills", { pid, err });
-        }
-        spans.mark("oomMs");
         this.#log.info("container created", { pid, ...spans.fields() });
         return { pid };
       } catch (err) {
@@ -177,10 +165,66 @@ export class Container {
         this.#status = "deleted";
         queueMicrotask(() => this.#gone());
         throw err;
-      } finally {
-        console?.close();
       }
     });
+  }
+
+  /**
+   * Runs `runc create` or `runc restore` with the shim's stdio (pipes, or a pty received on
+   * the console socket) and returns the init's pid, now watched by the reaper.
+   */
+  async #spawnInit(
+    call: "create" | "restore",
+    p: CreateParams,
+    extra: string[],
+    spans?: Spans,
+  ): Promise<number> {
+    const hub = this.#hub!;
+    const runc = this.#runc!;
+    let console: ConsoleSocket | undefined;
+    try {
+      const pidFile = `${this.#stateDir}/init.pid`;
+      const args = ["--bundle", p.bundle, "--pid-file", pidFile, ...extra];
+      if (p.tty) {
+        console = ConsoleSocket.listen(`${this.#stateDir}/tty`);
+        args.push("--console-socket", console.path);
+      }
+      args.push(this.id);
+      // Without a tty the init inherits runc's stdio: pipes that outlive runc. A restore
+      // hands them to CRIU, which puts them where the dumped process had its old pipes
+      // (runc's descriptors.json names them, --inherit-fd maps them).
+      const proc = runc.spawn(call, args, {
+        stdin: !p.tty && p.stdin ? "piped" : "null",
+        stdout: p.tty ? "null" : "piped",
+        stderr: p.tty ? "null" : "piped",
+      });
+      if (!p.tty) {
+        hub.pump("stdout", proc.child.stdout);
+        hub.pump("stderr", proc.child.stderr);
+        if (p.stdin) this.#stdin = pipeStdin(proc.child.stdin);
+      }
+      await proc.done();
+      spans?.mark("runcMs");
+      const pid = readPidFile(pidFile);
+      if (console) {
+        this.#pty = console.receive(`container "${this.id}"`);
+        hub.pump("stdout", this.#pty.readable);
+        if (p.stdin) this.#stdin = ptyStdin(this.#pty);
+      }
+      this.#pid = pid;
+      this.#reaper.wait(pid).then((s) => this.#initExited(s));
+      spans?.mark("pidMs");
+      try {
+        this.#oom = await watchOom(pid, { logger: this.#log });
+      } catch (err) {
+        // Not fatal: the container runs, only OOMKilled cannot be reported.
+        this.#log.warn("cannot watch OOM kills", { pid, err });
+      }
+      spans?.mark("oomMs");
+      return pid;
+    } finally {
+      console?.close();
+    }
   }
 
   /**
@@ -196,7 +240,35 @@ export class Container {
         );
       }
       const startedAtNs = nowNs().toString();
-      await this.#runc!.run("start", [this.id]);
+      const restore = this.#params?.restore;
+      if (restore) {
+        try {
+          await this.#spawnInit("restore", this.#params!, [
+            "--detach",
+            "--no-subreaper",
+            "--image-path",
+            restore.imagePath,
+            "--work-path",
+            restore.workPath,
+            ...criuArgs(restore),
+          ]);
+          // A checkpoint taken while frozen (sauropod pauses for a consistent rootfs diff, as
+          // CRI-O does) restores frozen: CRIU brings the freezer state back. Thaw it.
+          try {
+            await this.#runc!.run("resume", [this.id]);
+            this.#log.info("restored container thawed");
+          } catch (err) {
+            if (!/not paused/.test(messageOf(err))) throw err;
+          }
+        } catch (err) {
+          // Nothing was restored: the container ends here, as a failed create does.
+          this.#hub?.cancel();
+          await this.#runc!.run("delete", ["--force", this.id]).catch(() => {});
+          throw err;
+        }
+      } else {
+        await this.#runc!.run("start", [this.id]);
+      }
       if (this.#status === "created") this.#status = "running";
       this.#log.info("container started", { pid: this.#pid });
       return { pid: this.#pid, startedAtNs };
@@ -213,6 +285,15 @@ export class Container {
     const args = all ? ["--all", this.id, String(signal)] : [this.id, String(signal)];
     try {
       await this.#runc!.run("kill", args);
+      // `--all` signals the processes of runc's cgroup; the init gets it directly too, so
+      // that a process outside that view (seen after a CRIU restore) still ends.
+      if (all && this.#pid > 0 && this.#status !== "stopped") {
+        try {
+          sendSignal(this.#pid, signal);
+        } catch {
+          // already gone
+        }
+      }
     } catch (err) {
       // The init may have exited between our check and runc's.
       if (isFailedPrecondition(err) || this.#status === "stopped") {
@@ -262,6 +343,64 @@ export class Container {
     } catch (err) {
       throw wrap(err, `cannot reopen log file ${log.path} of container "${this.id}"`);
     }
+  }
+
+  /** `runc pause`: freezes the container (a checkpoint walks its rootfs meanwhile). */
+  pause(): Promise<void> {
+    return this.#one(async () => {
+      if (this.#status !== "running") {
+        throw failedPrecondition(
+          `container "${this.id}" is ${this.#status}; only a running container can be paused`,
+        );
+      }
+      await this.#runc!.run("pause", [this.id]);
+    });
+  }
+
+  /** `runc resume`: thaws the container. */
+  resume(): Promise<void> {
+    return this.#one(async () => {
+      if (this.#status !== "running") return;
+      try {
+        await this.#runc!.run("resume", [this.id]);
+      } catch (err) {
+        // runc thaws a container whose dump failed, even one paused before: thawed is
+        // what resume wants.
+        if (!/not paused/.test(messageOf(err))) throw err;
+      }
+    });
+  }
+
+  /**
+   * `runc checkpoint`: CRIU dumps the process tree into `imagePath` (its log and stats into
+   * `workPath`). A failed dump leaves the container as it was (runc thaws it); a dump that
+   * outlives `timeoutMs` is killed and the container thawed.
+   */
+  checkpoint(p: CheckpointParams): Promise<void> {
+    return this.#one(async () => {
+      if (this.#status !== "running") {
+        throw failedPrecondition(
+          `container "${this.id}" is ${this.#status}; only a running container can be checkpointed`,
+        );
+      }
+      const args = ["--image-path", p.imagePath, "--work-path", p.workPath, ...criuArgs(p)];
+      if (p.leaveRunning) args.push("--leave-running");
+      args.push(this.id);
+      try {
+        await this.#runc!.run("checkpoint", args, undefined, p.timeoutMs);
+      } catch (err) {
+        // runc thaws after a failed dump; after a killed one nobody did. Only a frozen
+        // container is thawed here, never one runc already stopped.
+        if (this.#status === "running") {
+          await this.#runc!.run("resume", [this.id]).catch(() => {});
+        }
+        throw err;
+      }
+      this.#log.info("container checkpointed", {
+        images: p.imagePath,
+        leaveRunning: p.leaveRunning,
+      });
+    });
   }
 
   /** `runc update --resources -` with OCI LinuxResources. */

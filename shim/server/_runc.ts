@@ -109,26 +109,31 @@ export class Runc {
    * Starts `runc <call> <args>` with the given stdio (the caller owns the piped streams);
    * finish it with {@link RuncProcess.done}.
    */
-  spawn(call: string, args: string[], stdio: RuncStdio): RuncProcess {
+  spawn(call: string, args: string[], stdio: RuncStdio, timeoutMs?: number): RuncProcess {
     const since = this.#logSize();
     this.#log.debug("runc", { call, args });
     const child = this.#reaper.spawn(this.#spec.binary, {
       args: [...this.#globalArgs(), call, ...args],
       ...stdio,
     });
-    return new RuncProcess(this, call, child, since, this.#spec.callTimeoutMs);
+    return new RuncProcess(this, call, child, since, timeoutMs ?? this.#spec.callTimeoutMs);
   }
 
   /**
    * Runs `runc <call> <args>` to completion, feeding `stdin` if given, and returns its
    * stdout. Throws runc's own error.
    */
-  async run(call: string, args: string[], stdin?: Uint8Array): Promise<string> {
+  async run(
+    call: string,
+    args: string[],
+    stdin?: Uint8Array,
+    timeoutMs?: number,
+  ): Promise<string> {
     const proc = this.spawn(call, args, {
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-    });
+    }, timeoutMs);
     const child = proc.child;
     const out = collect(child.stdout);
     const err = collect(child.stderr);
@@ -139,16 +144,22 @@ export class Runc {
     }
     const failure = await proc.wait();
     const [stdout, stderr] = await Promise.all([out, err]);
-    if (failure) throw this.error(call, failure, proc.logSince, stderr);
+    if (failure) throw this.error(call, failure, proc.logSince, stderr, timeoutMs);
     return stdout;
   }
 
   /** The error of a failed call: runc's last logged error, else its stderr, else the status. */
-  error(call: string, failure: CallFailure, since: number, stderr = ""): SauropodError {
+  error(
+    call: string,
+    failure: CallFailure,
+    since: number,
+    stderr = "",
+    timeoutMs = this.#spec.callTimeoutMs,
+  ): SauropodError {
     const what = `runtime call "${call}" for container "${this.id}"`;
     if (failure.timedOut) {
       return deadlineExceeded(
-        `${what} did not finish within ${this.#spec.callTimeoutMs / 1000} s and was killed`,
+        `${what} did not finish within ${timeoutMs / 1000} s and was killed`,
       );
     }
     let logText = "";

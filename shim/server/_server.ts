@@ -261,6 +261,12 @@ export class ShimServer {
         return c.update(p.resources).then(() => ({}));
       case "delete":
         return c.delete();
+      case "pause":
+        return c.pause().then(() => ({}));
+      case "resume":
+        return c.resume().then(() => ({}));
+      case "checkpoint":
+        return c.checkpoint(params as Calls["checkpoint"]["params"]).then(() => ({}));
     }
     return Promise.reject(invalidArgument(`unknown op "${op}"`));
   }

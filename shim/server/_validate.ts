@@ -7,7 +7,9 @@
  */
 import { invalidArgument } from "../../errors/mod.ts";
 import {
+  type CheckpointParams,
   type CreateParams,
+  type CriuFlags,
   type ExecSpec,
   type Hello,
   isRecord,
@@ -15,6 +17,7 @@ import {
   type Op,
   OPS,
   type Request,
+  type RestoreSpec,
 } from "../protocol.ts";
 
 function parseJson(line: string, what: string): Record<string, unknown> {
@@ -97,6 +100,37 @@ export function parseCreateParams(v: unknown): CreateParams {
     tty: bool(p, "tty", "create"),
     stdin: bool(p, "stdin", "create"),
     stdinOnce: bool(p, "stdinOnce", "create", false),
+    ...(p.restore === undefined
+      ? {}
+      : { restore: parseRestoreSpec(record(p.restore, "create.restore")) }),
+  };
+}
+
+function criuFlags(o: Record<string, unknown>, where: string): CriuFlags {
+  return {
+    tcpEstablished: bool(o, "tcpEstablished", where, false),
+    extUnixSk: bool(o, "extUnixSk", where, false),
+    shellJob: bool(o, "shellJob", where, false),
+    fileLocks: bool(o, "fileLocks", where, false),
+  };
+}
+
+function parseRestoreSpec(o: Record<string, unknown>): RestoreSpec {
+  return {
+    imagePath: absPath(o, "imagePath", "create.restore"),
+    workPath: absPath(o, "workPath", "create.restore"),
+    ...criuFlags(o, "create.restore"),
+  };
+}
+
+/** Validates the parameters of `checkpoint`. */
+export function parseCheckpointParams(o: Record<string, unknown>): CheckpointParams {
+  return {
+    imagePath: absPath(o, "imagePath", "checkpoint"),
+    workPath: absPath(o, "workPath", "checkpoint"),
+    leaveRunning: bool(o, "leaveRunning", "checkpoint", true),
+    timeoutMs: int(o, "timeoutMs", "checkpoint", 1, 24 * 3600 * 1000),
+    ...criuFlags(o, "checkpoint"),
   };
 }
 
@@ -179,6 +213,8 @@ export function parseRequest(line: string): Request {
       };
     case "update":
       return { seq, op: "update", params: { resources: record(params.resources, "resources") } };
+    case "checkpoint":
+      return { seq, op: "checkpoint", params: parseCheckpointParams(params) };
     default:
       return { seq, op: op as Op, params: {} } as Request;
   }

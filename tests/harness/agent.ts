@@ -85,7 +85,8 @@ export class TestAgent implements AsyncDisposable {
     // The kubelet's pod log dir of this node: where e2eEnv puts the pods' logs.
     const podLogs = `pod_logs_dir = "${this.dir}/pod-logs"\npod_log_roots = ${
       JSON.stringify([`${this.dir}/pod-logs`, ...(o.podLogRoots ?? ["/var/log/pods", "/tmp"])])
-    }`;
+    }
+checkpoint_roots = ${JSON.stringify([this.dir, "/tmp", "/var/lib/kubelet/checkpoints"])}`;
     const extra = o.config ?? "";
     const withRuntime = /^\[runtime\]$/m.test(extra)
       ? extra.replace(/^\[runtime\]$/m, `[runtime]\n${podLogs}`)
