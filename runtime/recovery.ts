@@ -144,6 +144,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
   });
   if (shim) {
     c.shim = shim;
+    core.counters.shimsReconnected++;
     const st = await shim.state();
     if (st.status === "running") {
       containerTransition(core, c, "restored", {
@@ -191,6 +192,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
   }
   if (s.doc.pause) {
     s.pauseShim = await core.deps.shims.reconnect(s.doc.pause.containerId).catch(() => undefined);
+    if (s.pauseShim) core.counters.shimsReconnected++;
     if (s.doc.state === "ready") {
       const st = await s.pauseShim?.state().catch(() => undefined);
       if (!st || st.status !== "running") {
