@@ -9,7 +9,7 @@ import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { messageOf } from "../errors/mod.ts";
 import { createCriServer, criRpcPaths } from "../cri/server.ts";
-import { AgentMetrics, MetricsEndpoint } from "../metrics/mod.ts";
+import { MetricsSwitch } from "./metrics.ts";
 import { VERSION } from "../version.ts";
 import { secureSocket } from "./socket.ts";
 import type { Readiness } from "../cri/runtime/status.ts";
@@ -39,11 +39,12 @@ import * as kernfs from "../ffi/kernfs.ts";
 export interface Services {
   server: GrpcServer;
   /**
-   * The `/metrics` endpoint. A config reload applies a new `[metrics] address` with
-   * `metrics.reconfigure(address)` after `checkMetricsAddress` (it rebinds in place and keeps
-   * serving where it was if the new address fails); what is counted never stops.
+   * The metrics and their `/metrics` endpoint. A config reload applies a new `[metrics]
+   * address` with `metrics.setAddress(address)` after `checkMetricsAddress`: it loads the
+   * metrics on first use, rebinds in place, and keeps serving where it was if the new address
+   * fails.
    */
-  metrics: MetricsEndpoint;
+  metrics: MetricsSwitch;
   /** Runs once the socket accepts calls (READY=1 to systemd). */
   afterListen(): Promise<void>;
   /** Runs when a stop signal arrives, before the server drains (STOPPING=1). */
@@ -97,20 +98,44 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     { ...apparmor.info(), selinux: node.selinux },
   );
 
-  // Counted from the start whether or not an endpoint serves them, so one turned on later
-  // (a reload) shows the agent's whole life.
-  const metrics = new AgentMetrics(criRpcPaths(), VERSION);
+  // Off, and not even loaded, until an address is set: each hook below is one `?.` test.
+  // Its readings of the runtime run only when scraped, after `core` exists.
+  const metrics = new MetricsSwitch({
+    logger: log.with({ component: "metrics" }),
+    rpcs: criRpcPaths(),
+    version: VERSION,
+    secureUnixSocket: (path) => secureSocket(path, config.socketGroup),
+    sources: {
+      containers: () => {
+        const n = { created: 0, running: 0, exited: 0, unknown: 0 };
+        for (const c of core.containers.values()) n[c.doc.state]++;
+        return n;
+      },
+      pods: () => {
+        const n = { ready: 0, notready: 0 };
+        for (const p of core.sandboxes.values()) n[p.doc.state]++;
+        return n;
+      },
+      shims: () => {
+        let container = 0;
+        let pause = 0;
+        for (const c of core.containers.values()) if (c.shim) container++;
+        for (const p of core.sandboxes.values()) if (p.pauseShim) pause++;
+        return { container, pause, spare: shims.spares };
+      },
+      oomKills: () => core.counters.oomKills,
+      eventsDropped: () => core.events.dropped,
+      shimsLost: () => core.counters.shimsLost,
+      shimsReconnected: () => core.counters.shimsReconnected,
+    },
+  });
   const store = MetadataStore.open(`${config.root}/sauropod.db`);
   const images = await ImageService.open({
     root: config.root,
     config: config.image,
     logger: log.with({ component: "images" }),
     pinned: [config.sandbox.image],
-    observer: {
-      pullStarted: () => metrics.pullStarted(),
-      layerUnpacked: (seconds) => metrics.recordUnpack(seconds),
-      collected: (r) => metrics.recordGc(r),
-    },
+    observer: metrics.imageObserver(),
   });
   const shims = new ShimManager({
     stateRoot: `${config.state}/shims`,
@@ -122,7 +147,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     config: config.cni,
     cacheDir: `${config.root}/cni`,
     logger: log.with({ component: "cni" }),
-    onOperation: (op, seconds, ok) => metrics.recordCni(op, seconds, ok),
+    onOperation: (op, seconds, ok) => metrics.metrics?.recordCni(op, seconds, ok),
   });
   const core = new RuntimeCore({
     config,
@@ -139,29 +164,6 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     apparmor,
   });
   await recover(core);
-  metrics.setSources({
-    containers: () => {
-      const n = { created: 0, running: 0, exited: 0, unknown: 0 };
-      for (const c of core.containers.values()) n[c.doc.state]++;
-      return n;
-    },
-    pods: () => {
-      const n = { ready: 0, notready: 0 };
-      for (const p of core.sandboxes.values()) n[p.doc.state]++;
-      return n;
-    },
-    shims: () => {
-      let container = 0;
-      let pause = 0;
-      for (const c of core.containers.values()) if (c.shim) container++;
-      for (const p of core.sandboxes.values()) if (p.pauseShim) pause++;
-      return { container, pause, spare: shims.spares };
-    },
-    oomKills: () => core.counters.oomKills,
-    eventsDropped: () => core.events.dropped,
-    shimsLost: () => core.counters.shimsLost,
-    shimsReconnected: () => core.counters.shimsReconnected,
-  });
   const stats = new StatsService(core, layout, driver);
   const dialer = new NetnsDialer({ logger: log.with({ component: "portforward" }) });
   const streaming = new StreamingServer({
@@ -177,13 +179,8 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     logger: log.with({ component: "streaming" }),
   });
   await streaming.start();
-  const metricsEndpoint = new MetricsEndpoint({
-    metrics,
-    logger: log.with({ component: "metrics" }),
-    secureUnixSocket: (path) => secureSocket(path, config.socketGroup),
-  });
   try {
-    await metricsEndpoint.reconfigure(config.metrics.address);
+    await metrics.setAddress(config.metrics.address);
   } catch (err) {
     await streaming.close();
     throw err;
@@ -213,7 +210,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     maxRecvMessageBytes: config.limits.maxRecvMessageBytes,
     maxSendMessageBytes: config.limits.maxSendMessageBytes,
     maxConcurrentCalls: config.limits.maxConcurrentCalls,
-    onCall: (path, code, seconds) => metrics.recordRpc(path, code, seconds),
+    onCall: (path, code, seconds) => metrics.metrics?.recordRpc(path, code, seconds),
     deps: {
       config,
       core,
@@ -245,7 +242,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   let watchdog: Watchdog | undefined;
   return {
     server,
-    metrics: metricsEndpoint,
+    metrics,
     afterListen: () => {
       notifier.ready(`serving the CRI on ${config.socket}`);
       watchdog = notifier.startWatchdog((budgetMs) => criSelfCheck(config.socket, budgetMs));
@@ -257,7 +254,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       notifier.stopping("shutting down: draining in-flight calls");
     },
     close: async () => {
-      await metricsEndpoint.close();
+      await metrics.close();
       await streaming.close();
       await core.deps.shims.dropSpares().catch((err) =>
         log.warn("cannot stop the spare shims", { err })
