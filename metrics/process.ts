@@ -56,7 +56,19 @@ export function collectProcess(registers: client.Registry[]): void {
     help: "Maximum number of open file descriptors.",
     registers,
     collect() {
-      const v = readOr(() => maxOpenFiles(kernfs.readTextFileSync("/proc/self/limits")));
+      const v = readOr(() => limit(kernfs.readTextFileSync("/proc/self/limits"), "Max open files"));
+      if (v === undefined) this.reset();
+      else this.set(v);
+    },
+  });
+  new client.Gauge({
+    name: "process_virtual_memory_max_bytes",
+    help: "Maximum amount of virtual memory available in bytes.",
+    registers,
+    collect() {
+      const v = readOr(() =>
+        limit(kernfs.readTextFileSync("/proc/self/limits"), "Max address space")
+      );
       if (v === undefined) this.reset();
       else this.set(v);
     },
@@ -89,9 +101,12 @@ export function statField(stat: string, n: number): number | undefined {
   return v === undefined ? undefined : Number(v);
 }
 
-/** The soft limit of "Max open files" in a `/proc/<pid>/limits` text. */
-export function maxOpenFiles(limits: string): number | undefined {
-  const m = limits.match(/^Max open files\s+(\d+|unlimited)/m);
+/**
+ * The soft limit `name` ("Max open files", "Max address space") in a `/proc/<pid>/limits`
+ * text; `unlimited` is 2^64 − 1 (as client_golang reports it through procfs), which is 2^64 as a float.
+ */
+export function limit(limits: string, name: string): number | undefined {
+  const m = limits.match(new RegExp(`^${name}\\s+(\\d+|unlimited)\\s`, "m"));
   if (!m) return undefined;
-  return m[1] === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(m[1]);
+  return m[1] === "unlimited" ? 2 ** 64 : Number(m[1]); // 2^64 − 1 as a float
 }
