@@ -136,6 +136,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
   if (c.doc.state === "exited") {
     // Nothing runs; the shim (if still there) only keeps the exit record.
     c.shim = await core.deps.shims.reconnect(c.doc.id).catch(() => undefined);
+    if (c.shim) core.counters.shimsReconnected++;
     return;
   }
   const shim = await core.deps.shims.reconnect(c.doc.id).catch((err) => {
