@@ -146,9 +146,11 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   const cni = new CniManager({
     config: config.cni,
     cacheDir: `${config.root}/cni`,
+    podCidrFile: `${config.root}/pod-cidr`,
     logger: log.with({ component: "cni" }),
     onOperation: (op, seconds, ok) => metrics.metrics?.recordCni(op, seconds, ok),
   });
+  await cni.restorePodCidr();
   const core = new RuntimeCore({
     config,
     logger: log,

@@ -104,13 +104,15 @@ Deno.test({
     });
 
     await t.step("RemoveImage is idempotent and refuses images in use", async () => {
-      images.setInUse((id) => id === img.userName.id);
+      images.setInUse((id) =>
+        id === img.userName.id ? { containerId: "c1", volume: false } : undefined
+      );
       const busy = await assertRejects(
         () => removeImage(images, { image: spec(img.userName.ref) }, ctx),
         SauropodError,
       );
       assertEquals(busy.kind, "failed-precondition");
-      images.setInUse(() => false);
+      images.setInUse(() => undefined);
       await removeImage(images, { image: spec(img.userName.ref) }, ctx);
       await removeImage(images, { image: spec(img.userName.ref) }, ctx);
       await removeImage(images, { image: spec("never/pulled:1") }, ctx);

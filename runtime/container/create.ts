@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ContainerConfig, type PodSandboxConfig, Signal } from "../../api/gen/api.ts";
+import type { ContainerConfig, PodSandboxConfig } from "../../api/gen/api.ts";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/mod.ts";
 import type { RuntimeCore } from "../core.ts";
 import { containerTransition } from "../state.ts";
@@ -19,6 +19,8 @@ import { atomicWrite } from "../../lib/fs.ts";
 import { shimRuntime } from "../shim_runtime.ts";
 import { faultPoint } from "../faults.ts";
 import { mkdirPrivate, PRIVATE_FILE } from "../modes.ts";
+import type { ImageRecord } from "../../image/mod.ts";
+import { resolveStopSignal } from "../stop_signal.ts";
 
 /** Creates a container in pod `sandboxId`; returns its id. */
 export async function createContainer(
@@ -43,9 +45,13 @@ export async function createContainer(
       );
     }
     if (logPath) await checkLogPath(logPath);
-    const imageName = config.image?.image ?? "";
-    const image = core.deps.images.resolve(imageName);
-    if (!image) throw notFound(`image "${imageName}" not found: pull it first`);
+    const imageGiven = config.image?.image ?? "";
+    const image = core.deps.images.resolve(imageGiven);
+    if (!image) throw notFound(`image "${imageGiven}" not found: pull it first`);
+    const imageName = imageNameOf(config, imageGiven, image);
+    const volumeImages = resolveImageVolumes(core, config);
+    // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
+    const stopSignal = resolveStopSignal(config.stopSignal, image.config.stopSignal, imageName);
 
     const id = core.deps.shims.takeSpare(sandbox.doc.id) ?? newId();
     core.containerNames.set(nameKey, id);
@@ -62,7 +68,8 @@ export async function createContainer(
       config: encodeContainerConfig(config),
       imageName,
       imageId: image.id,
-      imageRef: image.repoDigests[0] ?? image.id,
+      // The id, as PullImage answers and Container.image_id carries (the CRI since 1.36).
+      imageRef: image.id,
       createdAtNs: nowNs().toString(),
       startedAtNs: "0",
       finishedAtNs: "0",
@@ -75,12 +82,16 @@ export async function createContainer(
       rootfs,
       logPath,
       cgroupsPath: core.deps.cgroups.cgroupsPath(sandbox.doc.cgroupParent, id),
-      // The pod spec's stop signal (KEP-4960) wins over the image's STOPSIGNAL.
-      stopSignal: config.stopSignal > 0
-        ? (Signal[config.stopSignal] ?? "SIGNAL_SIGTERM").replace(/^SIGNAL_/, "")
-        : image.config.stopSignal || "SIGTERM",
+      stopSignal,
       pid: 0,
     };
+    if (volumeImages.length > 0) {
+      doc.imageVolumes = volumeImages.map(({ mount, image }) => ({
+        mount,
+        imageId: image.id,
+        path: `${bundle}/volumes/${mount}`,
+      }));
+    }
     const c: Container = { doc, config, nameKey };
     const log = core.log.with({
       podId: sandbox.doc.id,
@@ -131,6 +142,23 @@ export async function createContainer(
       phase.mountMs = performance.now() - t0;
       await faultPoint(core, "container-create:after-mount");
       undo.defer(() => core.deps.images.unmountRootfs(id, rootfs));
+      if (volumeImages.length > 0) {
+        await mkdirPrivate(`${bundle}/volumes`);
+        undo.defer(() => core.deps.images.unmountVolumes(`${bundle}/volumes`));
+        for (const { mount, image: img } of volumeImages) {
+          const path = `${bundle}/volumes/${mount}`;
+          await mkdirPrivate(path);
+          const subPath = config.mounts[mount]!.imageSubPath;
+          core.deps.images.mountVolume(
+            img,
+            path,
+            subPath,
+            `config.mounts[${mount}].image_sub_path`,
+          );
+        }
+        phase.volumesMs = performance.now() - t0;
+        await faultPoint(core, "container-create:after-volumes");
+      }
       if (signal?.aborted) throw signal.reason;
       const spec = await containerSpec(core, sandbox, c, image);
       const u = spec.process?.user;
@@ -158,6 +186,45 @@ export async function createContainer(
     });
     return id;
   });
+}
+
+/**
+ * The image's name as the container was created with it, for ContainerStatus.image (what
+ * kubectl shows): the pod spec's name the kubelet passes as `user_specified_image`; else
+ * `image` as given, unless that is the image's id (what the kubelet passes there since it
+ * pulls by reference), which names it by its first tag as containerd does.
+ */
+function imageNameOf(config: ContainerConfig, given: string, image: ImageRecord): string {
+  const user = config.image?.userSpecifiedImage ?? "";
+  if (user !== "") return user;
+  const hex = given.replace(/^sha256:/, "");
+  const isId = /^[0-9a-f]+$/.test(hex) && image.id === `sha256:${hex}`;
+  return isId ? image.repoTags[0] ?? given : given;
+}
+
+/**
+ * The images of the config's image volumes (`Mount.image`), which must be on the node: the
+ * kubelet pulls them before it creates the container, as it does the container's image.
+ */
+function resolveImageVolumes(
+  core: RuntimeCore,
+  config: ContainerConfig,
+): { mount: number; image: ImageRecord }[] {
+  const out: { mount: number; image: ImageRecord }[] = [];
+  config.mounts.forEach((m, i) => {
+    if (!m.image) return;
+    const ref = m.image.image;
+    const image = core.deps.images.resolve(ref) ??
+      (m.image.imageRef ? core.deps.images.resolve(m.image.imageRef) : undefined);
+    if (!image) {
+      throw notFound(
+        `config.mounts[${i}].image: image "${ref}" is not present on the node; pull it ` +
+          "before creating a container that mounts it",
+      );
+    }
+    out.push({ mount: i, image });
+  });
+  return out;
 }
 
 /** The log path must be a file (or not exist yet): a directory there is the caller's mistake. */

@@ -134,6 +134,39 @@ Deno.test(onNode(
         );
       });
 
+      await step(t, "an image volume on Linux 6.1: read-only, and a sub path alone", async () => {
+        // The mount path of image volumes (openat2, open_tree, move_mount) on the nodes'
+        // kernel; the host tier runs the rest (tests/image_volumes_test.ts).
+        const vol = (await client.runtime.createContainer({
+          podSandboxId: podId,
+          config: containerConfig("vol", images.busybox.ref, ["sleep", "1000"], {
+            mounts: [
+              { containerPath: "/vol", image: { image: images.busybox.ref }, readonly: true },
+              {
+                containerPath: "/sub",
+                image: { image: images.busybox.ref },
+                imageSubPath: "etc",
+                readonly: true,
+              },
+            ],
+          }),
+          sandboxConfig: pod,
+        })).containerId;
+        await client.runtime.startContainer({ containerId: vol });
+        const r = await client.runtime.execSync({
+          containerId: vol,
+          cmd: [
+            "sh",
+            "-c",
+            "cat /sub/os-release; /vol/bin/busybox echo EXEC; touch /vol/x || echo RO",
+          ],
+          timeout: 60,
+        });
+        const out = new TextDecoder().decode(r.stdout);
+        assert(out.includes("ID=sauropod-test") && out.includes("EXEC\nRO"), out);
+        await client.runtime.removeContainer({ containerId: vol });
+      });
+
       await step(
         t,
         "after an agent restart the container runs on, stats and OOMKilled kept",
