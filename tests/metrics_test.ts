@@ -145,17 +145,22 @@ Deno.test("metrics: scraped during a pod lifecycle, the counters move and promto
 
     // An agent restart: the shims outlive it and are reconnected (never respawned), the
     // endpoint comes back on the same socket, and the process counters start again.
+    // The client goes first: a connection cut under it by the agent's GOAWAY trips Deno's
+    // node:http2 (as in recovery_test.ts).
+    client.close();
     await env.agent.stop();
     await env.agent.launch();
+    const again = new CriClient(env.agent.socket);
+    await using _again = { [Symbol.asyncDispose]: () => Promise.resolve(again.close()) };
     const restarted = await scrape();
     assertEquals(v(restarted, "sauropod_shims_reconnected_total"), 2);
     assertEquals(v(restarted, "sauropod_shims_lost_total"), 0);
     assertEquals(v(restarted, "sauropod_containers", { state: "running" }), 1);
     assert(v(restarted, "process_start_time_seconds") >= startedAt, "a new process");
 
-    await client.runtime.stopContainer({ containerId: id, timeout: 0 });
-    await client.runtime.removePodSandbox({ podSandboxId: podId });
-    await client.image.removeImage({ image: { image: images.busybox.ref } });
+    await again.runtime.stopContainer({ containerId: id, timeout: 0 });
+    await again.runtime.removePodSandbox({ podSandboxId: podId });
+    await again.image.removeImage({ image: { image: images.busybox.ref } });
 
     const after = await scrape();
     assertEquals(v(after, "sauropod_pods", { state: "ready" }), 0);
