@@ -8,13 +8,14 @@ import { ImageServiceDefinition, RuntimeServiceDefinition } from "../api/gen/api
 import { defaultConfig } from "../config/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { type CriDeps, imageHandlers, runtimeHandlers } from "./server.ts";
+import { streamLimits } from "./batches.ts";
 
 Deno.test("README names exactly the RPCs that have no handler", async () => {
   // Building the tables reaches none of the services; the handlers are never called.
   const deps = { config: defaultConfig(), status: {}, setPodCidr() {} } as unknown as CriDeps;
   const served = new Set([
     ...Object.keys(runtimeHandlers(deps, nullLogger)),
-    ...Object.keys(imageHandlers({} as CriDeps["images"])),
+    ...Object.keys(imageHandlers({} as CriDeps["images"], streamLimits(16 << 20))),
   ]);
   const missing = [RuntimeServiceDefinition, ImageServiceDefinition]
     .flatMap((def) => Object.entries(def.methods))

@@ -195,6 +195,20 @@ export class ImageService {
   }
 
   /**
+   * Applies a reloaded configuration's registry keys (`image.mirrors`, `image.auths`,
+   * `image.insecure_registries`) to the pulls that start from now on.
+   */
+  updateRegistries(config: Config["image"]): void {
+    const auths: Record<string, Credentials> = {};
+    for (const [host, a] of Object.entries(config.auths)) auths[host] = a;
+    this.#registry.updateHosts({
+      mirrors: config.mirrors,
+      insecureRegistries: config.insecureRegistries,
+      auths,
+    });
+  }
+
+  /**
    * Pulls `ref` (a tag or digest reference, normalised like docker) and unpacks it.
    * Returns the image; its id is what PullImage answers.
    */
