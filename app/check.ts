@@ -91,6 +91,7 @@ export async function checks(config: Config): Promise<Finding[]> {
     add(await writableDir(name, dir));
   }
   add(await socketDir(config.socket));
+  add(metricsEndpoint(config));
   out.push(...(await cni(config)));
   out.push(...(await checkPermissions(config)));
 
@@ -106,6 +107,20 @@ export async function checks(config: Config): Promise<Finding[]> {
     );
   }
   return out;
+}
+
+/** Whether Prometheus metrics are served, and where (the address was checked at load). */
+function metricsEndpoint(config: Config): Finding {
+  const a = config.metrics.address;
+  return {
+    level: "ok",
+    check: "metrics",
+    message: a === ""
+      ? "Prometheus metrics off ([metrics] address is empty)"
+      : `Prometheus metrics on ${a} (GET /metrics)${
+        config.metrics.allowNonLoopback ? ", non-loopback addresses allowed" : ""
+      }`,
+  };
 }
 
 async function writableDir(name: string, dir: string): Promise<Finding> {

@@ -24,6 +24,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { invalidArgument } from "../errors/mod.ts";
+import { parseListenAddress } from "../lib/listen_address.ts";
 
 /**
  * The plugins of containernetworking/plugins 1.x (Debian's containernetworking-plugins),
@@ -120,8 +121,16 @@ export function writableDirs(config: Config): Array<{ key: string; dir: string }
     })),
     ...config.runtime.podLogRoots.map((dir) => ({ key: "runtime.pod_log_roots", dir })),
     ...config.runtime.checkpointRoots.map((dir) => ({ key: "runtime.checkpoint_roots", dir })),
+    ...metricsSocketDir(config),
     { key: "(cgroupfs)", dir: CGROUPFS },
   ];
+}
+
+/** The directory of a unix socket `[metrics] address` (the agent makes and removes it). */
+function metricsSocketDir(config: Config): Array<{ key: string; dir: string }> {
+  const a = parseListenAddress(config.metrics.address);
+  if (typeof a === "string" || a.kind !== "unix") return [];
+  return [{ key: "metrics.address", dir: a.path.slice(0, a.path.lastIndexOf("/")) || "/" }];
 }
 
 /** Computes the agent's grants for `config` on a node described by `host`. */

@@ -8,7 +8,10 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { messageOf } from "../errors/mod.ts";
-import { createCriServer } from "../cri/server.ts";
+import { createCriServer, criRpcPaths } from "../cri/server.ts";
+import { MetricsSwitch } from "./metrics.ts";
+import { VERSION } from "../version.ts";
+import { secureSocket } from "./socket.ts";
 import type { Readiness } from "../cri/runtime/status.ts";
 import type { GrpcServer } from "../lib/grpc/mod.ts";
 import { StatsService } from "../runtime/stats.ts";
@@ -44,6 +47,13 @@ import * as kernfs from "../ffi/kernfs.ts";
 /** The running agent's parts, as the lifecycle sees them. */
 export interface Services {
   server: GrpcServer;
+  /**
+   * The metrics and their `/metrics` endpoint. A config reload applies a new `[metrics]
+   * address` with `metrics.setAddress(address)` after `checkMetricsAddress`: it loads the
+   * metrics on first use, rebinds in place, and keeps serving where it was if the new address
+   * fails.
+   */
+  metrics: MetricsSwitch;
   /** Runs once the socket accepts calls (READY=1 to systemd). */
   afterListen(): Promise<void>;
   /** Runs when a stop signal arrives, before the server drains (STOPPING=1). */
@@ -102,12 +112,44 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   // What each runtime handler can do, probed once: Status advertises it, specs rely on it.
   const handlers = await probeHandlers(config, log.with({ component: "handlers" }));
 
+  // Off, and not even loaded, until an address is set: each hook below is one `?.` test.
+  // Its readings of the runtime run only when scraped, after `core` exists.
+  const metrics = new MetricsSwitch({
+    logger: log.with({ component: "metrics" }),
+    rpcs: criRpcPaths(),
+    version: VERSION,
+    secureUnixSocket: (path) => secureSocket(path, config.socketGroup),
+    sources: {
+      containers: () => {
+        const n = { created: 0, running: 0, exited: 0, unknown: 0 };
+        for (const c of core.containers.values()) n[c.doc.state]++;
+        return n;
+      },
+      pods: () => {
+        const n = { ready: 0, notready: 0 };
+        for (const p of core.sandboxes.values()) n[p.doc.state]++;
+        return n;
+      },
+      shims: () => {
+        let container = 0;
+        let pause = 0;
+        for (const c of core.containers.values()) if (c.shim) container++;
+        for (const p of core.sandboxes.values()) if (p.pauseShim) pause++;
+        return { container, pause, spare: shims.spares };
+      },
+      oomKills: () => core.counters.oomKills,
+      eventsDropped: () => core.events.dropped,
+      shimsLost: () => core.counters.shimsLost,
+      shimsReconnected: () => core.counters.shimsReconnected,
+    },
+  });
   const store = MetadataStore.open(`${config.root}/sauropod.db`);
   const images = await ImageService.open({
     root: config.root,
     config: config.image,
     logger: log.with({ component: "images" }),
     pinned: [config.sandbox.image],
+    observer: metrics.imageObserver(),
   });
   const shims = new ShimManager({
     stateRoot: `${config.state}/shims`,
@@ -120,6 +162,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     cacheDir: `${config.root}/cni`,
     podCidrFile: `${config.root}/pod-cidr`,
     logger: log.with({ component: "cni" }),
+    onOperation: (op, seconds, ok) => metrics.metrics?.recordCni(op, seconds, ok),
   });
   // CRIU and the default handler's runtime; a pod on another handler is checked when it asks.
   const checkpoint = new CheckpointProbe(() => probeCheckpoint(handlers.default.binary));
@@ -167,6 +210,12 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     logger: log.with({ component: "streaming" }),
   });
   await streaming.start();
+  try {
+    await metrics.setAddress(config.metrics.address);
+  } catch (err) {
+    await streaming.close();
+    throw err;
+  }
 
   const runtimeReady = cached(10_000, async (): Promise<Readiness> => {
     const probe = await probeRuntimeBinary(handlers.default.binary);
@@ -192,6 +241,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     maxRecvMessageBytes: config.limits.maxRecvMessageBytes,
     maxSendMessageBytes: config.limits.maxSendMessageBytes,
     maxConcurrentCalls: config.limits.maxConcurrentCalls,
+    onCall: (path, code, seconds) => metrics.metrics?.recordRpc(path, code, seconds),
     deps: {
       config,
       core,
@@ -225,6 +275,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   const registries = (next: Config) => images.updateRegistries(next.image);
   return {
     server,
+    metrics,
     appliers: {
       "image.mirrors": registries,
       "image.auths": registries,
@@ -243,6 +294,7 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       notifier.stopping("shutting down: draining in-flight calls");
     },
     close: async () => {
+      await metrics.close();
       stats.stopBackground();
       await streaming.close();
       stopPoolTimers(core);

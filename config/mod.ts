@@ -11,6 +11,7 @@ import { invalidArgument, wrap } from "../errors/mod.ts";
 import type { Level, LogFormat } from "../log/mod.ts";
 import { type FieldSpec, HANDLER_SCHEMA, isTable, SCHEMA, type TableSpec } from "./schema.ts";
 import { compileGlob } from "../lib/glob.ts";
+import { parseListenAddress } from "../lib/listen_address.ts";
 
 export { SCHEMA } from "./schema.ts";
 
@@ -95,6 +96,7 @@ export interface Config {
     execSyncOutputBytes: number;
   };
   stats: { collectPeriodSeconds: number };
+  metrics: { address: string; allowNonLoopback: boolean };
   debug: { faultPoints: string[] };
 }
 
@@ -444,6 +446,7 @@ export async function loadConfigWithSources(opts: LoadOptions = {}): Promise<Loa
   const cfg = resolveConfig(merged, Object.keys(overrides).length ? `${source} + flags` : source);
   checkStatePathLength(cfg.state);
   checkLogRoots(cfg, (key) => sources.get(key) ?? "defaults");
+  checkMetricsAddress(cfg.metrics);
   return { config: cfg, files, sources };
 }
 
@@ -612,6 +615,25 @@ export function plainAbsolute(path: string): string | undefined {
 /** Whether plain absolute `path` is one of `roots` or lies beneath one. */
 export function beneathAny(path: string, roots: readonly string[]): boolean {
   return roots.some((r) => path === r || path.startsWith(r === "/" ? "/" : `${r}/`));
+}
+
+/**
+ * `[metrics] address` must parse, and be loopback or a unix socket unless the operator
+ * allowed otherwise: the endpoint has no TLS and no authentication, and what it tells
+ * (which RPCs fail, how many pods and containers run, image pull failures) is
+ * reconnaissance for anyone on the network. containerd and CRI-O default to loopback too.
+ */
+export function checkMetricsAddress(m: Config["metrics"]): void {
+  if (m.address === "") return;
+  const a = parseListenAddress(m.address);
+  if (typeof a === "string") throw invalidArgument(`"metrics.address": ${a}`);
+  if (a.kind === "tcp" && !a.loopback && !m.allowNonLoopback) {
+    throw invalidArgument(
+      `"metrics.address" ${JSON.stringify(m.address)} is not a loopback address: the metrics ` +
+        `endpoint has no TLS or authentication, so it is served on 127.0.0.1, [::1] or a unix ` +
+        `socket; put an authenticating proxy in front, or set "metrics.allow_non_loopback" = true`,
+    );
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { SauropodError } from "../errors/mod.ts";
-import { applyOverrides, defaultConfig, resolveConfig } from "./mod.ts";
+import { applyOverrides, checkMetricsAddress, defaultConfig, resolveConfig } from "./mod.ts";
 
 Deno.test("defaultConfig() has the documented defaults", () => {
   const cfg = defaultConfig();
@@ -144,5 +144,24 @@ Deno.test("handler tables refuse the legacy keys, bad names, options and unknown
     () => resolveConfig({ runtime: { handlers: { runc: { bianry: "x" } } } }, "x"),
     SauropodError,
     'unknown key "runtime.handlers.runc.bianry"',
+  );
+});
+
+Deno.test("metrics: off by default; a non-loopback address is refused unless allowed", () => {
+  assertEquals(defaultConfig().metrics, { address: "", allowNonLoopback: false });
+  checkMetricsAddress({ address: "127.0.0.1:9101", allowNonLoopback: false });
+  checkMetricsAddress({ address: "[::1]:9101", allowNonLoopback: false });
+  checkMetricsAddress({ address: "unix:///run/sauropod/metrics.sock", allowNonLoopback: false });
+  const err = assertThrows(
+    () => checkMetricsAddress({ address: "0.0.0.0:9101", allowNonLoopback: false }),
+    SauropodError,
+    '"metrics.allow_non_loopback" = true',
+  );
+  assertEquals(err.kind, "invalid-argument");
+  checkMetricsAddress({ address: "0.0.0.0:9101", allowNonLoopback: true });
+  assertThrows(
+    () => checkMetricsAddress({ address: "localhost:9101", allowNonLoopback: true }),
+    SauropodError,
+    '"metrics.address": "localhost:9101" is neither',
   );
 });

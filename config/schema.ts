@@ -283,6 +283,28 @@ export const SCHEMA: TableSpec = {
         ),
       },
     },
+    metrics: {
+      doc: "Prometheus metrics of the agent (GET /metrics). Off unless `address` is set. " +
+        "A change takes a restart for now; the endpoint can rebind in place (Services.metrics) " +
+        "for SIGHUP reload to use.",
+      fields: {
+        address: str(
+          "",
+          'Where /metrics is served: "127.0.0.1:<port>" or "[::1]:<port>" (loopback TCP), or ' +
+            'an absolute path or "unix://<path>" (a unix socket, mode 0660, group socket_group). ' +
+            "Empty: no endpoint. The endpoint has no authentication, so a non-loopback address " +
+            "is refused unless allow_non_loopback is set.",
+        ),
+        allow_non_loopback: {
+          type: { kind: "bool" },
+          default: false,
+          doc: "Accept a non-loopback address. The metrics endpoint has neither TLS nor " +
+            "authentication and tells anyone who reaches it what the node runs (pod and " +
+            "container counts, images pulled, failing RPCs); put a TLS/authenticating proxy " +
+            "in front (kube-rbac-proxy) rather than setting this.",
+        },
+      },
+    },
     debug: {
       doc: "Switches for development and tests. Leave alone in production.",
       fields: {

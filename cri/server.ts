@@ -191,6 +191,18 @@ export interface CriServerOptions {
   maxConcurrentCalls: number;
   /** What the handlers call. */
   deps: CriDeps;
+  /**
+   * Sees every call end: its `/<service>/<method>` path (as the client sent it), gRPC code
+   * and duration (the agent's metrics). Runs on the call's path: keep it cheap.
+   */
+  onCall?: (path: string, code: number, seconds: number) => void;
+}
+
+/** The `/<service>/<method>` path of every RPC the table serves. */
+export function criRpcPaths(): string[] {
+  return [RuntimeServiceDefinition, ImageServiceDefinition].flatMap((def) =>
+    Object.values(def.methods as Methods).map((m) => `/${def.fullName}/${m.name}`)
+  );
 }
 
 /** Builds the gRPC server with every CRI method registered. */
@@ -204,6 +216,7 @@ export function createCriServer(opts: CriServerOptions): GrpcServer {
     logger: log,
     toStatus,
     onCallEnd: ({ method, code, durationMs, message }) => {
+      opts.onCall?.(method, code, durationMs / 1000);
       const rpc = method.slice(method.lastIndexOf("/") + 1);
       const fields = { rpc, code: Status[code] ?? code, ms: Math.round(durationMs * 10) / 10 };
       if (code === Status.INTERNAL || code === Status.UNKNOWN) {

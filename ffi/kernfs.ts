@@ -93,6 +93,8 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
     new RegExp(
       `^/proc/${PID}/(?:stat|status|cmdline|comm|cgroup|mountinfo|oom_score_adj|uid_map|gid_map)$`,
     ),
+    // The agent's own fd limit, for its process_max_fds metric.
+    /^\/proc\/self\/limits$/,
     new RegExp(`^/proc/${PID}/task/\\d+/children$`),
     /^\/sys\/kernel\/security\/apparmor\/profiles$/,
     /^\/proc\/self\/attr\/current$/,
@@ -109,6 +111,8 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
   readDir: [
     new RegExp(`^${CGROUP}$`),
     new RegExp(`^/proc/${PID}/task$`),
+    // The agent's own open descriptors, counted for its process_open_fds metric.
+    /^\/proc\/self\/fd$/,
     /^\/dev(?:\/[^/]+)*$/,
   ],
   readLink: [new RegExp(`^/proc/${PID}/ns/[a-z_]+$`)],

@@ -105,6 +105,16 @@ export interface PullDeps {
   /** Limits concurrent layer unpacks across all pulls. */
   unpacks: Semaphore;
   logger: Logger;
+  /** Sees each layer unpacked and the bytes the pull fetched (metrics). */
+  observer?: PullObserver;
+}
+
+/** What a pull reports as it goes, for the agent's metrics. */
+export interface PullObserver {
+  /** A layer was unpacked into its snapshot in `seconds`. */
+  unpacked(seconds: number): void;
+  /** The pull ended (either way) having fetched `bytes` from registries. */
+  fetched(bytes: number): void;
 }
 
 /** The outcome: the row to record and the names to point at it. */
@@ -275,11 +285,13 @@ export async function pull<T>(
             }).catch((err) => {
               throw wrap(err, `cannot unpack layer ${layer.digest} of ${name}`);
             });
+            const seconds = (performance.now() - t) / 1000;
+            d.observer?.unpacked(seconds);
             log.info("unpacked layer", {
               layer: layer.digest,
               entries: r.entries,
               sizeMB: (r.tarBytes / (1 << 20)).toFixed(1),
-              seconds: ((performance.now() - t) / 1000).toFixed(2),
+              seconds: seconds.toFixed(2),
             });
           });
           if (state === "exists") log.debug("layer unpacked by another pull", { chain });
@@ -340,6 +352,7 @@ export async function pull<T>(
     throw err;
   } finally {
     progress.close();
+    d.observer?.fetched(progress.bytes);
     for (const release of held) release();
   }
 }

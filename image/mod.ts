@@ -24,7 +24,13 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
-import { failedPrecondition, invalidArgument, wrap } from "../errors/mod.ts";
+import {
+  type ErrorKind,
+  failedPrecondition,
+  invalidArgument,
+  kindOf,
+  wrap,
+} from "../errors/mod.ts";
 import { FsErrno } from "../ffi/beneath.ts";
 import { SyscallError } from "../ffi/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -71,6 +77,18 @@ export interface ImageServiceOptions {
   onRegistryRequest?: (method: string, url: string) => void;
   /** Pause points for tests that interleave operations (never set in the agent). */
   hooks?: ImageServiceHooks;
+  /** Sees pulls, unpacks and garbage collections (the agent's metrics). */
+  observer?: ImageObserver;
+}
+
+/** What the image service reports for the agent's metrics. */
+export interface ImageObserver {
+  /** A pull began; the returned function is called once when it ends. */
+  pullStarted(): (outcome: { bytes: number; seconds: number; failure?: ErrorKind }) => void;
+  /** A layer was unpacked in `seconds`. */
+  layerUnpacked(seconds: number): void;
+  /** Garbage collection ran. */
+  collected(r: { seconds: number; blobs: number; snapshots: number }): void;
 }
 
 /**
@@ -114,6 +132,7 @@ export class ImageService {
   readonly #maxDownloads: number;
   readonly #unpacks: Semaphore;
   readonly #hooks: ImageServiceHooks;
+  readonly #observer: ImageObserver | undefined;
   readonly #index: ImageIndex;
   #inUse: (imageId: string) => ImageUse | undefined = () => undefined;
   #gc: Promise<void> = Promise.resolve();
@@ -136,6 +155,7 @@ export class ImageService {
     this.#maxDownloads = opts.config.maxConcurrentDownloads;
     this.#unpacks = new Semaphore(Math.max(2, navigator.hardwareConcurrency ?? 2));
     this.#hooks = opts.hooks ?? {};
+    this.#observer = opts.observer;
     const pinned = new Set(
       (opts.pinned ?? []).map((p) => tryNormalise(p)).filter((p): p is string => !!p),
     );
@@ -199,28 +219,47 @@ export class ImageService {
     ref: string,
     opts: { auth?: PullAuth; signal?: AbortSignal } = {},
   ): Promise<ImageRecord> {
-    const parsed = parseReference(ref);
     const signal = opts.signal ?? new AbortController().signal;
-    return await pull(
-      {
-        registry: this.#registry,
-        content: this.#content,
-        snapshots: this.#snapshots,
-        leases: this.#leases,
-        maxConcurrentDownloads: this.#maxDownloads,
-        unpacks: this.#unpacks,
-        logger: this.#log,
-      },
-      parsed,
-      opts.auth,
-      signal,
-      async (r) => {
-        if (this.#hooks.beforeRecord) await this.#hooks.beforeRecord(r.image.id);
-        // Database and index change together, before the pull's leases are released.
-        this.#db.putImage(r.image, r.names);
-        return this.#index.put(r.image, r.names);
-      },
-    );
+    const observer = this.#observer;
+    const ended = observer?.pullStarted();
+    const started = performance.now();
+    let bytes = 0;
+    try {
+      const parsed = parseReference(ref);
+      const img = await pull(
+        {
+          registry: this.#registry,
+          content: this.#content,
+          snapshots: this.#snapshots,
+          leases: this.#leases,
+          maxConcurrentDownloads: this.#maxDownloads,
+          unpacks: this.#unpacks,
+          logger: this.#log,
+          ...(observer
+            ? {
+              observer: {
+                unpacked: (s: number) => observer.layerUnpacked(s),
+                fetched: (n: number) => (bytes = n),
+              },
+            }
+            : {}),
+        },
+        parsed,
+        opts.auth,
+        signal,
+        async (r) => {
+          if (this.#hooks.beforeRecord) await this.#hooks.beforeRecord(r.image.id);
+          // Database and index change together, before the pull's leases are released.
+          this.#db.putImage(r.image, r.names);
+          return this.#index.put(r.image, r.names);
+        },
+      );
+      ended?.({ bytes, seconds: (performance.now() - started) / 1000 });
+      return img;
+    } catch (err) {
+      ended?.({ bytes, seconds: (performance.now() - started) / 1000, failure: kindOf(err) });
+      throw err;
+    }
   }
 
   /**
@@ -299,6 +338,7 @@ export class ImageService {
   }
 
   async #collect(): Promise<void> {
+    const started = performance.now();
     const hook = this.#hooks.beforeCollect;
     let snapshots = 0;
     for (const r of this.#snapshots.rows()) {
@@ -318,6 +358,7 @@ export class ImageService {
       blobs++;
     }
     this.#usage = undefined;
+    this.#observer?.collected({ seconds: (performance.now() - started) / 1000, blobs, snapshots });
     if (snapshots + blobs > 0) this.#log.info("garbage collected", { snapshots, blobs });
   }
 

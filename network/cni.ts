@@ -63,6 +63,8 @@ export interface CniManagerOptions {
    */
   readonly podCidrFile?: string;
   readonly logger: Logger;
+  /** Sees each pod's ADD (setUp) and DEL (tearDown) end, for the agent's metrics. */
+  readonly onOperation?: (operation: "ADD" | "DEL", seconds: number, ok: boolean) => void;
 }
 
 /** Attaches pods to the CNI network and detaches them. */
@@ -72,6 +74,7 @@ export class CniManager {
   readonly #timeoutMs: number;
   readonly #cache: AttachmentCache;
   readonly #logger: Logger;
+  readonly #onOperation: CniManagerOptions["onOperation"];
   readonly #locks = new KeyedLock();
   #podCidrs: readonly string[] = [];
   readonly #podCidrFile: string | undefined;
@@ -84,6 +87,7 @@ export class CniManager {
     this.#timeoutMs = opts.config.pluginTimeoutSeconds * 1000;
     this.#cache = new AttachmentCache(opts.cacheDir);
     this.#logger = opts.logger.with({ component: "cni" });
+    this.#onOperation = opts.onOperation;
     this.#podCidrFile = opts.podCidrFile;
   }
 
@@ -206,6 +210,7 @@ export class CniManager {
           );
         }
         await this.#cache.write({ ...att, state: "added", result: prev });
+        this.#onOperation?.("ADD", (performance.now() - t0) / 1000, true);
         log.info("pod attached to CNI network", {
           network: list.name,
           ips,
@@ -213,6 +218,7 @@ export class CniManager {
         });
         return { network: list.name, ips, interfaces: [...result.interfaces] };
       } catch (err) {
+        this.#onOperation?.("ADD", (performance.now() - t0) / 1000, false);
         let undo = "";
         try {
           await this.#delete(att, prev, log);
@@ -255,7 +261,13 @@ export class CniManager {
         att = await this.#fallbackAttachment(req);
       }
       const t0 = performance.now();
-      await this.#delete(att, att.result, log, req.netnsPath);
+      try {
+        await this.#delete(att, att.result, log, req.netnsPath);
+      } catch (err) {
+        this.#onOperation?.("DEL", (performance.now() - t0) / 1000, false);
+        throw err;
+      }
+      this.#onOperation?.("DEL", (performance.now() - t0) / 1000, true);
       log.info("pod detached from CNI network", {
         network: att.network,
         ms: Math.round(performance.now() - t0),

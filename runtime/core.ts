@@ -62,6 +62,11 @@ export class RuntimeCore {
   readonly containerNames = new Map<string, string>();
   readonly locks = new KeyedLock();
   readonly events = new EventBus<ContainerEventResponse>();
+  /**
+   * Running totals the agent's metrics read when scraped: containers the OOM killer ended,
+   * shims that died under a running container, shims found again after an agent restart.
+   */
+  readonly counters = { oomKills: 0, shimsLost: 0, shimsReconnected: 0 };
 
   /** The runtime handlers. */
   get handlers(): HandlerSet {

@@ -17,6 +17,7 @@ export interface Subscription<T> extends AsyncIterable<T> {
 export class EventBus<T> {
   readonly #subs = new Set<Sub<T>>();
   readonly #capacity: number;
+  #dropped = 0;
 
   /** `capacity` is the queue bound per subscriber. */
   constructor(capacity = 1024) {
@@ -30,11 +31,20 @@ export class EventBus<T> {
 
   /** A new subscription; `signal` closes it. */
   subscribe(signal?: AbortSignal): Subscription<T> {
-    const sub = new Sub<T>(this.#capacity, () => this.#subs.delete(sub));
+    const sub = new Sub<T>(
+      this.#capacity,
+      () => this.#subs.delete(sub),
+      () => this.#dropped++,
+    );
     this.#subs.add(sub);
     signal?.addEventListener("abort", () => sub.close(), { once: true });
     if (signal?.aborted) sub.close();
     return sub;
+  }
+
+  /** Events dropped across all subscribers since start (the agent's metrics). */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Number of live subscriptions. */
@@ -49,7 +59,11 @@ class Sub<T> implements Subscription<T> {
   #closed = false;
   dropped = 0;
 
-  constructor(readonly capacity: number, readonly onClose: () => void) {}
+  constructor(
+    readonly capacity: number,
+    readonly onClose: () => void,
+    readonly onDrop: () => void,
+  ) {}
 
   push(e: T): void {
     if (this.#closed) return;
@@ -62,6 +76,7 @@ class Sub<T> implements Subscription<T> {
     if (this.#queue.length >= this.capacity) {
       this.#queue.shift();
       this.dropped++;
+      this.onDrop();
     }
     this.#queue.push(e);
   }

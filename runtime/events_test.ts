@@ -23,9 +23,14 @@ Deno.test("EventBus drops the oldest events of a slow subscriber and counts them
   const s = bus.subscribe();
   for (const n of [1, 2, 3, 4]) bus.publish(n);
   assertEquals(s.dropped, 2);
+  // The bus keeps the total across subscribers, closed ones included (the agent's metric).
+  const other = bus.subscribe();
+  for (const n of [5, 6, 7]) bus.publish(n);
+  other.close();
+  assertEquals(bus.dropped, 2 + 3 + 1);
   const it = s[Symbol.asyncIterator]();
-  assertEquals((await it.next()).value, 3);
-  assertEquals((await it.next()).value, 4);
+  assertEquals((await it.next()).value, 6);
+  assertEquals((await it.next()).value, 7);
   s.close();
   assertEquals((await it.next()).done, true);
 });

@@ -137,6 +137,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
   if (c.doc.state === "exited") {
     // Nothing runs; the shim (if still there) only keeps the exit record.
     c.shim = await core.deps.shims.reconnect(c.doc.id).catch(() => undefined);
+    if (c.shim) core.counters.shimsReconnected++;
     return;
   }
   const shim = await core.deps.shims.reconnect(c.doc.id).catch((err) => {
@@ -145,6 +146,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
   });
   if (shim) {
     c.shim = shim;
+    core.counters.shimsReconnected++;
     const st = await shim.state();
     if (st.status === "running") {
       containerTransition(core, c, "restored", {
@@ -192,6 +194,7 @@ async function recoverSandbox(core: RuntimeCore, s: Sandbox, report: RecoveryRep
   }
   if (s.doc.pause) {
     s.pauseShim = await core.deps.shims.reconnect(s.doc.pause.containerId).catch(() => undefined);
+    if (s.pauseShim) core.counters.shimsReconnected++;
     if (s.doc.state === "ready") {
       const st = await s.pauseShim?.state().catch(() => undefined);
       if (!st || st.status !== "running") {

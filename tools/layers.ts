@@ -23,7 +23,7 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 //   4  shim/client/  shim/server/
 //   3  cgroups/  oci/  lsm/ (on oci/)  image/  checkpoint/ (on image/)  network/  store/
 //      shim/protocol.ts
-//   2  lib/ (on ffi/)  ffi/  config/ (on lib/)
+//   2  lib/ (on ffi/)  ffi/  config/ (on lib/)  metrics/ (on lib/, ffi/; app/ alone uses it)
 //   1  api/  errors/  log/
 //
 // Which layers each layer may import from (besides itself). `api/` is the CRI's proto and
@@ -34,6 +34,7 @@ const ALLOWED: Record<string, string[]> = {
   log: [],
   ffi: ["errors", "log"],
   config: ["lib", "errors", "log"],
+  metrics: ["lib", "ffi", "errors", "log"],
   lib: ["ffi", "errors", "log"],
   cgroups: ["lib", "ffi", "config", "errors", "log"],
   oci: ["api", "lib", "errors", "log"],

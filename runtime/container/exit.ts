@@ -24,6 +24,7 @@ export function exitReason(exit: { exitCode: number; oomKilled: boolean }): stri
 /** Records `exit` on `c` (once) and announces it. */
 export function recordExit(core: RuntimeCore, c: Container, exit: ExitRecord): void {
   if (c.doc.state === "exited") return;
+  if (exit.oomKilled) core.counters.oomKills++;
   containerTransition(core, c, "exited", {
     exitCode: exit.exitCode,
     finishedAtNs: (exit.exitedAtNs > 0n ? exit.exitedAtNs : nowNs()).toString(),
@@ -66,6 +67,7 @@ export function watchExit(core: RuntimeCore, c: Container): Promise<void> {
       );
       exit = { ...exit, exitCode: 137 };
       c.shim = undefined;
+      core.counters.shimsLost++;
     }
     recordExit(core, c, exit);
   })();

@@ -50,6 +50,11 @@ export class ShimManager implements HandleHost {
     this.logger = opts.logger;
   }
 
+  /** Spare shims alive or starting, not yet running a container. */
+  get spares(): number {
+    return this.#spares.count;
+  }
+
   /**
    * Spawns the shim of `o.id` and has it `runc create` the container. On failure nothing is
    * left: no shim, no runc container, no state dir.

@@ -34,6 +34,11 @@ export class SparePool {
   /** Set by {@link dropSpares}: no spare is started any more. */
   #closing = false;
 
+  /** Spares started or being started and not yet given to a container (the agent's metrics). */
+  get count(): number {
+    return this.#spares.size + this.#claimed.size;
+  }
+
   /** Spares started through `procs`. */
   constructor(procs: ShimProcesses) {
     this.#procs = procs;
