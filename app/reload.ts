@@ -27,6 +27,7 @@ export const RELOADABLE = [
   "image.auths",
   "image.insecure_registries",
   "log.level",
+  "metrics.address",
 ] as const;
 
 /** A reloadable key. */

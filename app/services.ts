@@ -282,6 +282,20 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       "image.insecure_registries": registries,
       // The agent's own lines; shims keep the level they were started with.
       "log.level": (next) => log.setLevel(next.log.level),
+      // Rebinds in place; a bind that fails keeps the old endpoint serving and says so. A unix
+      // socket in a directory the agent was not started with needs a restart (its permissions).
+      "metrics.address": (next) => {
+        const address = next.metrics.address;
+        metrics.setAddress(address).then(
+          () => log.info("metrics address reloaded", { address, endpoint: metrics.endpoint }),
+          (err) =>
+            log.error("cannot serve metrics at the reloaded address; the old endpoint stays", {
+              address,
+              endpoint: metrics.endpoint,
+              err,
+            }),
+        );
+      },
     },
     afterListen: () => {
       notifier.ready(`serving the CRI on ${config.socket}`);

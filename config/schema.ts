@@ -285,8 +285,8 @@ export const SCHEMA: TableSpec = {
     },
     metrics: {
       doc: "Prometheus metrics of the agent (GET /metrics). Off unless `address` is set. " +
-        "A change takes a restart for now; the endpoint can rebind in place (Services.metrics) " +
-        "for SIGHUP reload to use.",
+        "`address` reloads on SIGHUP (the endpoint rebinds in place; a failed bind keeps the " +
+        "old one); a unix socket in a directory the agent was not started with needs a restart.",
       fields: {
         address: str(
           "",

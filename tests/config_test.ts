@@ -144,3 +144,48 @@ Deno.test("config: SIGHUP changes a mirror with pods running; the next pull uses
   const cs = await client.runtime.containerStatus({ containerId: running });
   assertEquals(cs.status?.state, ContainerState.CONTAINER_RUNNING);
 });
+
+/** A loopback TCP port free at the time of the call. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** GET /metrics at `port`: its body, or undefined while nothing answers there. */
+async function scrape(port: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    return await res.text();
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test("config: SIGHUP turns the metrics endpoint on and moves it, without a restart", async () => {
+  await using env = await e2eEnv();
+  const { agent } = env;
+  const pid = agent.pid;
+  const first = freePort();
+  await Deno.mkdir(`${agent.dir}/config.d`, { recursive: true });
+  const dropIn = `${agent.dir}/config.d/70-metrics.toml`;
+  await Deno.writeTextFile(dropIn, `[metrics]\naddress = "127.0.0.1:${first}"\n`);
+  let lines = await hup(agent);
+  assert(lines.some((l) => /configuration reloaded .*metrics\.address/.test(l)), lines.join("\n"));
+  const body = await eventually("metrics served", () => scrape(first), 20_000);
+  assertStringIncludes(body, "sauropod_build_info");
+
+  const second = freePort();
+  await Deno.writeTextFile(dropIn, `[metrics]\naddress = "127.0.0.1:${second}"\n`);
+  lines = await hup(agent);
+  assert(lines.some((l) => /configuration reloaded .*metrics\.address/.test(l)), lines.join("\n"));
+  await eventually("metrics at the new address", () => scrape(second), 20_000);
+  await eventually(
+    "nothing at the old one",
+    async () => (await scrape(first)) ? undefined : true,
+    20_000,
+  );
+  assertEquals(agent.pid, pid);
+  assert(agent.running);
+});
