@@ -69,6 +69,7 @@ export interface Config {
     maxConcurrentCalls: number;
     execSyncOutputBytes: number;
   };
+  cdi: { specDirs: string[] };
   stats: { collectPeriodSeconds: number };
   debug: { faultPoints: string[] };
 }

@@ -24,6 +24,7 @@ import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import type { ImageRecord } from "../image/mod.ts";
 import { readFileInRoot } from "../lib/secure_path.ts";
+import { applyContainerCdi, resolveContainerCdi } from "./cdi.ts";
 
 /** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
 export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
@@ -88,6 +89,8 @@ export async function containerSpec(
 ): Promise<Spec> {
   const config = c.config;
   const sc = config.linux?.securityContext;
+  // First: an unknown device or a broken spec fails before anything else is looked at.
+  const cdi = await resolveContainerCdi(core.config.cdi.specDirs, config);
   const hostPaths: Record<string, HostPathFacts> = {};
   for (const [i, m] of config.mounts.entries()) {
     hostPaths[m.hostPath] = await hostPathFacts(m.hostPath, `config.mounts[${i}].host_path`);
@@ -108,7 +111,7 @@ export async function containerSpec(
     sc?.privileged ?? false,
     "config.linux.security_context",
   );
-  return buildContainerSpec({
+  const spec = buildContainerSpec({
     containerId: c.doc.id,
     sandboxId: s.doc.id,
     config,
@@ -143,6 +146,8 @@ export async function containerSpec(
     apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
     annotationAllowlist: annotationAllowlist(core),
   });
+  await applyContainerCdi(spec, cdi);
+  return spec;
 }
 
 /** Which PID namespace the container joins. */
