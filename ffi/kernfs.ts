@@ -104,6 +104,8 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
     new RegExp(`^${CGROUP}$`),
     new RegExp(`^/proc/${PID}/task$`),
     /^\/dev(?:\/[^/]+)*$/,
+    // The node's huge page sizes (hugepages-2048kB…), which the kubelet's limits name.
+    /^\/sys\/kernel\/mm\/hugepages$/,
   ],
   readLink: [new RegExp(`^/proc/${PID}/ns/[a-z_]+$`)],
   // Resolving a host path to where it really is (`/dev/disk/by-id/x` → `/dev/sda`).

@@ -187,6 +187,8 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
   const resources = linuxResourcesFromCri(config.linux?.resources, {
     swapAccounting: node.swapAccounting ?? false,
     hugetlb: node.hugetlb ?? false,
+    ...(node.hugepageSizes ? { hugepageSizes: node.hugepageSizes } : {}),
+    ...(node.cgroupVersion ? { cgroupVersion: node.cgroupVersion } : {}),
     field: "container.linux.resources",
   }) ?? {};
   resources.devices = devices.rules;

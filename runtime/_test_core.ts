@@ -291,6 +291,8 @@ const CGROUPS: CgroupPort = {
   validateParent: () => {},
   cgroupsPath: (parent, id) => `${parent}/${id}`,
   ensureParent: () => undefined,
+  memoryUsage: () => undefined,
+  writePodLimits: () => {},
   removeParent: () => {},
 };
 

@@ -11,7 +11,7 @@ import type { ExitRecord, ShimCreateOptions, ShimHandle } from "../shim/client/m
 import type { ImageRecord } from "../image/mod.ts";
 import type { PodNetworkRequest, PodNetworkResult, PodNetworkTeardown } from "../network/mod.ts";
 import type { RecordKind, StoredRecord } from "../store/mod.ts";
-import type { OwnedCgroup } from "../cgroups/mod.ts";
+import type { CgroupLimits, OwnedCgroup } from "../cgroups/mod.ts";
 
 /** The shim client (`shim/client/`'s ShimManager). */
 export interface ShimPort {
@@ -92,4 +92,11 @@ export interface CgroupPort {
   ensureParent(parent: string): OwnedCgroup | undefined;
   /** Removes what {@link ensureParent} created (idempotent). */
   removeParent(owned: OwnedCgroup): void;
+  /** The memory a container's cgroup (its OCI cgroupsPath) uses now; undefined: unknown. */
+  memoryUsage(runtimeCgroupsPath: string): number | undefined;
+  /**
+   * Writes `limits` into the pod cgroup of `parent`, all or nothing; errors name fields under
+   * `field`. A memory limit below the pod's usage is refused.
+   */
+  writePodLimits(parent: string, limits: CgroupLimits, field: string): void;
 }
