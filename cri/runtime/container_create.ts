@@ -3,10 +3,11 @@
  *
  * @module
  */
-import type {
-  ContainerConfig,
-  CreateContainerRequest,
-  CreateContainerResponse,
+import {
+  type ContainerConfig,
+  type CreateContainerRequest,
+  type CreateContainerResponse,
+  WindowsContainerConfig,
 } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { createContainer as create } from "../../runtime/container/create.ts";
@@ -42,6 +43,13 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
     if (e.value.includes(0)) throw invalidArgument(`${f}.envs[${i}].value contains a NUL byte`);
   });
   c.mounts.forEach((mt, i) => {
+    // Image volumes (KEP-4639) are not served yet: say so, rather than "host_path is empty".
+    if (mt.image) {
+      throw invalidArgument(`${f}.mounts[${i}].image: image volumes are not supported`);
+    }
+    if (mt.imageSubPath) {
+      throw invalidArgument(`${f}.mounts[${i}].image_sub_path: set without an image volume`);
+    }
     absolutePath(mt.containerPath, `${f}.mounts[${i}].container_path`);
     if (mt.hostPath === "") throw invalidArgument(`${f}.mounts[${i}].host_path is empty`);
     absolutePath(mt.hostPath, `${f}.mounts[${i}].host_path`);
@@ -56,6 +64,9 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
     }
   });
   if (c.logPath) relativePath(c.logPath, `${f}.log_path`);
+  if (c.windows && WindowsContainerConfig.encode(c.windows).finish().length > 0) {
+    throw invalidArgument(`${f}.windows: Windows container settings on a Linux node`);
+  }
   stringMap(c.labels, `${f}.labels`);
   stringMap(c.annotations, `${f}.annotations`);
 }

@@ -33,6 +33,7 @@ import { removePause, startPause } from "./pause.ts";
 import { portMappingsOf } from "./network.ts";
 import { spareForPod } from "../spare_shims.ts";
 import { CONTAINER_READABLE_FILE, mkdirPrivate } from "../modes.ts";
+import { writePodLevelResources } from "./update_resources.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -159,6 +160,9 @@ export async function runPodSandbox(
     if (owned) {
       doc.ownedCgroup = { path: owned.path, created: [...owned.created] };
       undo.defer(() => core.deps.cgroups.removeParent(owned));
+      // Nobody else sets the limits of a pod cgroup sauropod made: the pod-level resources
+      // go there (a kubelet-made one already has them from the kubelet).
+      writePodLevelResources(core, doc.cgroupParent, config.linux, "config.linux");
     }
     checkpoint();
 

@@ -69,6 +69,28 @@ export function podCgroupLimits(
   return out;
 }
 
+/**
+ * Writes overhead + resources into the pod cgroup of `parent`; nothing when neither bounds
+ * anything. Errors name fields under `field` (`overhead`, `resources`).
+ */
+export function writePodLevelResources(
+  core: RuntimeCore,
+  parent: string,
+  linux: {
+    overhead?: LinuxContainerResources | undefined;
+    resources?: LinuxContainerResources | undefined;
+  } | undefined,
+  field: string,
+): void {
+  const prefix = field ? `${field}.` : "";
+  const o = linuxResourcesFromCri(linux?.overhead, resourceOptions(core, `${prefix}overhead`));
+  const r = linuxResourcesFromCri(linux?.resources, resourceOptions(core, `${prefix}resources`));
+  const limits = podCgroupLimits(o, r);
+  if (Object.keys(limits).length > 0) {
+    core.deps.cgroups.writePodLimits(parent, limits, `${prefix}resources`);
+  }
+}
+
 /** Applies pod-level resources to pod `id`'s cgroup and records them. */
 export async function updatePodSandboxResources(
   core: RuntimeCore,
@@ -83,12 +105,7 @@ export async function updatePodSandboxResources(
         `pod sandbox "${s.doc.id}" is ${s.doc.state}: cannot update its resources`,
       );
     }
-    const o = linuxResourcesFromCri(overhead, resourceOptions(core, "overhead"));
-    const r = linuxResourcesFromCri(resources, resourceOptions(core, "resources"));
-    const limits = podCgroupLimits(o, r);
-    if (Object.keys(limits).length > 0) {
-      core.deps.cgroups.writePodLimits(s.doc.cgroupParent, limits, "resources");
-    }
+    writePodLevelResources(core, s.doc.cgroupParent, { overhead, resources }, "");
     s.doc.podResources = {
       ...(overhead ? { overhead: encodeResources(overhead) } : {}),
       ...(resources ? { resources: encodeResources(resources) } : {}),
