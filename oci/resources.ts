@@ -102,6 +102,21 @@ export function linuxResourcesFromCri(
     }
     memory.swap = swap;
   }
+  if (memory.swap !== undefined && options.cgroupVersion === 2) {
+    // On v2 the file is swap alone (runc's ConvertMemorySwapToCgroupV2Value). runc 1.1 writes
+    // nothing when memory+swap equals memory (no swap: what containerd and the kubelet mean),
+    // leaving swap unlimited, so the v2 value is written here, through `unified`.
+    const total = memory.swap;
+    delete memory.swap;
+    let v2: string;
+    if (total === -1) v2 = "max";
+    else if (limit <= 0) {
+      throw invalidArgument(
+        `${field}.memory_swap_limit_in_bytes: a swap limit needs memory_limit_in_bytes`,
+      );
+    } else v2 = String(total - limit);
+    out.unified = { "memory.swap.max": v2 };
+  }
   if (Object.keys(memory).length > 0) out.memory = memory;
 
   const pages: NonNullable<LinuxResources["hugepageLimits"]> = [];
@@ -138,7 +153,8 @@ export function linuxResourcesFromCri(
     if (options.cgroupVersion === 1) {
       for (const [k, v] of unified) unifiedOnV1(out, k, v, `${field}.unified["${k}"]`, options);
     } else {
-      out.unified = Object.fromEntries(unified);
+      // The request's own keys win over what the mapping derived (memory.swap.max).
+      out.unified = { ...out.unified, ...Object.fromEntries(unified) };
     }
   }
   return out;

@@ -61,6 +61,30 @@ Deno.test("linuxResourcesFromCri() caps swap at the memory limit when swap is ac
   );
 });
 
+Deno.test("linuxResourcesFromCri() writes swap on cgroup v2 as memory.swap.max, swap alone", () => {
+  const v2 = { swapAccounting: true, cgroupVersion: 2 as const };
+  assertEquals(linuxResourcesFromCri(res({ memoryLimitInBytes: 100n }), v2), {
+    memory: { limit: 100 },
+    unified: { "memory.swap.max": "0" },
+  });
+  assertEquals(
+    linuxResourcesFromCri(res({ memoryLimitInBytes: 100n, memorySwapLimitInBytes: 150n }), v2),
+    { memory: { limit: 100 }, unified: { "memory.swap.max": "50" } },
+  );
+  assertEquals(
+    linuxResourcesFromCri(
+      res({ memoryLimitInBytes: 100n, unified: { "memory.swap.max": "7" } }),
+      v2,
+    )?.unified,
+    { "memory.swap.max": "7" },
+  );
+  assertFails(
+    () => linuxResourcesFromCri(res({ memorySwapLimitInBytes: 150n }), v2),
+    "invalid-argument",
+    "memory_swap_limit_in_bytes: a swap limit needs memory_limit_in_bytes",
+  );
+});
+
 Deno.test("linuxResourcesFromCri() passes a negative (unlimited) quota through", () => {
   assertEquals(linuxResourcesFromCri(res({ cpuQuota: -1n }))?.cpu, { quota: -1 });
 });
