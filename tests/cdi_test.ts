@@ -1,7 +1,7 @@
 /**
  * CDI devices end to end: specs the test writes into the agent's configured `[cdi]
- * spec_dirs` give a container a device node (`/dev/null` under another name), variables and
- * a mount, through `CDI_devices` and through `cdi.k8s.io/*` annotations; an unknown device
+ * spec_dirs` give a container a device node (`/dev/null` under another name), variables, a
+ * mount, an extra group and an OCI hook, through `CDI_devices` and through `cdi.k8s.io/*` annotations; an unknown device
  * and a malformed spec are FAILED_PRECONDITION naming them, and leave nothing behind.
  */
 import * as grpc from "@grpc/grpc-js";
@@ -30,10 +30,15 @@ Deno.test("cdi: CDI_devices and cdi.k8s.io annotations bring device nodes, env a
     await Deno.writeTextFile(
       `${high}/test.yaml`,
       [
-        `cdiVersion: "0.6.0"`,
+        `cdiVersion: "0.7.0"`,
         `kind: sauropod.test/dev`,
         `containerEdits:`,
         `  env: [CDI_SPEC=1]`,
+        `  additionalGids: [4242]`,
+        `  hooks:`,
+        `    - hookName: createRuntime`,
+        `      path: /bin/sh`,
+        `      args: [sh, -c, "cat > ${dir}/hook-state.json"]`,
         `devices:`,
         `  - name: null0`,
         `    containerEdits:`,
@@ -80,6 +85,9 @@ Deno.test("cdi: CDI_devices and cdi.k8s.io annotations bring device nodes, env a
     assertEquals((await sh("cat /cdi-data/hello.txt")).out, "from the host\n");
     const ro = await sh("touch /cdi-data/new 2>&1");
     assertEquals(ro.code !== 0, true, `the ro mount took a write: ${ro.out}`);
+    assertEquals((await sh("id -G")).out.trim().split(" ").includes("4242"), true, "extra gid");
+    // The hook ran on the host with the container's state on stdin.
+    assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/hook-state.json`)).id, id);
 
     // An unknown device: FAILED_PRECONDITION naming it and the field; nothing created.
     const unknown = await assertRejects(
