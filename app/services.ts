@@ -77,6 +77,13 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     arch: Deno.build.arch,
     selinux: await detectSelinux(),
   };
+  // What container resources can ask for here (others are refused naming the field).
+  log.info("container cgroups", {
+    version: node.cgroupVersion,
+    swapAccounting: node.swapAccounting,
+    hugepageSizes: node.hugetlb ? node.hugepageSizes ?? "unknown" : "no hugetlb controller",
+    cdiSpecDirs: config.cdi.specDirs,
+  });
   const apparmor = await AppArmor.open({
     logger: log.with({ component: "apparmor" }),
     timeoutMs: config.runtime.callTimeoutSeconds * 1000,
