@@ -293,6 +293,7 @@ const CGROUPS: CgroupPort = {
   ensureParent: () => undefined,
   memoryUsage: () => undefined,
   writePodLimits: () => {},
+  writeContainerLimits: () => {},
   removeParent: () => {},
 };
 

@@ -38,6 +38,9 @@ export function cgroupPort(layout: CgroupLayout, driver: CgroupDriver): CgroupPo
     memoryUsage(runtimeCgroupsPath) {
       return memoryUsage(layout, cgroupPathOfRuntimePath(runtimeCgroupsPath));
     },
+    writeContainerLimits(runtimeCgroupsPath, limits, field) {
+      writeCgroupLimits(layout, cgroupPathOfRuntimePath(runtimeCgroupsPath), limits, field);
+    },
     writePodLimits(parent, limits, field) {
       writeCgroupLimits(layout, driver.podCgroupPath(parent), limits, field);
     },

@@ -99,4 +99,6 @@ export interface CgroupPort {
    * `field`. A memory limit below the pod's usage is refused.
    */
   writePodLimits(parent: string, limits: CgroupLimits, field: string): void;
+  /** Writes `limits` into a container's cgroup (its OCI cgroupsPath), all or nothing. */
+  writeContainerLimits(runtimeCgroupsPath: string, limits: CgroupLimits, field: string): void;
 }

@@ -62,13 +62,20 @@ export async function updateContainerResources(
       }
     }
     const previous = c.resources ?? c.config.linux?.resources;
+    // `runc update` (1.1) takes no huge page limits: those are written here after it.
+    const { hugepageLimits, ...rest } = resources;
     if (Object.keys(resources).length > 0) {
       try {
-        await shim.update(resources);
+        if (Object.keys(rest).length > 0) await shim.update(rest);
+        if (hugepageLimits) {
+          core.deps.cgroups.writeContainerLimits(c.doc.cgroupsPath, { hugepageLimits }, "linux");
+        }
       } catch (err) {
         // runc writes file by file: put back what it may have changed before it failed.
-        const back = previous ? linuxResourcesFromCri(previous, options) : undefined;
-        if (back && Object.keys(back).length > 0) {
+        const { hugepageLimits: _, ...back } = previous
+          ? linuxResourcesFromCri(previous, options) ?? {}
+          : {};
+        if (Object.keys(back).length > 0) {
           await shim.update(back).catch((e) =>
             core.log.warn("cannot restore resources after a failed update", {
               containerId: c.doc.id,
