@@ -310,9 +310,7 @@ const FIELDS: Record<string, Row> = {
     "namespace_options.ipc: CONTAINER is not supported",
     () => container(SC({ namespaceOptions: { ipc: NamespaceMode.CONTAINER } })),
   ),
-  "NamespaceOption.target_id": gap(
-    "pid TARGET joins the target's PID namespace (runtime/oci_spec.ts); no test yet",
-  ),
+  "NamespaceOption.target_id": takes("tests/target_pid_test.ts", "targetId"),
   // handlers branch: user namespaces (mode POD with the kubelet's mappings).
   "NamespaceOption.userns_options": refused(
     "unimplemented",
@@ -584,5 +582,5 @@ Deno.test("each field said to be refused is refused with its kind, naming it", (
 
 Deno.test("the fields taking effect without a test are exactly the known gaps", () => {
   const gaps = Object.entries(FIELDS).filter(([, r]) => "gap" in r).map(([k]) => k);
-  assertEquals(gaps, ["ContainerConfig.stop_signal", "NamespaceOption.target_id"]);
+  assertEquals(gaps, ["ContainerConfig.stop_signal"]);
 });

@@ -26,6 +26,7 @@ import {
 import type { Spec } from "../oci/mod.ts";
 import { failedPrecondition, messageOf } from "../errors/mod.ts";
 import * as kernfs from "../ffi/kernfs.ts";
+import { deviceNumbers } from "../lib/devnum.ts";
 
 /** Largest spec file read (nvidia-ctk's specs for 8 GPUs are ~40 KiB). */
 export const MAX_CDI_SPEC_BYTES = 1 << 20;
@@ -138,11 +139,9 @@ export async function applyContainerCdi(
       if (err instanceof Deno.errors.NotFound) continue;
       throw failedPrecondition(`CDI: cannot stat host device "${p}": ${messageOf(err)}`);
     }
-    const rdev = BigInt(st.rdev ?? 0);
     nodes.set(p, {
       type: st.isCharDevice ? "c" : st.isBlockDevice ? "b" : st.isFifo ? "p" : "other",
-      major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
-      minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+      ...deviceNumbers(st.rdev ?? 0),
       fileMode: (st.mode ?? 0) & 0o7777,
     });
   }

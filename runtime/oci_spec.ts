@@ -24,6 +24,7 @@ import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import type { ImageRecord } from "../image/mod.ts";
 import { readFileInRoot } from "../lib/secure_path.ts";
+import { deviceNumbers } from "../lib/devnum.ts";
 import { applyContainerCdi, resolveContainerCdi } from "./cdi.ts";
 
 /** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
@@ -210,9 +211,7 @@ export async function hostPathFacts(path: string, field: string): Promise<HostPa
 }
 
 function deviceFacts(st: Deno.FileInfo): HostPathFacts["device"] & object {
-  const rdev = BigInt(st.rdev ?? 0);
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  const { major, minor } = deviceNumbers(st.rdev ?? 0);
   return {
     type: st.isBlockDevice ? "b" : "c",
     major,
