@@ -3,7 +3,8 @@
  *
  * Load and validate the config → refuse to start beside a live agent (a stale socket from a
  * crash is replaced) or in a world-writable socket directory → build the services → serve
- * the CRI socket (mode 0660) → tell systemd READY=1 → on SIGTERM/SIGINT stop accepting,
+ * the CRI socket (mode 0660) → tell systemd READY=1 → on SIGHUP reload what can change
+ * without a restart (`reload.ts`) → on SIGTERM/SIGINT stop accepting,
  * let in-flight calls finish within the grace period, remove the socket, exit 0. Shims and
  * containers keep running: an agent restart never kills a workload.
  *
@@ -15,6 +16,7 @@ import { type Level, type LogFormat, Logger } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
 import { buildServices, type Services } from "./services.ts";
 import { prepareSocket, secureSocket } from "./socket.ts";
+import { Reloader } from "./reload.ts";
 
 /** How `serve` was invoked. */
 export interface ServeOptions {
@@ -25,6 +27,29 @@ export interface ServeOptions {
 
 /** Runs the agent until a stop signal; returns the exit code. */
 export async function serve(opts: ServeOptions): Promise<number> {
+  // SIGHUP reloads the configuration (app/reload.ts); its default action, ending the
+  // process, must never apply, not even while the agent is starting.
+  let reloader: Reloader | undefined;
+  let hupWhileStarting = false;
+  const onHup = () => {
+    if (reloader) void reloader.reload();
+    else hupWhileStarting = true;
+  };
+  Deno.addSignalListener("SIGHUP", onHup);
+  try {
+    return await serveUntilStopped(opts, (r) => {
+      reloader = r;
+      if (hupWhileStarting) void r.reload();
+    });
+  } finally {
+    Deno.removeSignalListener("SIGHUP", onHup);
+  }
+}
+
+async function serveUntilStopped(
+  opts: ServeOptions,
+  serving: (reloader: Reloader) => void,
+): Promise<number> {
   let config: Config;
   try {
     config = await loadConfig({
@@ -63,6 +88,14 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
   log.info("serving the CRI", { socket: config.socket });
+  serving(
+    new Reloader(
+      { path: opts.configPath, explicit: opts.configExplicit, overrides: opts.overrides },
+      config,
+      log.with({ component: "config" }),
+      services.appliers,
+    ),
+  );
 
   const stopped = Promise.withResolvers<string>();
   const onSignal = (sig: Deno.Signal) => () => stopped.resolve(sig);

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Config, loadConfig, type Overrides } from "../config/mod.ts";
+import { type Config, loadConfigWithSources, type Overrides } from "../config/mod.ts";
+import { effectiveConfig, type EffectiveEntry, formatEffective } from "../config/effective.ts";
 import { messageOf } from "../errors/mod.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
@@ -188,34 +189,56 @@ async function cni(config: Config): Promise<Finding[]> {
 /** Runs the checks and prints them; returns the exit code. */
 export async function runCheck(opts: CheckOptions): Promise<number> {
   let config: Config;
+  let effective: EffectiveEntry[];
+  let files: readonly string[];
   try {
-    config = await loadConfig({
+    const loaded = await loadConfigWithSources({
       path: opts.configPath,
       explicit: opts.configExplicit,
       overrides: opts.overrides,
     });
+    config = loaded.config;
+    files = loaded.files;
+    effective = effectiveConfig(loaded);
   } catch (err) {
     const f: Finding = {
       level: "fail",
       check: "config",
       message: messageOf(err),
-      fix: `fix ${opts.configPath}`,
+      fix: "fix the file and key named",
     };
-    print([f], opts.json);
+    print([f], [], opts.json);
     return 1;
   }
   const findings = [
-    { level: "ok", check: "config", message: "configuration valid" } as Finding,
+    {
+      level: "ok",
+      check: "config",
+      message: `configuration valid (${files.length ? files.join(" + ") : "built-in defaults"})`,
+    } as Finding,
     ...(await checks(config)),
   ];
-  print(findings, opts.json);
+  print(findings, effective, opts.json);
   return findings.some((f) => f.level === "fail") ? 1 : 0;
 }
 
-function print(findings: Finding[], json: boolean): void {
+function print(findings: Finding[], effective: EffectiveEntry[], json: boolean): void {
   if (json) {
-    console.log(JSON.stringify({ ready: !findings.some((f) => f.level === "fail"), findings }));
+    console.log(
+      JSON.stringify({
+        ready: !findings.some((f) => f.level === "fail"),
+        findings,
+        config: effective,
+      }),
+    );
     return;
+  }
+  if (effective.length) {
+    console.log(
+      "effective configuration (# from: the file that set a key; others are at their default):",
+    );
+    for (const line of formatEffective(effective)) console.log(`  ${line}`);
+    console.log("");
   }
   for (const f of findings) {
     const tag = f.level === "ok" ? "ok  " : f.level === "warn" ? "WARN" : "FAIL";

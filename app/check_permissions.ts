@@ -1,9 +1,9 @@
 /**
- * The permission part of `sauropod check`: can the agent, under the permission set it was
- * started with (`deno run -P=agent`), write the directories the config names and run the
- * OCI runtime and the CNI plugins the network config asks for? A config moved to `/data`
- * or a third-party CNI plugin otherwise fails only later, at the first pod, with Deno's
- * `NotCapable`.
+ * The permission part of `sauropod check`, which runs under the permissions `serve` would
+ * compute from the same config (`app/permissions.ts`): can the agent write the directories
+ * the config names and run the OCI runtime and the CNI plugins the network config asks for?
+ * A plugin installed outside `cni.bin_dirs` otherwise fails only later, at the first pod,
+ * with Deno's `NotCapable`.
  *
  * @module
  */
@@ -12,8 +12,8 @@ import { messageOf } from "../errors/mod.ts";
 import type { Finding } from "./finding.ts";
 import { which } from "../lib/exec.ts";
 
-const FIX = 'add it to deploy/permissions.ts and render deno.json ("permissions --write"), ' +
-  "or keep the default location";
+const FIX = "the agent's permissions are computed from its config (app/permissions.ts): put " +
+  "it in a directory the config names (cni.bin_dirs, runtime.pod_log_roots…)";
 
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
@@ -60,9 +60,7 @@ export async function checkPermissions(config: Config): Promise<Finding[]> {
       : {
         level: "fail",
         check: "perms",
-        message: `outside the agent's write permission (deno.json "permissions"): ${
-          denied.join(", ")
-        }`,
+        message: `outside the agent's computed write permission: ${denied.join(", ")}`,
         fix: FIX,
       },
   );

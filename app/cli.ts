@@ -12,6 +12,9 @@ import { Command, Option } from "commander";
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from "../version.ts";
 import type { Overrides } from "../config/mod.ts";
 
+/** Marks the agent re-executed under its computed permissions (app/reexec.ts). */
+const APPLIED_FLAG = "--permissions-from-config";
+
 /** Options shared by `serve` and `check`. */
 export interface DirOptions {
   config?: string;
@@ -84,15 +87,23 @@ export function buildProgram(result: { exitCode: number }): Command {
         "run the agent: serve the CRI on its socket until SIGTERM/SIGINT.\n" +
           "Flags override the config file, which overrides the built-in defaults.",
       ),
-  ).action(async (opts: DirOptions) => {
-    const { serve } = await import("./agent.ts");
-    result.exitCode = await serve({
-      configPath: opts.config ?? "/etc/sauropod/config.toml",
-      configExplicit: program.commands.find((c) => c.name() === "serve")
-        ?.getOptionValueSource("config") === "cli",
-      overrides: flagOverrides(opts),
-    });
-  });
+  ).addOption(new Option(APPLIED_FLAG).hideHelp()).action(
+    async (opts: DirOptions & { permissionsFromConfig?: boolean }) => {
+      const load = {
+        configPath: opts.config ?? "/etc/sauropod/config.toml",
+        configExplicit: program.commands.find((c) => c.name() === "serve")
+          ?.getOptionValueSource("config") === "cli",
+        overrides: flagOverrides(opts),
+      };
+      if (!opts.permissionsFromConfig) {
+        const { underConfiguredPermissions } = await import("./launch.ts");
+        result.exitCode = await underConfiguredPermissions(load, "serve") ?? 1;
+        return;
+      }
+      const { serve } = await import("./agent.ts");
+      result.exitCode = await serve(load);
+    },
+  );
 
   program.command("version")
     .description("print the version of sauropod and of the CRI it serves")
@@ -114,18 +125,29 @@ export function buildProgram(result: { exitCode: number }): Command {
           "layout, CNI, directories and permissions; prints one line per problem with its fix.\n" +
           "Exit code 0 when ready, 1 when not.",
       ),
-  ).option("--json", "print the results as JSON").action(
-    async (opts: DirOptions & { json?: boolean }) => {
-      const { runCheck } = await import("./check.ts");
-      result.exitCode = await runCheck({
-        configPath: opts.config ?? "/etc/sauropod/config.toml",
-        configExplicit: program.commands.find((c) => c.name() === "check")
-          ?.getOptionValueSource("config") === "cli",
-        overrides: flagOverrides(opts),
-        json: opts.json ?? false,
-      });
-    },
-  );
+  ).option("--json", "print the results as JSON")
+    .addOption(new Option(APPLIED_FLAG).hideHelp())
+    .action(
+      async (opts: DirOptions & { json?: boolean; permissionsFromConfig?: boolean }) => {
+        const load = {
+          configPath: opts.config ?? "/etc/sauropod/config.toml",
+          configExplicit: program.commands.find((c) => c.name() === "check")
+            ?.getOptionValueSource("config") === "cli",
+          overrides: flagOverrides(opts),
+        };
+        if (!opts.permissionsFromConfig) {
+          // A config that does not load is reported by the check itself, as it stands.
+          const { underConfiguredPermissions } = await import("./launch.ts");
+          const code = await underConfiguredPermissions(load, "check");
+          if (code !== undefined) {
+            result.exitCode = code;
+            return;
+          }
+        }
+        const { runCheck } = await import("./check.ts");
+        result.exitCode = await runCheck({ ...load, json: opts.json ?? false });
+      },
+    );
 
   program.command("shim")
     .description(

@@ -16,19 +16,27 @@ import { streamingBackend } from "../runtime/streaming_backend.ts";
 import { NetnsDialer, StreamingServer } from "../streaming/mod.ts";
 import { RuntimeCore } from "../runtime/core.ts";
 import { recover } from "../runtime/recovery.ts";
+import { stopPoolTimers } from "../runtime/spare_shims.ts";
 import { MetadataStore } from "../store/mod.ts";
 import { tightenModes } from "../runtime/modes.ts";
 import { ImageService } from "../image/mod.ts";
 import { bundleShim, ShimManager } from "../shim/client/mod.ts";
 import { CniManager } from "../network/mod.ts";
 import { cgroupPort } from "../runtime/cgroup_port.ts";
-import { cgroupDriver, controllerVersion, detectLayout } from "../cgroups/mod.ts";
+import {
+  cgroupDriver,
+  controllerVersion,
+  detectLayout,
+  kernelHasPsi,
+  StatsCollector,
+} from "../cgroups/mod.ts";
 import { capabilitiesFromMask, type NodeFacts } from "../oci/mod.ts";
 import { AppArmor, detectSelinux } from "../lsm/mod.ts";
 import { probeRuntimeBinary } from "./probe.ts";
 import { which } from "../lib/exec.ts";
 import { SystemdNotifier, type Watchdog } from "./notify.ts";
 import { criSelfCheck } from "./health.ts";
+import type { Appliers } from "./reload.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
 
@@ -41,6 +49,8 @@ export interface Services {
   beforeShutdown(): Promise<void>;
   /** Releases everything; shims and containers keep running. */
   close(): Promise<void>;
+  /** How a configuration reload (SIGHUP) reaches the running parts, per reloadable key. */
+  appliers: Appliers;
 }
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
@@ -111,8 +121,10 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   const cni = new CniManager({
     config: config.cni,
     cacheDir: `${config.root}/cni`,
+    podCidrFile: `${config.root}/pod-cidr`,
     logger: log.with({ component: "cni" }),
   });
+  await cni.restorePodCidr();
   const core = new RuntimeCore({
     config,
     logger: log,
@@ -128,7 +140,19 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
     apparmor,
   });
   await recover(core);
-  const stats = new StatsService(core, layout, driver);
+  // stats.collect_period_seconds > 0: background rounds fill the cache that the calls read,
+  // kept for two periods so a call between rounds never reads cgroups itself.
+  const period = config.stats.collectPeriodSeconds * 1000;
+  const collector = new StatsCollector({
+    logger: log.with({ component: "stats" }),
+    ...(period > 0 ? { cacheTtlMs: 2 * period } : {}),
+  });
+  const stats = new StatsService(core, layout, driver, {
+    collector,
+    psi: kernelHasPsi(),
+    ...(period > 0 ? { cacheTtlMs: 2 * period } : {}),
+  });
+  if (period > 0) stats.startBackground(period);
   const dialer = new NetnsDialer({ logger: log.with({ component: "portforward" }) });
   const streaming = new StreamingServer({
     address: config.stream.address,
@@ -197,8 +221,16 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   });
 
   let watchdog: Watchdog | undefined;
+  const registries = (next: Config) => images.updateRegistries(next.image);
   return {
     server,
+    appliers: {
+      "image.mirrors": registries,
+      "image.auths": registries,
+      "image.insecure_registries": registries,
+      // The agent's own lines; shims keep the level they were started with.
+      "log.level": (next) => log.setLevel(next.log.level),
+    },
     afterListen: () => {
       notifier.ready(`serving the CRI on ${config.socket}`);
       watchdog = notifier.startWatchdog((budgetMs) => criSelfCheck(config.socket, budgetMs));
@@ -210,7 +242,9 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
       notifier.stopping("shutting down: draining in-flight calls");
     },
     close: async () => {
+      stats.stopBackground();
       await streaming.close();
+      stopPoolTimers(core);
       await core.deps.shims.dropSpares().catch((err) =>
         log.warn("cannot stop the spare shims", { err })
       );

@@ -7,6 +7,9 @@ const W = ["version", "start", "floor"];
 Deno.test("parseBenchArgs() defaults to the full suite and the default JSON path", () => {
   assertEquals(parseBenchArgs([], W), {
     quick: false,
+    client: "inprocess",
+    agent: null,
+    memoryPods: null,
     only: null,
     json: null,
     list: false,
@@ -19,6 +22,9 @@ Deno.test("parseBenchArgs() reads --quick, --only and --json", () => {
     parseBenchArgs(["--quick", "--only", "start, version", "--json", "/tmp/r.json"], W),
     {
       quick: true,
+      client: "inprocess",
+      agent: null,
+      memoryPods: null,
       only: ["start", "version"],
       json: "/tmp/r.json",
       list: false,
@@ -26,6 +32,8 @@ Deno.test("parseBenchArgs() reads --quick, --only and --json", () => {
     },
   );
   assertEquals(parseBenchArgs(["--only=floor"], W).only, ["floor"]);
+  assertEquals(parseBenchArgs(["--client", "process"], W).client, "process");
+  assertEquals(parseBenchArgs(["--memory-pods", "110"], W).memoryPods, 110);
 });
 
 Deno.test("parseBenchArgs() refuses unknown workloads, flags and an empty --only", () => {
@@ -34,4 +42,6 @@ Deno.test("parseBenchArgs() refuses unknown workloads, flags and an empty --only
   assertThrows(() => parseBenchArgs(["--only", ","], W), SauropodError);
   assertThrows(() => parseBenchArgs(["--fast"], W), SauropodError);
   assertThrows(() => parseBenchArgs(["extra"], W), SauropodError);
+  assertThrows(() => parseBenchArgs(["--client", "crictl"], W), SauropodError);
+  assertThrows(() => parseBenchArgs(["--memory-pods", "0"], W), SauropodError);
 });

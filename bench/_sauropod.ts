@@ -49,6 +49,8 @@ export interface SauropodSettings {
   readonly runcBinary: string;
   /** `host:port` of the local registry, the mirror of docker.io. */
   readonly registryHost: string;
+  /** The kubelet's pod log root (`runtime.pod_logs_dir`); default `<dir>/logs`. */
+  readonly podLogsDir?: string;
   readonly logLevel?: "debug" | "info" | "warn" | "error";
 }
 
@@ -69,7 +71,8 @@ export function sauropodConfig(s: SauropodSettings): string {
     "[runtime]",
     `binary = ${q(s.runcBinary)}`,
     // Where the bench's pods log (the kubelet's podLogsDir): the spare shim may write there.
-    `pod_logs_dir = ${q(`${l.dir}/logs`)}`,
+    `pod_logs_dir = ${q(s.podLogsDir ?? `${l.dir}/logs`)}`,
+    `pod_log_roots = [${q(s.podLogsDir ?? `${l.dir}/logs`)}]`,
     `root = ${q(l.runcRoot)}`,
     `cgroup_driver = "cgroupfs"`,
     "",

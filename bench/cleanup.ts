@@ -29,6 +29,11 @@ export interface RunManifest {
   readonly containerdBundles: string;
   /** `host:port` of the run's registry, once started. */
   registryHost?: string;
+  /**
+   * Pod log directories under /var/log/pods (`--client process`): `bench_<name>_<uid>`
+   * with this marker in the name.
+   */
+  readonly podLogMarker?: string;
   /** Directories outside `dir` that existed before the run (kept even if empty after). */
   readonly preexisting: Readonly<Record<string, boolean>>;
 }
@@ -269,6 +274,7 @@ export async function sweepRun(m: RunManifest, log: Logger): Promise<void> {
   await sweepMounts(m.dir);
   await sweepNetworks(m, log);
   if (m.registryHost) await sweepRegistry(m.registryHost, self);
+  if (m.podLogMarker) await sweepPodLogs(POD_LOG_ROOT, m.podLogMarker);
   // Shared directories: removed only when this run created them and they are empty.
   for (const d of SHARED_DIRS) {
     if (m.preexisting[d] === false) await Deno.remove(d).catch(() => {});
@@ -277,6 +283,22 @@ export async function sweepRun(m: RunManifest, log: Logger): Promise<void> {
   await Deno.remove(m.dir, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) log.warn("run dir left behind", { err });
   });
+}
+
+/** Where the kubelet puts pod log directories (the bench's with `--client process`). */
+export const POD_LOG_ROOT = "/var/log/pods";
+
+/** Removes the run's pod log directories (`bench_…<marker>…`) below `root`. */
+export async function sweepPodLogs(root: string, marker: string): Promise<void> {
+  try {
+    for await (const e of Deno.readDir(root)) {
+      if (e.isDirectory && e.name.startsWith("bench_") && e.name.includes(marker)) {
+        await Deno.remove(`${root}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+    }
+  } catch {
+    // No such directory: nothing to sweep.
+  }
 }
 
 /** A registry started for the run (found by its config naming the run's address). */

@@ -23,6 +23,7 @@ import { type BenchOptions, parseBenchArgs, USAGE } from "./_args.ts";
 import { pickSubnets, routedSubnets } from "./_cni.ts";
 import { containerdLayout } from "./_containerd.ts";
 import {
+  POD_LOG_ROOT,
   RUN_DIR_PREFIX,
   type RunManifest,
   sharedDirsPresent,
@@ -87,6 +88,8 @@ export async function runBench(
   if (Deno.uid() !== 0) throw unavailable("the bench needs root (runc, cgroups, CNI)");
   const startedAt = new Date();
   const t0 = performance.now();
+  const reportPath = opts.json ?? defaultReportPath(startedAt, `${ROOT}/bench/results`);
+  await Deno.mkdir(reportPath.slice(0, reportPath.lastIndexOf("/")) || "/", { recursive: true });
   const workloads = selectWorkloads(opts);
   await sweepStaleRuns(TMP, log);
 
@@ -110,9 +113,14 @@ export async function runBench(
     ],
     containerdBundles: containerdLayout(`${runDir}/containerd`).bundles,
     preexisting: await sharedDirsPresent(),
+    ...(opts.client === "process" ? { podLogMarker: `-${id}-` } : {}),
   };
   await writeManifest(manifest);
-  log.info("bench run", { dir: runDir, workloads: workloads.map((w) => w.name).join(",") });
+  log.info("bench run", {
+    dir: runDir,
+    client: opts.client,
+    workloads: workloads.map((w) => w.name).join(","),
+  });
 
   const results: WorkloadResult[] = [];
   const figures: FigureResult[] = [];
@@ -139,6 +147,9 @@ export async function runBench(
         pauseImage: images.pause,
         network: networks[name]!,
         log,
+        client: opts.client,
+        ...(opts.agent ? { agentRoot: opts.agent } : {}),
+        ...(opts.client === "process" ? { podLogRoot: POD_LOG_ROOT } : {}),
       });
       runtimes.push(rt);
       // The "kubepods" level: pods' own cgroups are made under it, as the kubelet does.
@@ -152,6 +163,10 @@ export async function runBench(
         runtimes,
         images,
         quick: opts.quick,
+        client: opts.client,
+        podLogRoot: (rt) => rt.podLogRoot,
+        podMarker: `-${id}-`,
+        memoryPods: opts.memoryPods,
         signal,
         log,
         runDir,
@@ -166,6 +181,10 @@ export async function runBench(
       await rt.close().catch((err) => log.warn("runtime did not stop cleanly", { err }));
     }
     await registry?.registry.stop().catch(() => {});
+    // sauropod's log holds the per-phase timings of every create and start (see
+    // `bench/profile.ts`): kept beside the JSON, since the run dir goes.
+    const agent = runtimes.find((rt) => rt.name === "sauropod");
+    if (agent) await Deno.copyFile(agent.logPath, `${reportPath}.sauropod.log`).catch(() => {});
     for (const b of bases.reverse()) {
       try {
         removePodCgroup(b);
@@ -191,7 +210,12 @@ export async function runBench(
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     seconds: (performance.now() - t0) / 1000,
-    options: { quick: opts.quick, only: opts.only },
+    options: {
+      quick: opts.quick,
+      only: opts.only,
+      client: opts.client,
+      ...(opts.agent ? { agent: opts.agent } : {}),
+    },
     machine: { ...machine, loadAverage: { ...machine.loadAverage, end: await loadAverage() } },
     environment: {
       runDir,
@@ -202,9 +226,8 @@ export async function runBench(
     workloads: results,
     figures,
   };
-  const path = opts.json ?? defaultReportPath(startedAt, `${ROOT}/bench/results`);
-  await writeReport(report, path);
-  return { report, path };
+  await writeReport(report, reportPath);
+  return { report, path: reportPath };
 }
 
 async function main(): Promise<number> {

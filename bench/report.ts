@@ -53,6 +53,8 @@ export type Status =
 export interface WorkloadResult {
   readonly name: string;
   readonly title: string;
+  /** When it started (ISO 8601; absent in reports from before it was recorded). */
+  readonly startedAt?: string;
   readonly seconds: number;
   readonly status: Partial<Record<Subject, Status>>;
   readonly notes: readonly string[];
@@ -75,7 +77,14 @@ export interface BenchReport {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly seconds: number;
-  readonly options: { readonly quick: boolean; readonly only: readonly string[] | null };
+  readonly options: {
+    readonly quick: boolean;
+    readonly only: readonly string[] | null;
+    /** How CRI calls were made; absent in reports from before `--client`. */
+    readonly client?: "inprocess" | "process";
+    /** The checkout the agent ran from, when not the bench's own. */
+    readonly agent?: string;
+  };
   readonly machine: MachineNote;
   /** Names of what the run created on the machine (all removed at the end). */
   readonly environment: Readonly<Record<string, unknown>>;

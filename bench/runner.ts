@@ -27,6 +27,13 @@ export interface RunnerOptions {
   readonly runtimes: readonly BenchRuntime[];
   readonly images: BenchImages;
   readonly quick: boolean;
+  /** How CRI calls are made (see `_args.ts`). */
+  readonly client: "inprocess" | "process";
+  /** Where pods' log directories go (the runtimes know it as their pod log root). */
+  podLogRoot(rt: BenchRuntime): string;
+  /** In every pod name of the run (so a sweep finds their log directories). */
+  readonly podMarker: string;
+  readonly memoryPods: number | null;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly runDir: string;
@@ -53,6 +60,7 @@ export function statusOf(err: unknown): Status {
 /** Runs `w` against `o.runtimes` and reports how it went. */
 export async function runWorkload(w: Workload, o: RunnerOptions): Promise<WorkloadOutcome> {
   const t0 = performance.now();
+  const startedAt = new Date().toISOString();
   const subjects: readonly Subject[] = w.subjects ?? RUNTIMES;
   const status = new Map<Subject, Status>(subjects.map((s) => [s, { state: "ok" }]));
   const notes: string[] = [];
@@ -80,6 +88,10 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     },
     images: o.images,
     quick: o.quick,
+    client: o.client,
+    memoryPods: o.memoryPods,
+    podLogRoot: (rt) => o.podLogRoot(rt),
+    podMarker: o.podMarker,
     signal: o.signal,
     log,
     runDir: o.runDir,
@@ -179,6 +191,7 @@ export async function runWorkload(w: Workload, o: RunnerOptions): Promise<Worklo
     result: {
       name: w.name,
       title: w.title,
+      startedAt,
       seconds: (performance.now() - t0) / 1000,
       status: Object.fromEntries(status),
       notes,

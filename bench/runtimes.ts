@@ -15,6 +15,7 @@
 import { unavailable } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CriClient } from "../tests/harness/cri_client.ts";
+import { type CriCalls, ProcessCriClient } from "./_process_client.ts";
 import { benchConflist, DEFAULT_CONFLIST, type NetworkIdentity } from "./_cni.ts";
 import { containerdConfig, containerdLayout, registryHosts } from "./_containerd.ts";
 import { Daemon } from "./_daemon.ts";
@@ -42,6 +43,16 @@ export interface RuntimeSetup {
   /** This runtime's pod network. */
   readonly network: NetworkIdentity;
   readonly log: Logger;
+  /** The kubelet's pod log root (default: `<runtime dir>/logs`). */
+  readonly podLogRoot?: string;
+  /**
+   * The sauropod checkout whose agent runs (default: this one): a baseline commit's tree
+   * (`git archive <commit> | tar -x`) to measure a change against containerd in the same
+   * way as the change itself.
+   */
+  readonly agentRoot?: string;
+  /** How workloads' calls are made (default: one in-process connection). */
+  readonly client?: "inprocess" | "process";
 }
 
 /** sauropod's volatile state: short, because shim socket paths grow from it (see layout). */
@@ -69,9 +80,13 @@ export class BenchRuntime {
   readonly socket: string;
   readonly runcRoot: string;
   readonly network: NetworkIdentity;
+  /** Where its pods' log directories go (sauropod's `runtime.pod_logs_dir`). */
+  readonly podLogRoot: string;
   readonly #flavour: Flavour;
   readonly #log: Logger;
+  readonly #client: "inprocess" | "process";
   #cri: CriClient | undefined;
+  #calls: CriCalls | undefined;
   #prepared = false;
 
   /** Describes the runtime; nothing runs until {@link start}. */
@@ -79,18 +94,23 @@ export class BenchRuntime {
     this.name = name;
     this.dir = `${setup.runDir}/${name}`;
     this.network = setup.network;
+    this.podLogRoot = setup.podLogRoot ?? `${this.dir}/logs`;
     this.#log = setup.log.with({ runtime: name });
+    this.#client = setup.client ?? "inprocess";
     this.#flavour = name === "containerd"
       ? containerdFlavour(this.dir, setup)
-      : sauropodFlavour(this.dir, setup);
+      : sauropodFlavour(this.dir, setup, this.podLogRoot);
     this.socket = this.#flavour.socket;
     this.runcRoot = this.#flavour.runcRoot;
   }
 
-  /** The CRI client of the running daemon (one connection, like the kubelet's). */
-  get cri(): CriClient {
-    if (!this.#cri) throw unavailable(`${this.name} is not running`);
-    return this.#cri;
+  /**
+   * The CRI client workloads call: one connection like the kubelet's, or with `--client
+   * process` a new process per call like crictl.
+   */
+  get cri(): CriCalls {
+    if (!this.#calls) throw unavailable(`${this.name} is not running`);
+    return this.#calls;
   }
 
   /** The daemon's pid. */
@@ -117,6 +137,7 @@ export class BenchRuntime {
       this.#prepared = true;
     }
     this.#cri = await this.#flavour.daemon.start();
+    this.#calls = this.#client === "process" ? new ProcessCriClient(this.socket) : this.#cri;
     this.#log.debug("daemon up", { pid: this.pid });
   }
 
@@ -124,6 +145,7 @@ export class BenchRuntime {
   async stopDaemon(): Promise<void> {
     this.#cri?.close();
     this.#cri = undefined;
+    this.#calls = undefined;
     await this.#flavour.daemon.stop();
   }
 
@@ -155,7 +177,9 @@ export class BenchRuntime {
 
   /** Stops and removes every pod (RemovePodSandbox also removes its containers). */
   async removeAllPods(): Promise<void> {
-    const cri = this.cri;
+    // Teardown is not measured: the daemon's own connection, whatever the client mode.
+    const cri = this.#cri;
+    if (!cri) throw unavailable(`${this.name} is not running`);
     const { items } = await cri.runtime.listPodSandbox({});
     const queue = [...items];
     const worker = async () => {
@@ -167,6 +191,11 @@ export class BenchRuntime {
     await Promise.all(Array.from({ length: 8 }, worker));
   }
 
+  /** The daemon's log file (in the run dir, removed with it). */
+  get logPath(): string {
+    return this.#flavour.daemon.spec.logPath;
+  }
+
   /** The last lines of the daemon's log. */
   logTail(lines = 30): Promise<string> {
     return this.#flavour.daemon.tail(lines);
@@ -174,7 +203,7 @@ export class BenchRuntime {
 
   /** Removes every pod (best effort) and stops the daemon. */
   async close(): Promise<void> {
-    if (this.#cri) {
+    if (this.#calls) {
       try {
         await this.removeAllPods();
       } catch (err) {
@@ -225,27 +254,28 @@ function containerdFlavour(dir: string, setup: RuntimeSetup): Flavour {
   };
 }
 
-function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
+function sauropodFlavour(dir: string, setup: RuntimeSetup, podLogsDir: string): Flavour {
   const l = sauropodLayout(dir, sauropodStateDir(setup.runDir));
+  const agentRoot = setup.agentRoot ?? ROOT;
   return {
     socket: l.socket,
     runcRoot: l.runcRoot,
     cniConfDir: l.cniConfDir,
     daemon: new Daemon({
       name: "sauropod",
-      // As an operator runs it: the agent's declared permission set, never -A (the test
-      // variant, which adds /tmp where the run directory lives).
+      // As an operator runs it: the agent's declared permission set, never -A; the agent
+      // computes its own from the config (its directories live in the run directory).
       argv: [
         Deno.execPath(),
         "run",
-        "-P=agent-test",
+        "-P=agent",
         "--quiet",
-        `${ROOT}/main.ts`,
+        `${agentRoot}/main.ts`,
         "serve",
         "--config",
         l.configPath,
       ],
-      cwd: ROOT,
+      cwd: agentRoot,
       socket: l.socket,
       logPath: l.logPath,
       env: { NO_COLOR: "1" },
@@ -260,6 +290,7 @@ function sauropodFlavour(dir: string, setup: RuntimeSetup): Flavour {
           cniBinDir: CNI_BIN_DIR,
           runcBinary: RUNC,
           registryHost: setup.registryHost,
+          podLogsDir,
         }),
       );
     },

@@ -14,6 +14,7 @@ import { isNotFound, messageOf } from "../errors/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";
 import { DiskUsageCache } from "./disk_usage.ts";
 import type { CgroupLocation } from "./reader.ts";
+import { type CgroupMetrics, readCgroupMetrics } from "./metrics.ts";
 import { DEFAULT_RESOURCES, type RawCgroupStats, readCgroupStats } from "./stats.ts";
 import {
   type CgroupStats,
@@ -69,6 +70,8 @@ interface Entry {
   cpu?: CpuPoint;
   /** The latest answer, and the monotonic time it was read. */
   sample?: { at: bigint; stats: CgroupStats };
+  /** The latest metric counters (ListPodSandboxMetrics), and when they were read. */
+  metrics?: { at: bigint; counters: CgroupMetrics };
 }
 
 /**
@@ -165,6 +168,43 @@ export class StatsCollector {
     }
   }
 
+  /**
+   * The extra counters of the cAdvisor-named metrics for container (`kind` "c") or pod
+   * ("p") `id`, cached like the stats. Not-found when the cgroup is gone.
+   */
+  metrics(kind: "c" | "p", id: string, location: CgroupLocation): CgroupMetrics {
+    return this.#metrics(kind, id, location, false);
+  }
+
+  /** A background round's metric read: a cgroup gone meanwhile is no failure. */
+  #freshMetrics(kind: "c" | "p", id: string, location: CgroupLocation): void {
+    try {
+      this.#metrics(kind, id, location, true);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  #metrics(kind: "c" | "p", id: string, location: CgroupLocation, fresh: boolean): CgroupMetrics {
+    const key = `${kind}/${id}`;
+    const now = this.#clock.monoNs();
+    const entry = this.#entries.get(key);
+    if (!fresh && entry?.metrics && now - entry.metrics.at < this.#ttlNs) {
+      return entry.metrics.counters;
+    }
+    let counters: CgroupMetrics;
+    try {
+      counters = readCgroupMetrics(location);
+    } catch (err) {
+      if (isNotFound(err)) this.#entries.delete(key);
+      throw err;
+    }
+    const e = entry ?? {};
+    e.metrics = { at: now, counters };
+    this.#entries.set(key, e);
+    return counters;
+  }
+
   /** Stats of many containers; those whose cgroup is gone are left out (ListContainerStats). */
   containers(targets: readonly ContainerStatsTarget[]): Promise<ContainerStatsSample[]> {
     return this.#containers(targets, false);
@@ -247,7 +287,11 @@ export class StatsCollector {
       state.timer = undefined;
       try {
         const list = targets();
-        for (const p of list) await this.#pod(p, true);
+        for (const p of list) {
+          await this.#pod(p, true);
+          this.#freshMetrics("p", p.id, p.cgroup);
+          for (const c of p.containers) this.#freshMetrics("c", c.id, c.cgroup);
+        }
         this.retain(list.flatMap((p) => [p.id, ...p.containers.map((c) => c.id)]));
       } catch (err) {
         this.#log.warn("background stats collection failed", { err });

@@ -174,3 +174,22 @@ Deno.test("readContainerStats() without a collector is a one-off read without a 
   assertEquals(s.cpu?.usageCoreNanoSeconds, 1_234_567_000n);
   assertEquals(s.cpu?.usageNanoCores, undefined);
 });
+
+Deno.test("background rounds fill the cache that calls are then answered from", async () => {
+  const { first, later } = await targets();
+  const layout = await v2Layout();
+  const pod = locateCgroup(layout, systemd.podCgroupPath(SYSTEMD_PARENT));
+  const c = new StatsCollector({ cacheTtlMs: 60_000, clock: new FakeClock() });
+  c.startBackground(60_000, () => [{ id: "p1", cgroup: pod, containers: [first] }]);
+  try {
+    // The first round is due at once and reads synchronously: one timer turn is enough.
+    await new Promise((r) => setTimeout(r, 50));
+    // Asked about "c1" at another cgroup, the collector answers what the round read at the
+    // container's: served from the round, not read now.
+    const s = await c.container(later);
+    assertEquals(s.cpu?.usageCoreNanoSeconds, 1_234_567_000n);
+    assertEquals(c.metrics("c", "c1", later.cgroup).processes, 3n);
+  } finally {
+    c.stopBackground();
+  }
+});

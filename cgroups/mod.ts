@@ -42,6 +42,14 @@ export {
   StatsCollector,
   type StatsCollectorOptions,
 } from "./collector.ts";
+export {
+  type CgroupMetrics,
+  type CpuMetrics,
+  type DeviceIo,
+  kernelHasPsi,
+  type MemoryMetrics,
+  readCgroupMetrics,
+} from "./metrics.ts";
 export { type DiskUsage, diskUsage, DiskUsageCache } from "./disk_usage.ts";
 export { createPodCgroup, type OwnedCgroup, removePodCgroup } from "./pod_cgroup.ts";
 export { type CgroupLimits, memoryUsage, sharesToWeight, writeCgroupLimits } from "./limits.ts";

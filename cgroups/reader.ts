@@ -32,6 +32,8 @@ export interface CgroupLocation {
   readonly path: string;
   /** CPU time: v1 `cpuacct`, else the unified hierarchy (`cpu.stat` is always there). */
   readonly cpu?: ResourceDir;
+  /** CFS bandwidth counters (`cpu.stat` nr_periods…): v1 `cpu`, else the unified hierarchy. */
+  readonly cfs?: ResourceDir;
   /** Memory (and swap). */
   readonly memory?: ResourceDir;
   /** Task count. */
@@ -58,12 +60,18 @@ export function locateCgroup(layout: CgroupLayout, path: string): CgroupLocation
     : unifiedDir !== undefined
     ? { version: 2 as const, dir: unifiedDir }
     : undefined;
+  const cfs = layout.v1.has("cpu")
+    ? at(layout, "cpu", path)
+    : unifiedDir !== undefined
+    ? { version: 2 as const, dir: unifiedDir }
+    : undefined;
   const io = layout.v1.has("blkio") ? at(layout, "blkio", path) : at(layout, "io", path);
   const memory = at(layout, "memory", path);
   const pids = at(layout, "pids", path);
   return {
     path,
     ...(cpu ? { cpu } : {}),
+    ...(cfs ? { cfs } : {}),
     ...(memory ? { memory } : {}),
     ...(pids ? { pids } : {}),
     ...(io ? { io } : {}),

@@ -23,8 +23,18 @@ import {
   systemClock,
 } from "./types.ts";
 
-/** What the CRI stats need: everything but block I/O counters (its IoUsage is PSI only). */
-export const DEFAULT_RESOURCES: readonly StatsResource[] = ["cpu", "memory", "swap", "pids", "psi"];
+/**
+ * What the CRI stats and metrics need: everything. Block I/O feeds IoUsage (its timestamp
+ * and io PSI) and the `container_fs_*` metrics.
+ */
+export const DEFAULT_RESOURCES: readonly StatsResource[] = [
+  "cpu",
+  "memory",
+  "swap",
+  "pids",
+  "io",
+  "psi",
+];
 
 /** Options of {@link readCgroupStats}. */
 export interface ReadStatsOptions {

@@ -77,7 +77,12 @@ for (const f of FLAVOURS) {
     assertEquals(s.swap?.swapUsageBytes, 0n);
     assertEquals(s.swap?.swapAvailableBytes, 0n);
     assertEquals(s.process?.processCount, 7n);
-    assertEquals(s.io, undefined, "io is not read unless asked");
+    assertEquals(
+      [s.io?.readBytes, s.io?.writeBytes, s.io?.readOps, s.io?.writeOps],
+      [4_096_000n, 8_192_000n, 100n, 200n],
+      "io from blkio (v1) or io.stat (v2)",
+    );
+    assertEquals(s.io?.psi?.some.total !== undefined, f.psi);
     assertEquals(s.cpu?.psi, f.psi ? CPU_PSI : undefined);
     assertEquals(s.memory?.psi?.some.total, f.psi ? 0n : undefined);
   });

@@ -43,6 +43,8 @@ export interface Config {
     /** Glob patterns of container annotations passed into the container's OCI spec. */
     containerAnnotations: string[];
     podLogsDir: string;
+    /** Directories pods may log under (RunPodSandbox's log_directory). */
+    podLogRoots: string[];
   };
   sandbox: { image: string };
   cni: { confDir: string; binDirs: string[]; pluginTimeoutSeconds: number };
@@ -249,45 +251,239 @@ export function applyOverrides(raw: Record<string, unknown>, overrides: Override
   }
 }
 
+/** Where each key not at its default came from: dotted key → file (or "flags"). */
+export type Sources = Map<string, string>;
+
+/** The effective configuration with where it came from. */
+export interface LoadedConfig {
+  readonly config: Config;
+  /** The files read, in the order applied: the main file (when present), then drop-ins. */
+  readonly files: readonly string[];
+  /** Dotted key (a map entry: `image.mirrors."docker.io"`) → the last file that set it. */
+  readonly sources: Sources;
+}
+
+/** How to find the configuration. */
+export interface LoadOptions {
+  /** The main file (default {@link DEFAULT_CONFIG_PATH}); drop-ins are `config.d/*.toml` beside it. */
+  path?: string;
+  /** The operator named `path`: its absence is an error. */
+  explicit?: boolean;
+  /** Flags, applied last. */
+  overrides?: Overrides;
+}
+
 /**
  * Loads the effective config: defaults ← file ← overrides.
  *
  * A missing file at the default path is fine (built-in defaults); a missing file that the
  * operator named explicitly is an error.
  */
-export async function loadConfig(
-  opts: { path?: string; explicit?: boolean; overrides?: Overrides } = {},
-): Promise<Config> {
+export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
+  return (await loadConfigWithSources(opts)).config;
+}
+
+/** The directory of drop-ins for the config file `path`. */
+export function dropInDir(path: string): string {
+  const i = path.lastIndexOf("/");
+  return `${i < 0 ? "." : i === 0 ? "" : path.slice(0, i)}/config.d`;
+}
+
+/**
+ * Loads the effective config and where each key came from: defaults ← the main file ←
+ * `config.d/*.toml` beside it, in byte-wise lexical order ← flags.
+ *
+ * Merge rules (DESIGN.md "Configuration"): a scalar in a later file replaces the earlier
+ * value (`false`, `0` and `""` too: TOML tells absent from zero); tables merge key by key,
+ * including the per-host tables `image.mirrors` and `image.auths`; lists replace as a
+ * whole. Each file is validated on its own first, so an error names the file and the key;
+ * any error refuses the whole merge.
+ */
+export async function loadConfigWithSources(opts: LoadOptions = {}): Promise<LoadedConfig> {
   const path = opts.path ?? DEFAULT_CONFIG_PATH;
-  let raw: Record<string, unknown> = {};
-  let source = "defaults";
-  try {
-    const text = await Deno.readTextFile(path);
-    source = path;
-    try {
-      raw = parseToml(text) as Record<string, unknown>;
-    } catch (err) {
-      throw invalidArgument(`${path}: not valid TOML: ${err instanceof Error ? err.message : err}`);
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound) || opts.explicit) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw invalidArgument(`config file ${path} does not exist`);
-      }
-      if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-        throw wrap(err, `cannot read config file ${path}`);
-      }
-      throw err;
+  const files: string[] = [];
+  const sources: Sources = new Map();
+  const merged: Record<string, unknown> = {};
+  const main = await readToml(path, opts.explicit ?? false);
+  if (main) {
+    files.push(path);
+    mergeFile(merged, main, path, sources);
+  }
+  const dir = dropInDir(path);
+  for (const file of await dropIns(dir)) {
+    const raw = await readToml(file, true);
+    if (raw) {
+      files.push(file);
+      mergeFile(merged, raw, file, sources);
     }
   }
-  applyOverrides(raw, opts.overrides ?? {});
-  const cfg = resolveConfig(
-    raw,
-    Object.keys(opts.overrides ?? {}).length ? `${source} + flags` : source,
+  const overrides = Object.fromEntries(
+    Object.entries(opts.overrides ?? {}).filter(([, v]) => v !== undefined),
   );
+  if (Object.keys(overrides).length) {
+    const raw: Record<string, unknown> = {};
+    applyOverrides(raw, overrides);
+    mergeFile(merged, raw, "flags", sources);
+  }
+  const source = files.length === 0 ? "defaults" : files.join(" + ");
+  const cfg = resolveConfig(merged, Object.keys(overrides).length ? `${source} + flags` : source);
   if (cfg.runtime.root === "") cfg.runtime.root = `${cfg.state}/runc`;
   checkStatePathLength(cfg.state);
-  return cfg;
+  checkLogRoots(cfg, (key) => sources.get(key) ?? "defaults");
+  return { config: cfg, files, sources };
+}
+
+/** The regular `*.toml` files of `dir`, sorted byte-wise; none when it does not exist. */
+async function dropIns(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.name.endsWith(".toml") || e.name.startsWith(".")) continue;
+      // Regular files only (a symlink to one is followed: packaging tools install those).
+      const st = await Deno.stat(`${dir}/${e.name}`).catch(() => undefined);
+      if (st?.isFile) names.push(e.name);
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw wrap(err, `cannot read the drop-in directory ${dir}`);
+  }
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  names.sort((a, b) => {
+    const x = bytes(a), y = bytes(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] !== y[i]) return x[i]! - y[i]!;
+    }
+    return x.length - y.length;
+  });
+  return names.map((n) => `${dir}/${n}`);
+}
+
+/** Parses TOML file `path`; undefined when it is absent and `required` is false. */
+async function readToml(
+  path: string,
+  required: boolean,
+): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      if (!required) return undefined;
+      throw invalidArgument(`config file ${path} does not exist`);
+    }
+    throw wrap(err, `cannot read config file ${path}`);
+  }
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw invalidArgument(`${path}: not valid TOML: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+/** Validates `raw` (one file) on its own, then merges it into `into`, noting its keys. */
+function mergeFile(
+  into: Record<string, unknown>,
+  raw: Record<string, unknown>,
+  file: string,
+  sources: Sources,
+): void {
+  resolveTable(SCHEMA, raw, "", file);
+  mergeTable(SCHEMA, into, raw, "", file, sources);
+}
+
+function mergeTable(
+  spec: TableSpec,
+  into: Record<string, unknown>,
+  raw: Record<string, unknown>,
+  prefix: string,
+  file: string,
+  sources: Sources,
+): void {
+  for (const [key, value] of Object.entries(raw)) {
+    const sub = spec.fields[key]!;
+    const name = `${prefix}${key}`;
+    if (isTable(sub)) {
+      if (!isPlainObject(into[key])) into[key] = {};
+      mergeTable(
+        sub,
+        into[key] as Record<string, unknown>,
+        value as Record<string, unknown>,
+        `${name}.`,
+        file,
+        sources,
+      );
+    } else if (sub.type.kind === "string-list-map" || sub.type.kind === "auth-map") {
+      // Per-host tables: a drop-in adds or replaces one host's entry.
+      if (!isPlainObject(into[key])) into[key] = {};
+      const map = into[key] as Record<string, unknown>;
+      for (const [host, entry] of Object.entries(value as Record<string, unknown>)) {
+        map[host] = isPlainObject(entry) && isPlainObject(map[host])
+          ? { ...(map[host] as Record<string, unknown>), ...entry }
+          : structuredClone(entry);
+        sources.set(`${name}.${JSON.stringify(host)}`, file);
+      }
+    } else {
+      into[key] = structuredClone(value);
+      sources.set(name, file);
+    }
+  }
+}
+
+/** The dotted key of every leaf of the schema (a map field counts as one key). */
+export function schemaKeys(spec: TableSpec = SCHEMA, prefix = ""): string[] {
+  return Object.entries(spec.fields).flatMap(([key, sub]) =>
+    isTable(sub) ? schemaKeys(sub, `${prefix}${key}.`) : [`${prefix}${key}`]
+  );
+}
+
+/** The value of dotted key `key` (snake_case, as in the file) in `config`. */
+export function valueAt(config: Config, key: string): unknown {
+  let cur: unknown = config;
+  for (const part of key.split(".")) cur = (cur as Record<string, unknown>)?.[camel(part)];
+  return cur;
+}
+
+/**
+ * Log roots must be plain absolute paths (a lexical prefix test decides what lies beneath
+ * them), and the kubelet's pod log dir, where spare shims may write, must be beneath one.
+ */
+function checkLogRoots(cfg: Config, source: (key: string) => string): void {
+  cfg.runtime.podLogRoots = cfg.runtime.podLogRoots.map((r, i) => {
+    const plain = plainAbsolute(r);
+    if (plain === undefined) {
+      throw invalidArgument(
+        `${source("runtime.pod_log_roots")}: "runtime.pod_log_roots"[${i}] ${
+          JSON.stringify(r)
+        } must be an absolute path without empty, . or .. components`,
+      );
+    }
+    return plain;
+  });
+  const dir = cfg.runtime.podLogsDir === "" ? undefined : plainAbsolute(cfg.runtime.podLogsDir);
+  if (
+    cfg.runtime.podLogsDir !== "" &&
+    (dir === undefined || !beneathAny(dir, cfg.runtime.podLogRoots))
+  ) {
+    throw invalidArgument(
+      `${source("runtime.pod_logs_dir")}: "runtime.pod_logs_dir" ${
+        JSON.stringify(cfg.runtime.podLogsDir)
+      } is not beneath any of "runtime.pod_log_roots" ${JSON.stringify(cfg.runtime.podLogRoots)}`,
+    );
+  }
+}
+
+/** `path` without a trailing slash when it is absolute with no empty, `.` or `..` parts. */
+export function plainAbsolute(path: string): string | undefined {
+  if (!path.startsWith("/") || path.includes("\0")) return undefined;
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  if (trimmed === "/") return "/";
+  const parts = trimmed.slice(1).split("/");
+  return parts.some((p) => p === "" || p === "." || p === "..") ? undefined : trimmed;
+}
+
+/** Whether plain absolute `path` is one of `roots` or lies beneath one. */
+export function beneathAny(path: string, roots: readonly string[]): boolean {
+  return roots.some((r) => path === r || path.startsWith(r === "/" ? "/" : `${r}/`));
 }
 
 /**

@@ -131,6 +131,14 @@ export const SCHEMA: TableSpec = {
             "ahead, allowed to write under it, so CreateContainer does not wait for a shim to " +
             "start. Empty: no shim is kept waiting.",
         ),
+        pod_log_roots: list(
+          ["/var/log/pods"],
+          "Directories pods may log under: a RunPodSandbox whose log_directory is not beneath " +
+            "one of them is refused (INVALID_ARGUMENT). The agent may write only here, in its " +
+            "own directories and in cgroupfs (`sauropod serve` computes its Deno permissions " +
+            'from this file). crictl\'s examples and critest log under /tmp: add "/tmp" for them. ' +
+            "Absolute paths without . or .. components; needs a restart.",
+        ),
       },
     },
     sandbox: {
@@ -244,7 +252,9 @@ export const SCHEMA: TableSpec = {
       fields: {
         collect_period_seconds: int(
           0,
-          "Background collection period; 0 reads cgroups on demand (with a 1 s cache).",
+          "Background collection period: every N seconds the agent reads the cgroups of every " +
+            "pod and container, and stats and metrics calls are answered from those readings. " +
+            "0 reads cgroups on demand, with a 1 s cache.",
         ),
       },
     },

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { PreEncoded } from "./batches.ts";
 
 /** What a handler gets besides the request. */
 export interface HandlerContext {
@@ -15,3 +16,13 @@ export interface HandlerContext {
   /** A logger carrying the RPC name. */
   readonly logger: Logger;
 }
+
+/**
+ * A server-streaming handler: it answers by calling `send` once per message, given as an
+ * object or already encoded.
+ */
+export type StreamHandler<Req, Res> = (
+  req: Req,
+  ctx: HandlerContext,
+  send: (msg: Res | PreEncoded) => Promise<void>,
+) => Promise<void>;

@@ -10,7 +10,7 @@
  * @module
  */
 import { ImageServiceDefinition, RuntimeServiceDefinition } from "../api/gen/api.ts";
-import { type CallContext, GrpcServer, Status } from "../lib/grpc/mod.ts";
+import { type CallContext, GrpcServer, Status, StatusError } from "../lib/grpc/mod.ts";
 import { unimplemented } from "../errors/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -19,6 +19,7 @@ import type { RuntimeCore } from "../runtime/core.ts";
 import type { StatsService } from "../runtime/stats.ts";
 import type { StreamingServer } from "../streaming/mod.ts";
 import { toStatus } from "./status.ts";
+import { type BatchLimits, oversizeMessage, PreEncoded, streamLimits } from "./batches.ts";
 import type { HandlerContext } from "./context.ts";
 
 export type { HandlerContext };
@@ -49,6 +50,13 @@ import { reopenContainerLog } from "./runtime/container_reopen_log.ts";
 import { getContainerEvents } from "./runtime/container_events.ts";
 import { containerStats } from "./runtime/container_stats.ts";
 import { listContainerStats } from "./runtime/container_stats_list.ts";
+import { streamPodSandboxes } from "./runtime/pod_stream.ts";
+import { streamContainers } from "./runtime/container_stream.ts";
+import { streamContainerStats } from "./runtime/container_stats_stream.ts";
+import { streamPodSandboxStats } from "./runtime/pod_stats_stream.ts";
+import { listMetricDescriptors } from "./runtime/metric_descriptors.ts";
+import { listPodSandboxMetrics } from "./runtime/pod_metrics_list.ts";
+import { streamPodSandboxMetrics } from "./runtime/pod_metrics_stream.ts";
 import { imageFsInfo } from "./image/image_fs_info.ts";
 import { imageStatus } from "./image/image_status.ts";
 import { listImages } from "./image/list_images.ts";
@@ -83,7 +91,7 @@ export type Unary<M extends MethodDef> = (
 export type ServerStream<M extends MethodDef> = (
   req: Decoded<M["requestType"]>,
   ctx: HandlerContext,
-  send: (msg: Encoded<M["responseType"]>) => Promise<void>,
+  send: (msg: Encoded<M["responseType"]> | PreEncoded) => Promise<void>,
 ) => Promise<void>;
 
 /** Handlers keyed by the generated method keys (`version`, `runPodSandbox`, …). */
@@ -113,6 +121,7 @@ export interface CriDeps {
 /** RPC → handler: each RuntimeService RPC and the file that serves it. */
 export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
   const { core, stats, streaming } = d;
+  const limits = streamLimits(d.config.limits.maxSendMessageBytes);
   return {
     version,
     status: status({ config: d.config, ...d.status }),
@@ -123,15 +132,18 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
     removePodSandbox: removePodSandbox(core),
     podSandboxStatus: podSandboxStatus(core),
     listPodSandbox: listPodSandbox(core),
+    streamPodSandboxes: streamPodSandboxes(core, limits),
     portForward: portForward(core, streaming),
     podSandboxStats: podSandboxStats(stats),
     listPodSandboxStats: listPodSandboxStats(stats),
+    streamPodSandboxStats: streamPodSandboxStats(stats, limits),
     createContainer: createContainer(core),
     startContainer: startContainer(core),
     stopContainer: stopContainer(core),
     removeContainer: removeContainer(core),
     containerStatus: containerStatus(core),
     listContainers: listContainers(core),
+    streamContainers: streamContainers(core, limits),
     execSync: execSync(core),
     exec: exec(core, streaming),
     attach: attach(core, streaming),
@@ -141,18 +153,22 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
     getContainerEvents: getContainerEvents(core),
     containerStats: containerStats(stats),
     listContainerStats: listContainerStats(stats),
+    streamContainerStats: streamContainerStats(stats, limits),
+    listMetricDescriptors: listMetricDescriptors(stats),
+    listPodSandboxMetrics: listPodSandboxMetrics(stats),
+    streamPodSandboxMetrics: streamPodSandboxMetrics(stats, limits),
   };
 }
 
 /** RPC → handler: each ImageService RPC and the file that serves it. */
-export function imageHandlers(images: ImageService): ImageHandlers {
+export function imageHandlers(images: ImageService, limits: BatchLimits): ImageHandlers {
   return {
     listImages: (req, ctx) => listImages(images, req, ctx),
     imageStatus: (req, ctx) => imageStatus(images, req, ctx),
     pullImage: (req, ctx) => pullImage(images, req, ctx),
     removeImage: (req, ctx) => removeImage(images, req, ctx),
     imageFsInfo: (req, ctx) => imageFsInfo(images, req, ctx),
-    streamImages: (req, ctx, send) => streamImages(images, req, ctx, send),
+    streamImages: (req, ctx, send) => streamImages(images, req, ctx, send, limits),
   };
 }
 
@@ -187,8 +203,10 @@ export function createCriServer(opts: CriServerOptions): GrpcServer {
     },
   });
   const runtime = runtimeHandlers(opts.deps, log);
-  register(server, RuntimeServiceDefinition, runtime as Record<string, unknown>, log);
-  register(server, ImageServiceDefinition, imageHandlers(opts.deps.images), log);
+  const max = opts.maxSendMessageBytes;
+  register(server, RuntimeServiceDefinition, runtime as Record<string, unknown>, log, max);
+  const images = imageHandlers(opts.deps.images, streamLimits(max));
+  register(server, ImageServiceDefinition, images, log, max);
   return server;
 }
 
@@ -197,11 +215,23 @@ function register(
   def: { readonly fullName: string; readonly methods: Methods },
   handlers: object,
   log: Logger,
+  maxSendMessageBytes: number,
 ): void {
   for (const [key, m] of Object.entries(def.methods)) {
     const path = `/${def.fullName}/${m.name}`;
     const req = { decode: (b: Uint8Array) => m.requestType.decode(b) };
-    const res = { encode: (msg: unknown) => m.responseType.encode(msg as never).finish() };
+    const res = {
+      encode: (msg: unknown) => {
+        if (msg instanceof PreEncoded) return msg.bytes;
+        const bytes = m.responseType.encode(msg as never).finish();
+        if (bytes.length > maxSendMessageBytes && !m.responseStream) {
+          // A List too big to send names its Stream RPC rather than failing bare.
+          const hint = oversizeMessage(m.name, msg, bytes.length, maxSendMessageBytes);
+          if (hint) throw new StatusError(Status.RESOURCE_EXHAUSTED, hint);
+        }
+        return bytes;
+      },
+    };
     const codecs = {
       req: { ...req, encode: (msg: unknown) => m.requestType.encode(msg as never).finish() },
       res: { ...res, decode: (b: Uint8Array) => m.responseType.decode(b) },

@@ -160,3 +160,17 @@ export function stringMap(m: Record<string, string>, field: string): void {
     noNul(v, `${field}[${quote(k)}]`);
   }
 }
+
+/**
+ * Throws unless `v` is a value of the proto enum `e` (whose generated `UNRECOGNIZED` is no
+ * value a client may send): a filter on a state that does not exist would silently match
+ * nothing.
+ */
+export function enumValue(v: number, e: Record<string, string | number>, field: string): number {
+  const name = e[v];
+  if (typeof name !== "string" || name === "UNRECOGNIZED") {
+    const values = Object.keys(e).filter((k) => isNaN(Number(k)) && k !== "UNRECOGNIZED");
+    throw invalidArgument(`${field}: ${v} is not one of ${values.join(", ")}`);
+  }
+  return v;
+}

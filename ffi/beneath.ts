@@ -136,6 +136,12 @@ const RESOLVE_BENEATH = 0x08;
 /** The resolution every {@link openBeneath} uses. */
 export const RESOLVE_STRICT = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
   RESOLVE_NO_XDEV;
+/**
+ * Beneath `dir`, but following symlinks that stay beneath it (relative ones; an absolute
+ * target or a `..` above `dir` is EXDEV), as Go's `os.OpenInRoot` resolves: for trees that
+ * are read, never written (an image's files, which use such links: `/bin -> usr/bin`).
+ */
+export const RESOLVE_BENEATH_FOLLOW = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 
 const ARM = Deno.build.arch === "aarch64";
 /** `open(2)` flags; `O_DIRECTORY` and `O_NOFOLLOW` differ between x86_64 and aarch64. */
@@ -221,11 +227,18 @@ const howView = new DataView(how.buffer);
  * Opens `path` (relative, `""` is `dir` itself) beneath `dir` with {@link RESOLVE_STRICT}:
  * ELOOP for any symlink on the way (a final one too, unless `flags` has `O_PATH|O_NOFOLLOW`,
  * which opens the link itself), EXDEV for `..` above `dir`, an absolute path or a mount.
+ * `resolve` may relax that to {@link RESOLVE_BENEATH_FOLLOW}.
  */
-export function openBeneath(dir: Fd, path: string, flags: number, mode = 0): Fd {
+export function openBeneath(
+  dir: Fd,
+  path: string,
+  flags: number,
+  mode = 0,
+  resolve: number = RESOLVE_STRICT,
+): Fd {
   howView.setBigUint64(0, BigInt(flags | O.CLOEXEC), true);
   howView.setBigUint64(8, BigInt(mode), true);
-  howView.setBigUint64(16, BigInt(RESOLVE_STRICT), true);
+  howView.setBigUint64(16, BigInt(resolve), true);
   const r = libc().symbols.openat2(
     BigInt(SYS_OPENAT2),
     dir.fd,

@@ -9,6 +9,7 @@
  * @module
  */
 import { check, cstring, Errno, errno, openLibc, SyscallError } from "./_libc.ts";
+import { Fd } from "./beneath.ts";
 
 const symbols = {
   /** int mount(const char *source, const char *target, const char *filesystemtype,
@@ -16,6 +17,16 @@ const symbols = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
   /** int umount2(const char *target, int flags); */
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  /** long syscall(long number, ...); used for open_tree(int dfd, const char *path,
+   *  unsigned int flags), which glibc before 2.36 does not wrap. */
+  open_tree: { name: "syscall", parameters: ["i64", "i32", "buffer", "u32"], result: "i64" },
+  /** long syscall(long number, ...); used for move_mount(int from_dfd, const char *from,
+   *  int to_dfd, const char *to, unsigned int flags). */
+  move_mount: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "i32", "buffer", "u32"],
+    result: "i64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = openLibc(symbols);
@@ -26,6 +37,15 @@ const MS_PRIVATE = 1n << 18n;
 const MS_SLAVE = 1n << 19n;
 const MS_SHARED = 1n << 20n;
 const MNT_DETACH = 2;
+// The same numbers on x86_64 and aarch64 (syscalls from 424 on are shared).
+const SYS_OPEN_TREE = 428n;
+const SYS_MOVE_MOUNT = 429n;
+const OPEN_TREE_CLONE = 1;
+const OPEN_TREE_CLOEXEC = 0o2000000;
+const AT_EMPTY_PATH = 0x1000;
+const MOVE_MOUNT_F_EMPTY_PATH = 4;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+const EMPTY = new Uint8Array(1);
 const UMOUNT_NOFOLLOW = 8;
 
 /** Bind-mounts `source` on `target` (`mount --bind`, or `--rbind` when `recursive`). */
@@ -78,4 +98,30 @@ export function unmount(target: string, opts: { detach?: boolean } = {}): boolea
   const code = errno();
   if (code === Errno.ENOENT || code === Errno.EINVAL) return false;
   throw new SyscallError("umount2", code, target);
+}
+
+/**
+ * A detached copy of the mount at the directory open as `source`, rooted at that directory
+ * (`open_tree(OPEN_TREE_CLONE)`, a bind mount not yet attached anywhere): the very inode
+ * the descriptor names, no path resolved again. The copy keeps the source mount's flags (a
+ * read-only mount stays read-only); mounts below `source` are not copied. Attach it with
+ * {@link attachMount}; closing it unattached frees it.
+ */
+export function cloneMount(source: Fd): Fd {
+  const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+  const r = libc().symbols.open_tree(SYS_OPEN_TREE, source.fd, EMPTY, flags);
+  return new Fd(check("open_tree", r, `fd ${source.fd}`));
+}
+
+/** Attaches the detached mount `tree` on the directory open as `target` (`move_mount`). */
+export function attachMount(tree: Fd, target: Fd): void {
+  const r = libc().symbols.move_mount(
+    SYS_MOVE_MOUNT,
+    tree.fd,
+    EMPTY,
+    target.fd,
+    EMPTY,
+    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+  );
+  check("move_mount", r, `fd ${tree.fd} to fd ${target.fd}`);
 }

@@ -15,6 +15,7 @@
  */
 import { invalidArgument } from "../errors/mod.ts";
 import { check, cstring, errno, openLibc, SyscallError } from "./_libc.ts";
+import type { Fd } from "./beneath.ts";
 
 const symbols = {
   /** int mount(const char *source, const char *target, const char *filesystemtype,
@@ -45,6 +46,7 @@ const FSCONFIG_CMD_CREATE = 6;
 const FSMOUNT_CLOEXEC = 1;
 const MOUNT_ATTR_RDONLY = 1;
 const MOVE_MOUNT_F_EMPTY_PATH = 4;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const AT_FDCWD = -100;
 const SC_PAGESIZE = 30;
 
@@ -86,8 +88,12 @@ export function overlayOptionString(o: OverlayOptions): string {
 /**
  * Mounts an overlay on `target`. Uses `mount(2)` when the options fit in a page, the new
  * mount API with one `lowerdir+` per layer otherwise. Returns which path was taken.
+ *
+ * `target` may be an open directory instead of a path: the overlay then lands on exactly
+ * that inode (`mount(2)` through its `/proc/self/fd` magic link, `move_mount` with
+ * `MOVE_MOUNT_T_EMPTY_PATH`), whatever a path to it resolves to by then.
  */
-export function mountOverlay(target: string, o: OverlayOptions): "mount" | "fsconfig" {
+export function mountOverlay(target: string | Fd, o: OverlayOptions): "mount" | "fsconfig" {
   if (o.lower.length === 0) throw invalidArgument("overlay needs at least one lower layer");
   if ((o.upper === undefined) !== (o.work === undefined)) {
     throw invalidArgument("overlay needs both upper and work directories, or neither");
@@ -97,19 +103,23 @@ export function mountOverlay(target: string, o: OverlayOptions): "mount" | "fsco
     const flags = o.readonly ? MS_RDONLY : 0n;
     const r = libc().symbols.mount(
       cstring("overlay"),
-      cstring(target),
+      cstring(typeof target === "string" ? target : `/proc/self/fd/${target.fd}`),
       cstring("overlay"),
       flags,
       cstring(data),
     );
-    check("mount", r, `overlay on ${target}`);
+    check("mount", r, `overlay on ${describe(target)}`);
     return "mount";
   }
   mountOverlayByFsconfig(target, o);
   return "fsconfig";
 }
 
-function mountOverlayByFsconfig(target: string, o: OverlayOptions): void {
+function describe(target: string | Fd): string {
+  return typeof target === "string" ? target : `fd ${target.fd}`;
+}
+
+function mountOverlayByFsconfig(target: string | Fd, o: OverlayOptions): void {
   const s = libc().symbols;
   const fsfd = check("fsopen", s.fsopen(cstring("overlay"), FSOPEN_CLOEXEC), "overlay");
   let mfd = -1;
@@ -138,8 +148,16 @@ function mountOverlayByFsconfig(target: string, o: OverlayOptions): void {
       s.fsmount(fsfd, FSMOUNT_CLOEXEC, o.readonly ? MOUNT_ATTR_RDONLY : 0),
       "overlay",
     );
-    const r = s.move_mount(mfd, cstring(""), AT_FDCWD, cstring(target), MOVE_MOUNT_F_EMPTY_PATH);
-    check("move_mount", r, `overlay to ${target}`);
+    const r = typeof target === "string"
+      ? s.move_mount(mfd, cstring(""), AT_FDCWD, cstring(target), MOVE_MOUNT_F_EMPTY_PATH)
+      : s.move_mount(
+        mfd,
+        cstring(""),
+        target.fd,
+        cstring(""),
+        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+      );
+    check("move_mount", r, `overlay to ${describe(target)}`);
   } finally {
     if (mfd >= 0) s.close(mfd);
     s.close(fsfd);

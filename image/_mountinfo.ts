@@ -30,3 +30,11 @@ export async function mountsAt(path: string): Promise<number> {
   const text = await kernfs.readTextFile("/proc/self/mountinfo");
   return parseMountinfo(text).filter((m) => m.mountPoint === path).length;
 }
+
+/** Mount points strictly below directory `dir`, in mount order (parents before children). */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await kernfs.readTextFile("/proc/self/mountinfo");
+  const prefix = `${dir.replace(/\/+$/, "")}/`;
+  return [...new Set(parseMountinfo(text).map((m) => m.mountPoint))]
+    .filter((p) => p.startsWith(prefix));
+}

@@ -114,9 +114,12 @@ interface Failure {
   error: SauropodError;
 }
 
+/** The part of {@link RegistryOptions} a configuration reload changes. */
+export type RegistryHosts = Pick<RegistryOptions, "mirrors" | "insecureRegistries" | "auths">;
+
 /** The client. One per agent; stateless except for cached tokens. */
 export class RegistryClient {
-  readonly #o: RegistryOptions;
+  #o: RegistryOptions;
   readonly #auth: Authorizer;
 
   /** Creates a client with `opts`. */
@@ -124,6 +127,20 @@ export class RegistryClient {
     this.#o = opts;
     this.#auth = new Authorizer(opts.logger, (url, init) => this.#fetch(url, init));
     // (The authorizer checks and follows the token service's redirects itself.)
+  }
+
+  /**
+   * Replaces the mirrors, insecure registries and node credentials (a configuration
+   * reload): pulls that start afterwards use them; a pull under way keeps the endpoints it
+   * resolved.
+   */
+  updateHosts(hosts: RegistryHosts): void {
+    this.#o = {
+      ...this.#o,
+      mirrors: structuredClone(hosts.mirrors),
+      insecureRegistries: [...hosts.insecureRegistries],
+      auths: structuredClone(hosts.auths),
+    };
   }
 
   #fetch(url: string, init: RequestInit): Promise<Response> {

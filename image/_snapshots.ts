@@ -17,14 +17,20 @@
  */
 import { failedPrecondition, wrap } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { unmount } from "../ffi/mount.ts";
-import { openPath, syncFileSystem } from "../ffi/beneath.ts";
+import { attachMount, cloneMount, unmount } from "../ffi/mount.ts";
+import {
+  O,
+  openBeneath,
+  openPath,
+  RESOLVE_BENEATH_FOLLOW,
+  syncFileSystem,
+} from "../ffi/beneath.ts";
 import { mountOverlay } from "../ffi/overlay.ts";
 // Deno grants /proc, /sys and /dev only to --allow-all; they are read through libc.
 import * as kernfs from "../ffi/kernfs.ts";
 import type { ImageDb, SnapshotRow } from "./_store.ts";
 import { diskUsage } from "./_usage.ts";
-import { mountsAt } from "./_mountinfo.ts";
+import { mountsAt, mountsUnder } from "./_mountinfo.ts";
 
 const CONTAINER_PREFIX = "container:";
 
@@ -54,6 +60,8 @@ export class Snapshotter {
       extra.push("index=off");
     } catch { /* old kernel: no index feature, nothing to turn off */ }
     const s = new Snapshotter(root, db, log, extra);
+    // The second lower of a one-layer read-only stack (see mountImage); never written.
+    await Deno.mkdir(`${root}/empty`, { recursive: true, mode: 0o755 });
     await s.#recover();
     return s;
   }
@@ -179,16 +187,8 @@ export class Snapshotter {
     await this.#removeDir(r.id);
   }
 
-  /**
-   * Creates (or reuses) the writable snapshot of container `containerId` on top of the
-   * layers `chainIds` (bottom first) and mounts the overlay on `target`. Undoes what it
-   * created when the mount fails.
-   */
-  async mount(
-    containerId: string,
-    chainIds: string[],
-    target: string,
-  ): Promise<{ upperDir: string; created: boolean }> {
+  /** The directories of layers `chainIds` (bottom first), top first as overlayfs lists them. */
+  #lowerDirs(chainIds: string[]): string[] {
     const lower: string[] = [];
     for (const c of [...chainIds].reverse()) {
       const d = this.layerDir(c);
@@ -199,6 +199,64 @@ export class Snapshotter {
       }
       lower.push(d);
     }
+    return lower;
+  }
+
+  /**
+   * Mounts the layers `chainIds` (bottom first) read-only on directory `target`: an overlay
+   * of lower directories only, no upper, so nothing can be written through it (an image
+   * volume). With `subPath`, only that directory of the image is mounted there, resolved
+   * on descriptors beneath the image's root (symlinks followed only while they stay
+   * beneath it); its errors are {@link SyscallError}s (ENOENT, ENOTDIR, EXDEV, ELOOP) for
+   * the caller to name. `target` is the agent's own directory; the mounts land on the inode
+   * opened here. On failure nothing stays mounted.
+   */
+  mountImage(chainIds: string[], target: string, subPath: string): void {
+    const lower = this.#lowerDirs(chainIds);
+    // overlayfs without an upper directory needs two lowers at least.
+    while (lower.length < 2) lower.push(`${this.#root}/empty`);
+    using at = openPath(target, O.PATH | O.DIRECTORY);
+    mountOverlay(at, { lower, readonly: true, extra: this.#extra });
+    if (subPath === "") return;
+    try {
+      // Copy the sub directory's mount, then take the whole image away: the copy holds the
+      // overlay, and only the sub directory is reachable at `target`.
+      let tree;
+      {
+        using root = openPath(target, O.PATH | O.DIRECTORY);
+        using sub = openBeneath(root, subPath, O.PATH | O.DIRECTORY, 0, RESOLVE_BENEATH_FOLLOW);
+        tree = cloneMount(sub);
+      }
+      using _tree = tree;
+      unmount(target, { detach: true });
+      attachMount(tree, at);
+    } catch (err) {
+      while (unmount(target, { detach: true }));
+      throw err;
+    }
+  }
+
+  /**
+   * Unmounts every mount under directory `dir` (deepest first, detaching one still busy).
+   * Idempotent.
+   */
+  async unmountAll(dir: string): Promise<void> {
+    for (const mp of (await mountsUnder(dir)).reverse()) {
+      while (unmount(mp, { detach: true }));
+    }
+  }
+
+  /**
+   * Creates (or reuses) the writable snapshot of container `containerId` on top of the
+   * layers `chainIds` (bottom first) and mounts the overlay on `target`. Undoes what it
+   * created when the mount fails.
+   */
+  async mount(
+    containerId: string,
+    chainIds: string[],
+    target: string,
+  ): Promise<{ upperDir: string; created: boolean }> {
+    const lower = this.#lowerDirs(chainIds);
     const key = CONTAINER_PREFIX + containerId;
     let row = this.#db.snapshot(key);
     const created = row === undefined;

@@ -25,6 +25,8 @@
  */
 import type { Config } from "../config/mod.ts";
 import { failedPrecondition, invalidArgument, wrap } from "../errors/mod.ts";
+import { FsErrno } from "../ffi/beneath.ts";
+import { SyscallError } from "../ffi/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { nowNs } from "../lib/clock.ts";
 import type { Credentials } from "./_auth.ts";
@@ -79,6 +81,14 @@ export interface ImageServiceHooks {
   beforeCollect?: (key: string) => Promise<void>;
 }
 
+/** Who uses an image, as the runtime answers {@link ImageService.setInUse}. */
+export interface ImageUse {
+  /** A container using it (the first found). */
+  containerId: string;
+  /** Some container mounts it as an image volume (then it is reported pinned). */
+  volume: boolean;
+}
+
 /** Usage of the image file system. */
 export interface ImageFsUsage {
   mountpoint: string;
@@ -102,7 +112,7 @@ export class ImageService {
   readonly #unpacks: Semaphore;
   readonly #hooks: ImageServiceHooks;
   readonly #index: ImageIndex;
-  #inUse: (imageId: string) => boolean = () => false;
+  #inUse: (imageId: string) => ImageUse | undefined = () => undefined;
   #gc: Promise<void> = Promise.resolve();
   #usage: { at: number; value: ImageFsUsage } | undefined;
 
@@ -165,6 +175,20 @@ export class ImageService {
   }
 
   /**
+   * Applies a reloaded configuration's registry keys (`image.mirrors`, `image.auths`,
+   * `image.insecure_registries`) to the pulls that start from now on.
+   */
+  updateRegistries(config: Config["image"]): void {
+    const auths: Record<string, Credentials> = {};
+    for (const [host, a] of Object.entries(config.auths)) auths[host] = a;
+    this.#registry.updateHosts({
+      mirrors: config.mirrors,
+      insecureRegistries: config.insecureRegistries,
+      auths,
+    });
+  }
+
+  /**
    * Pulls `ref` (a tag or digest reference, normalised like docker) and unpacks it.
    * Returns the image; its id is what PullImage answers.
    */
@@ -201,7 +225,8 @@ export class ImageService {
    * {@link MIN_ID_PREFIX} hex characters (see `ImageIndex.resolve`).
    */
   resolve(ref: string): ImageRecord | undefined {
-    return this.#index.resolve(ref);
+    const img = this.#index.resolve(ref);
+    return img && this.#view(img);
   }
 
   /** Every image, or only the one `filterRef` resolves to. Oldest pull first. */
@@ -210,7 +235,16 @@ export class ImageService {
       const img = this.resolve(filterRef);
       return img ? [img] : [];
     }
-    return this.#index.records();
+    return this.#index.records().map((r) => this.#view(r));
+  }
+
+  /**
+   * An image mounted as a volume is reported pinned while mounted: the kubelet's image
+   * garbage collection skips pinned images, and it counts only containers' own images as
+   * in use (RemoveImage would refuse it anyway).
+   */
+  #view(img: ImageRecord): ImageRecord {
+    return !img.pinned && this.#inUse(img.id)?.volume ? { ...img, pinned: true } : img;
   }
 
   /** The config document of image `id` exactly as pulled (JSON), for verbose status. */
@@ -218,9 +252,9 @@ export class ImageService {
     return this.#db.configJson(id);
   }
 
-  /** Lets the runtime say which images its containers use. */
-  setInUse(isInUse: (imageId: string) => boolean): void {
-    this.#inUse = isInUse;
+  /** Lets the runtime say which images its containers use (as root or volume). */
+  setInUse(inUse: (imageId: string) => ImageUse | undefined): void {
+    this.#inUse = inUse;
   }
 
   /**
@@ -232,9 +266,11 @@ export class ImageService {
     if (ref === "") throw invalidArgument("image reference is empty");
     const img = this.resolve(ref);
     if (!img) return;
-    if (this.#inUse(img.id)) {
+    const use = this.#inUse(img.id);
+    if (use) {
       throw failedPrecondition(
-        `image "${ref}" (${img.id}) is in use by a container; remove the container first`,
+        `image "${ref}" (${img.id}) is in use by container "${use.containerId}"` +
+          `${use.volume ? " (as an image volume)" : ""}; remove the container first`,
       );
     }
     this.#db.deleteImage(img.id);
@@ -347,6 +383,41 @@ export class ImageService {
   async unmountRootfs(containerId: string, target: string): Promise<void> {
     await this.#snapshots.unmount(containerId, target);
     this.#usage = undefined;
+  }
+
+  /**
+   * Mounts `image` read-only on directory `target` (an image volume): an overlay of its
+   * layers with no writable layer, or only its directory `subPath` (resolved beneath the
+   * image's root on descriptors). `field` names the sub path in errors: invalid-argument
+   * when it is missing, not a directory, or leads out of the image. Nothing stays mounted
+   * on failure; {@link unmountVolumes} undoes a success.
+   */
+  mountVolume(image: ImageRecord, target: string, subPath: string, field: string): void {
+    try {
+      this.#snapshots.mountImage(image.chainIds, target, subPath);
+    } catch (err) {
+      if (!(err instanceof SyscallError) || err.syscall !== "openat2") throw err;
+      const what = `${field}: ${JSON.stringify(subPath)}`;
+      const where = `in image ${image.id}`;
+      switch (err.errno) {
+        case FsErrno.ENOENT:
+          throw invalidArgument(`${what} does not exist ${where}`);
+        case FsErrno.ENOTDIR:
+          throw invalidArgument(`${what} is not a directory ${where}`);
+        case FsErrno.EXDEV:
+          throw invalidArgument(`${what} leads out of the image (".." or an absolute symlink)`);
+        case FsErrno.ELOOP:
+          throw invalidArgument(`${what} has too many symlinks ${where}`);
+        default:
+          throw wrap(err, `${field}: cannot open ${JSON.stringify(subPath)} ${where}`);
+      }
+    }
+    this.#log.debug("mounted image volume", { image: image.id, target, subPath });
+  }
+
+  /** Unmounts every image volume mounted under directory `dir` (idempotent). */
+  async unmountVolumes(dir: string): Promise<void> {
+    await this.#snapshots.unmountAll(dir);
   }
 
   /** The root directory this service stores under. */

@@ -63,7 +63,9 @@ Deno.test({
       const links = await ts.svc.pull(img.links.ref);
       const busybox = await ts.svc.pull(img.busybox.ref); // shares the base layer
       let inUse = true;
-      ts.svc.setInUse((id) => inUse && id === links.id);
+      ts.svc.setInUse((id) =>
+        inUse && id === links.id ? { containerId: "c1", volume: false } : undefined
+      );
       const err = await assertRejects(() => ts.svc.remove(img.links.ref), SauropodError, "in use");
       assertEquals(err.kind, "failed-precondition");
       assertEquals(ts.svc.list().length, 2);

@@ -29,6 +29,15 @@ Deno.test("atomicWrite() replaces a file whole, with the mode asked, and leaves 
     ]);
   }));
 
+Deno.test("atomicWrite() with durable: false still replaces whole, with the mode asked", () =>
+  withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/config.json`, "old");
+    await atomicWrite(`${dir}/config.json`, "{}", { mode: 0o600, durable: false });
+    assertEquals(await Deno.readTextFile(`${dir}/config.json`), "{}");
+    assertEquals((await Deno.stat(`${dir}/config.json`)).mode! & 0o777, 0o600);
+    assertEquals((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["config.json"]);
+  }));
+
 Deno.test("atomicWrite() with a writer that throws leaves the old file and no temp file", () =>
   withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/f`, "old");

@@ -35,10 +35,16 @@ export const stderrSink: Sink = (line: string): void => {
   }
 };
 
+/** The level a logger and every logger derived from it share (a reload changes it). */
+interface LevelCell {
+  level: Level;
+  min: number;
+}
+
 /** A logger with fixed fields; cheap to derive with {@link Logger.with}. */
 export class Logger {
-  readonly #level: Level;
-  readonly #min: number;
+  /** Shared with every logger derived by {@link with}: set once, by the constructor or there. */
+  #cell: LevelCell;
   readonly #format: LogFormat;
   readonly #fields: Fields;
   readonly #sink: Sink;
@@ -47,26 +53,38 @@ export class Logger {
   constructor(
     opts: { level?: Level; format?: LogFormat; fields?: Fields; sink?: Sink } = {},
   ) {
-    this.#level = opts.level ?? "info";
-    this.#min = ORDER[this.#level];
+    const level = opts.level ?? "info";
+    this.#cell = { level, min: ORDER[level] };
     this.#format = opts.format ?? "text";
     this.#fields = opts.fields ?? {};
     this.#sink = opts.sink ?? stderrSink;
   }
 
-  /** A logger with `fields` added to every line. */
+  /** A logger with `fields` added to every line; it follows this one's level. */
   with(fields: Fields): Logger {
-    return new Logger({
-      level: this.#level,
+    const child = new Logger({
       format: this.#format,
       fields: { ...this.#fields, ...fields },
       sink: this.#sink,
     });
+    child.#cell = this.#cell;
+    return child;
+  }
+
+  /** The lowest level written. */
+  get level(): Level {
+    return this.#cell.level;
+  }
+
+  /** Changes the lowest level written, for this logger and every one derived from it. */
+  setLevel(level: Level): void {
+    this.#cell.level = level;
+    this.#cell.min = ORDER[level];
   }
 
   /** True when `level` would be written (skip building expensive messages otherwise). */
   enabled(level: Level): boolean {
-    return ORDER[level] >= this.#min;
+    return ORDER[level] >= this.#cell.min;
   }
 
   /** Detail for developers: each RPC with its duration and code. */
@@ -87,7 +105,7 @@ export class Logger {
   }
 
   #log(level: Level, msg: string, fields?: Fields): void {
-    if (ORDER[level] < this.#min) return;
+    if (ORDER[level] < this.#cell.min) return;
     const all = fields ? { ...this.#fields, ...fields } : this.#fields;
     const time = new Date().toISOString();
     if (this.#format === "json") {

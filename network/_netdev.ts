@@ -25,9 +25,13 @@ export function parseProcNetDev(text: string): InterfaceStats[] {
     out.push({
       name,
       rxBytes: BigInt(fields[0]!),
+      rxPackets: BigInt(fields[1]!),
       rxErrors: BigInt(fields[2]!),
+      rxDropped: BigInt(fields[3]!),
       txBytes: BigInt(fields[8]!),
+      txPackets: BigInt(fields[9]!),
       txErrors: BigInt(fields[10]!),
+      txDropped: BigInt(fields[11]!),
     });
   }
   return out;

@@ -20,6 +20,7 @@ import {
 } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
+import { atomicWriteSync } from "../lib/fs.ts";
 import { type Attachment, AttachmentCache } from "./_cache.ts";
 import {
   compareVersions,
@@ -55,6 +56,12 @@ export interface CniManagerOptions {
   readonly config: Config["cni"];
   /** Persistent directory of per-pod attachment records (e.g. `<root>/cni`). */
   readonly cacheDir: string;
+  /**
+   * Where the pod CIDR from UpdateRuntimeConfig is kept (e.g. `<root>/pod-cidr`), so an
+   * agent restart does not lose it: the kubelet sends it again only when it changes.
+   * Unset, it lives in memory only.
+   */
+  readonly podCidrFile?: string;
   readonly logger: Logger;
 }
 
@@ -67,6 +74,7 @@ export class CniManager {
   readonly #logger: Logger;
   readonly #locks = new KeyedLock();
   #podCidrs: readonly string[] = [];
+  readonly #podCidrFile: string | undefined;
   #loaded = "";
 
   /** Creates the manager; nothing is read until the first call. */
@@ -76,6 +84,31 @@ export class CniManager {
     this.#timeoutMs = opts.config.pluginTimeoutSeconds * 1000;
     this.#cache = new AttachmentCache(opts.cacheDir);
     this.#logger = opts.logger.with({ component: "cni" });
+    this.#podCidrFile = opts.podCidrFile;
+  }
+
+  /**
+   * Takes back the pod CIDR the last agent kept (at start). A file that is missing is no
+   * CIDR; one that does not parse is logged and ignored, not fatal: the kubelet sends the
+   * CIDR again when it changes.
+   */
+  async restorePodCidr(): Promise<void> {
+    if (!this.#podCidrFile) return;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#podCidrFile);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
+    }
+    try {
+      this.#setPodCidrs(text.trim());
+      if (this.#podCidrs.length > 0) {
+        this.#logger.info("pod CIDR restored", { podCidr: this.#podCidrs.join(",") });
+      }
+    } catch (err) {
+      this.#logger.warn("ignoring the kept pod CIDR", { file: this.#podCidrFile, err });
+    }
   }
 
   /**
@@ -236,14 +269,25 @@ export class CniManager {
    * configs with a fixed subnet are unaffected. An empty string forgets it.
    */
   updatePodCidr(cidr: string): void {
+    const before = this.#podCidrs.join(",");
+    const parts = this.#setPodCidrs(cidr);
+    if (parts.join(",") === before) return;
+    this.#logger.info("pod CIDR updated", { podCidr: parts.join(",") });
+    // Written after it is in force: a failed write leaves this run right and the file at
+    // the previous value, and the caller hears of it.
+    if (this.#podCidrFile) atomicWriteSync(this.#podCidrFile, `${parts.join(",")}\n`);
+  }
+
+  #setPodCidrs(cidr: string): string[] {
     const parts = cidr.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (parts.length > 2) {
+      throw invalidArgument(`pod CIDR ${JSON.stringify(cidr)}: at most two (dual stack)`);
+    }
     for (const p of parts) {
       if (!parseCidr(p)) throw invalidArgument(`pod CIDR ${JSON.stringify(p)} is not a CIDR`);
     }
-    if (parts.join(",") !== this.#podCidrs.join(",")) {
-      this.#logger.info("pod CIDR updated", { podCidr: parts.join(",") });
-    }
     this.#podCidrs = parts;
+    return parts;
   }
 
   /** The pod CIDRs last given to {@link updatePodCidr}. */

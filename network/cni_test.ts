@@ -140,3 +140,42 @@ Deno.test("CniManager.updatePodCidr() accepts single and dual-stack CIDRs", asyn
     return Promise.resolve();
   });
 });
+
+Deno.test("CniManager keeps the pod CIDR in its file and a new one restores it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sauropod-cidr-" });
+  try {
+    const file = `${dir}/pod-cidr`;
+    const open = () =>
+      new CniManager({
+        config: { confDir: `${dir}/net.d`, binDirs: [], pluginTimeoutSeconds: 5 },
+        cacheDir: `${dir}/cni`,
+        podCidrFile: file,
+        logger: nullLogger,
+      });
+    await open().restorePodCidr(); // no file yet: nothing, no error
+    const a = open();
+    a.updatePodCidr("10.244.1.0/24, fd00:244:1::/64");
+    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const b = open();
+    assertEquals(b.podCidrs, []);
+    await b.restorePodCidr();
+    assertEquals(b.podCidrs, ["10.244.1.0/24", "fd00:244:1::/64"]);
+    // A refused CIDR changes neither the manager nor the file.
+    let refused = false;
+    try {
+      b.updatePodCidr("10.244.2.0/24,nope");
+    } catch {
+      refused = true;
+    }
+    assert(refused);
+    assertEquals(b.podCidrs, ["10.244.1.0/24", "fd00:244:1::/64"]);
+    assertEquals(await Deno.readTextFile(file), "10.244.1.0/24,fd00:244:1::/64\n");
+    // A damaged file is ignored, not fatal.
+    await Deno.writeTextFile(file, "garbage\n");
+    const c = open();
+    await c.restorePodCidr();
+    assertEquals(c.podCidrs, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -28,6 +28,8 @@ export {
   unpinNamespaces,
 } from "./namespaces.ts";
 export { readInterfaceStats } from "./stats.ts";
+/** The interface CNI creates in every pod (`CNI_IFNAME`): the pod's default interface. */
+export { POD_IFNAME } from "./_invoke.ts";
 export type {
   InterfaceStats,
   NetworkInterface,

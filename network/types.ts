@@ -85,9 +85,13 @@ export interface NetworkStatus {
 export interface InterfaceStats {
   readonly name: string;
   readonly rxBytes: bigint;
+  readonly rxPackets: bigint;
   readonly rxErrors: bigint;
+  readonly rxDropped: bigint;
   readonly txBytes: bigint;
+  readonly txPackets: bigint;
   readonly txErrors: bigint;
+  readonly txDropped: bigint;
 }
 
 /** Counters of every interface of a netns, read at one instant. */

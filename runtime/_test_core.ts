@@ -36,6 +36,7 @@ import type { CgroupPort } from "./ports.ts";
 /** Names an operation may be made to fail at. */
 export type FailAt =
   | "mount"
+  | "volume"
   | "unmount"
   | "shim-create"
   | "shim-start"
@@ -86,6 +87,8 @@ export const IMAGE: ImageRecord = {
 /** Images by name; a mount is a folder with an /etc/passwd. */
 export class FakeImages {
   readonly mounted = new Map<string, string>();
+  /** Image volumes mounted (their paths). */
+  readonly volumes = new Set<string>();
   readonly calls: string[] = [];
   readonly fail: Set<FailAt>;
   constructor(fail: Set<FailAt>) {
@@ -113,6 +116,16 @@ export class FakeImages {
     this.calls.push(`unmount ${id}`);
     if (this.fail.has("unmount")) return Promise.reject(new Error("target is busy"));
     this.mounted.delete(id);
+    return Promise.resolve();
+  }
+  mountVolume(_image: ImageRecord, target: string, _subPath: string, _field: string): void {
+    this.calls.push(`mount volume ${target}`);
+    if (this.fail.has("volume")) throw new Error("image volume mount failed");
+    this.volumes.add(target);
+  }
+  unmountVolumes(dir: string): Promise<void> {
+    this.calls.push(`unmount volumes ${dir}`);
+    for (const v of this.volumes) if (v.startsWith(`${dir}/`)) this.volumes.delete(v);
     return Promise.resolve();
   }
   setInUse(): void {}

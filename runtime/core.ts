@@ -17,6 +17,7 @@ import type { Container, Sandbox } from "./records.ts";
 import type { CgroupPort, CniPort, ImagePort, ShimPort, StorePort } from "./ports.ts";
 import type { NodeFacts } from "../oci/mod.ts";
 import type { AppArmorPort } from "../lsm/mod.ts";
+import type { ImageUse } from "../image/mod.ts";
 
 /** The services the runtime drives (`ports.ts`), and facts it starts from. */
 export interface RuntimeDeps {
@@ -146,11 +147,26 @@ export class RuntimeCore {
     this.deps.store.close();
   }
 
-  /** Is `imageId` used by any container (RemoveImage must refuse)? */
-  imageInUse(imageId: string): boolean {
-    for (const c of this.containers.values()) if (c.doc.imageId === imageId) return true;
-    for (const s of this.sandboxes.values()) if (s.doc.pause?.imageId === imageId) return true;
-    return false;
+  /**
+   * Which container uses `imageId`, as its root or as an image volume (RemoveImage must
+   * refuse; a volume's image is reported pinned). Image volumes come from the records, so
+   * they stay pinned across an agent restart.
+   */
+  imageInUse(imageId: string): ImageUse | undefined {
+    let found: ImageUse | undefined;
+    for (const c of this.containers.values()) {
+      if (c.doc.imageVolumes?.some((v) => v.imageId === imageId)) {
+        return { containerId: c.doc.id, volume: true };
+      }
+      if (c.doc.imageId === imageId) found ??= { containerId: c.doc.id, volume: false };
+    }
+    if (found) return found;
+    for (const s of this.sandboxes.values()) {
+      if (s.doc.pause?.imageId === imageId) {
+        return { containerId: s.doc.pause.containerId, volume: false };
+      }
+    }
+    return undefined;
   }
 }
 

@@ -22,6 +22,7 @@ export const FAULT_POINTS = [
   "sandbox-remove:after-containers",
   "container-create:after-record",
   "container-create:after-mount",
+  "container-create:after-volumes",
   "container-create:after-shim",
   "container-start:after-start",
   "container-remove:after-mark",

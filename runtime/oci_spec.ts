@@ -88,7 +88,15 @@ export async function containerSpec(
   c: Container,
   image: ImageRecord,
 ): Promise<Spec> {
-  const config = c.config;
+  // An image volume is bound from where CreateContainer mounted its image (read-only).
+  const volumes = new Map((c.doc.imageVolumes ?? []).map((v) => [v.mount, v.path]));
+  const config = {
+    ...c.config,
+    mounts: c.config.mounts.map((m, i) => {
+      const path = volumes.get(i);
+      return path === undefined ? m : { ...m, hostPath: path, image: undefined, imageSubPath: "" };
+    }),
+  };
   const sc = config.linux?.securityContext;
   // First: an unknown device or a broken spec fails before anything else is looked at.
   const cdi = await resolveContainerCdi(core.config.cdi.specDirs, config);

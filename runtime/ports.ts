@@ -8,7 +8,7 @@
  */
 import type { RuntimeSpec } from "../shim/protocol.ts";
 import type { ExitRecord, ShimCreateOptions, ShimHandle } from "../shim/client/mod.ts";
-import type { ImageRecord } from "../image/mod.ts";
+import type { ImageRecord, ImageUse } from "../image/mod.ts";
 import type { PodNetworkRequest, PodNetworkResult, PodNetworkTeardown } from "../network/mod.ts";
 import type { RecordKind, StoredRecord } from "../store/mod.ts";
 import type { CgroupLimits, OwnedCgroup } from "../cgroups/mod.ts";
@@ -57,8 +57,16 @@ export interface ImagePort {
   ): Promise<{ upperDir: string }>;
   /** Unmounts `target` and drops the container's snapshot (idempotent). */
   unmountRootfs(containerId: string, target: string): Promise<void>;
-  /** Lets RemoveImage ask whether a container uses an image. */
-  setInUse(isInUse: (imageId: string) => boolean): void;
+  /**
+   * Mounts `image` read-only on `target` (an image volume), or only its directory
+   * `subPath`; invalid-argument naming `field` when the sub path is missing, not a
+   * directory or leads out. Nothing stays mounted on failure.
+   */
+  mountVolume(image: ImageRecord, target: string, subPath: string, field: string): void;
+  /** Unmounts every image volume under `dir` (idempotent). */
+  unmountVolumes(dir: string): Promise<void>;
+  /** Lets RemoveImage (and the image list's `pinned`) ask which container uses an image. */
+  setInUse(inUse: (imageId: string) => ImageUse | undefined): void;
 }
 
 /** Pod networking (`network/`'s CniManager). */

@@ -87,6 +87,21 @@ export interface ContainerDoc {
   pid: number;
   /** base64 protobuf of LinuxContainerResources after UpdateContainerResources. */
   resources?: string;
+  /**
+   * The image volumes (`Mount.image`): which image each mount of the config resolved to,
+   * and where it is mounted (under `<bundle>/volumes/`). Recorded before they are
+   * mounted; they pin their images for the container's life.
+   */
+  imageVolumes?: ImageVolume[] | undefined;
+}
+
+/** One image volume of a container. */
+export interface ImageVolume {
+  /** Index in the config's mounts. */
+  mount: number;
+  imageId: string;
+  /** The read-only mount the container's bind mount comes from. */
+  path: string;
 }
 
 /** A pod in memory. */

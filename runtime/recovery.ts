@@ -122,6 +122,7 @@ async function recoverContainer(core: RuntimeCore, c: Container, report: Recover
     log.info("rolling back a container creation interrupted by a crash");
     await core.deps.shims.cleanup(c.doc.id, shimRuntime(core));
     await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
+    await core.deps.images.unmountVolumes(`${c.doc.bundle}/volumes`);
     await Deno.remove(c.doc.bundle, { recursive: true }).catch(() => {});
     containerTransition(core, c, "discarded");
     report.rolledBack++;
@@ -249,6 +250,7 @@ async function removeOrphans(core: RuntimeCore, report: RecoveryReport): Promise
   for (const id of await listDir(`${core.config.root}/containers`)) {
     if (core.containers.has(id)) continue;
     await core.deps.images.unmountRootfs(id, `${core.config.root}/containers/${id}/rootfs`);
+    await core.deps.images.unmountVolumes(`${core.config.root}/containers/${id}/volumes`);
     await Deno.remove(`${core.config.root}/containers/${id}`, { recursive: true }).catch(() => {});
     report.orphans.push(`container bundle ${id}`);
   }

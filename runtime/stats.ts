@@ -12,7 +12,10 @@ import type {
   CpuUsage,
   FilesystemUsage,
   MemoryUsage,
+  Metric,
+  MetricDescriptor,
   NetworkInterfaceUsage,
+  PodSandboxMetrics,
   PodSandboxStats,
   PodSandboxStatsFilter,
   PsiStats as CriPsi,
@@ -26,10 +29,20 @@ import {
   type ContainerStatsSample,
   type ContainerStatsTarget,
   locateCgroup,
+  type PodStatsTarget,
   type PsiStats,
   StatsCollector,
 } from "../cgroups/mod.ts";
-import { type NetworkStats, readInterfaceStats } from "../network/mod.ts";
+import { isNotFound } from "../errors/mod.ts";
+import {
+  type BaseLabels,
+  cgroupMetrics,
+  containerExtraMetrics,
+  metricDescriptors,
+  type MetricSupport,
+  networkMetrics,
+} from "./metrics.ts";
+import { type NetworkStats, POD_IFNAME, readInterfaceStats } from "../network/mod.ts";
 import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import { resolvePrefix } from "./ids.ts";
@@ -99,6 +112,16 @@ function iface(i: NetworkStats["interfaces"][number]): NetworkInterfaceUsage {
   };
 }
 
+/** Options of {@link StatsService}. */
+export interface StatsServiceOptions {
+  /** The agent's collector (its cache and background rounds); default a 1 s cache. */
+  readonly collector?: StatsCollector;
+  /** How long a pod's network reading is served again; default 1000 ms, as the collector. */
+  readonly cacheTtlMs?: number;
+  /** Whether the kernel has pressure files (`/proc/pressure`): the pressure metrics. */
+  readonly psi?: boolean;
+}
+
 /** The stats service of the runtime. */
 export class StatsService {
   readonly #core: RuntimeCore;
@@ -106,16 +129,79 @@ export class StatsService {
   readonly #driver: CgroupDriver;
   readonly #collector: StatsCollector;
 
+  readonly #support: MetricSupport;
+  readonly #netTtlMs: number;
+  readonly #net = new Map<string, { at: number; value: Promise<NetworkStats | undefined> }>();
+  /** Where `image/` keeps snapshots, writable layers included (its fsInfo mount point). */
+  readonly #snapshotRoot: string;
+
   constructor(
     core: RuntimeCore,
     layout: CgroupLayout,
     driver: CgroupDriver,
-    collector?: StatsCollector,
+    opts: StatsServiceOptions = {},
   ) {
     this.#core = core;
     this.#layout = layout;
     this.#driver = driver;
-    this.#collector = collector ?? new StatsCollector({ logger: core.log });
+    this.#collector = opts.collector ?? new StatsCollector({ logger: core.log });
+    this.#netTtlMs = opts.cacheTtlMs ?? 1000;
+    this.#snapshotRoot = `${core.config.root}/snapshots`;
+    this.#support = {
+      v1: layout.v1.has("memory"),
+      psi: (opts.psi ?? false) && layout.unified !== undefined,
+    };
+  }
+
+  /**
+   * A pod's interface counters, cached like the cgroup readings (and shared while a read is
+   * in flight): each read is an `nsenter` process, which stats and metrics calls, and the
+   * background rounds, would otherwise each start.
+   */
+  #network(s: Sandbox, fresh = false): Promise<NetworkStats | undefined> {
+    const net = s.doc.ns.net;
+    if (!net || s.doc.state !== "ready") return Promise.resolve(undefined);
+    const now = performance.now();
+    const hit = this.#net.get(s.doc.id);
+    if (!fresh && hit && now - hit.at < this.#netTtlMs) return hit.value;
+    const value = readInterfaceStats(net).catch(() => undefined);
+    this.#net.set(s.doc.id, { at: now, value });
+    return value;
+  }
+
+  #pruneNetwork(): void {
+    for (const id of this.#net.keys()) if (!this.#core.sandboxes.has(id)) this.#net.delete(id);
+  }
+
+  /**
+   * Starts the collector's background rounds every `periodMs` over every ready pod and its
+   * live containers (`stats.collect_period_seconds`); the calls are then served from them.
+   */
+  startBackground(periodMs: number): void {
+    this.#collector.startBackground(periodMs, () => {
+      const pods = [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready");
+      // The network counters too, in the background (their promise is what calls await).
+      this.#pruneNetwork();
+      for (const s of pods) void this.#network(s, true);
+      return pods.map((s) => this.#podTarget(s));
+    });
+  }
+
+  /** Stops the background rounds. */
+  stopBackground(): void {
+    this.#collector.stopBackground();
+  }
+
+  #podCgroup(s: Sandbox) {
+    return locateCgroup(this.#layout, this.#driver.podCgroupPath(s.doc.cgroupParent));
+  }
+
+  #podTarget(s: Sandbox): PodStatsTarget {
+    return {
+      id: s.doc.id,
+      cgroup: this.#podCgroup(s),
+      containers: this.#live(this.#core.containersOf(s.doc.id)).map((p) => this.#target(...p)),
+    };
   }
 
   #target(c: Container, s: Sandbox): ContainerStatsTarget {
@@ -126,7 +212,8 @@ export class StatsService {
         this.#layout,
         this.#driver.containerCgroupPath(s.doc.cgroupParent, c.doc.id),
       ),
-      ...(upper ? { writableLayer: { dir: upper, mountpoint: this.#core.config.root } } : {}),
+      // fsId as ImageFsInfo's container_filesystems: the snapshot root holding the layer.
+      ...(upper ? { writableLayer: { dir: upper, mountpoint: this.#snapshotRoot } } : {}),
     };
   }
 
@@ -180,6 +267,7 @@ export class StatsService {
   /** Forgets cached samples of containers and pods that no longer exist. */
   #prune(): void {
     this.#collector.retain([...this.#core.containers.keys(), ...this.#core.sandboxes.keys()]);
+    this.#pruneNetwork();
   }
 
   /** ListContainerStats with its filter applied on the records first. */
@@ -205,15 +293,10 @@ export class StatsService {
   async #pod(s: Sandbox): Promise<PodSandboxStats> {
     const containers = this.#live(this.#core.containersOf(s.doc.id));
     const byId = new Map(containers.map(([c]) => [c.doc.id, c]));
-    const sample = await this.#collector.pod({
-      id: s.doc.id,
-      cgroup: locateCgroup(this.#layout, this.#driver.podCgroupPath(s.doc.cgroupParent)),
-      containers: containers.map((p) => this.#target(...p)),
-    });
-    let network: NetworkStats | undefined;
-    if (s.doc.ns.net && s.doc.state === "ready") {
-      network = await readInterfaceStats(s.doc.ns.net).catch(() => undefined);
-    }
+    const sample = await this.#collector.pod(this.#podTarget(s));
+    const network = await this.#network(s);
+    // The kubelet's CRI-only stats take the pod's rx/tx from this one: CNI's interface.
+    const defaultIface = network?.interfaces.find((i) => i.name === POD_IFNAME);
     return {
       attributes: {
         id: s.doc.id,
@@ -227,7 +310,7 @@ export class StatsService {
         network: network
           ? {
             timestamp: network.timestampNs,
-            defaultInterface: undefined,
+            defaultInterface: defaultIface ? iface(defaultIface) : undefined,
             interfaces: network.interfaces.map(iface),
           }
           : undefined,
@@ -257,6 +340,86 @@ export class StatsService {
     const sel = Object.entries(filter?.labelSelector ?? {});
     if (sel.length) items = items.filter((s) => sel.every(([k, v]) => s.config.labels[k] === v));
     return await Promise.all(items.map((s) => this.#pod(s)));
+  }
+
+  /** ListMetricDescriptors: the metrics this node sends. */
+  metricDescriptors(): MetricDescriptor[] {
+    return metricDescriptors(this.#support);
+  }
+
+  /**
+   * ListPodSandboxMetrics: for every ready pod, its own cgroup's metrics and network
+   * (container "" as cAdvisor's pod series), and each live container's.
+   */
+  async listPodSandboxMetrics(): Promise<PodSandboxMetrics[]> {
+    this.#prune();
+    const pods = [...this.#core.sandboxes.values()].filter((s) => s.doc.phase === "ready");
+    const out: PodSandboxMetrics[] = [];
+    for (const s of pods) out.push(await this.#podMetrics(s));
+    return out;
+  }
+
+  async #podMetrics(s: Sandbox): Promise<PodSandboxMetrics> {
+    const target = this.#podTarget(s);
+    const sample = await this.#collector.pod(target);
+    const meta = s.config.metadata;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const podLabels: BaseLabels = {
+      container: "",
+      id: target.cgroup.path,
+      image: "",
+      name: s.doc.id,
+      namespace: meta?.namespace ?? "",
+      pod: meta?.name ?? "",
+    };
+    const counters = (kind: "c" | "p", id: string, loc: PodStatsTarget["cgroup"]) => {
+      try {
+        return this.#collector.metrics(kind, id, loc);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    };
+    const metrics: Metric[] = sample.problems.some((p) => p.resource === "cpu")
+      ? []
+      : cgroupMetrics(
+        podLabels,
+        sample,
+        counters("p", s.doc.id, target.cgroup),
+        this.#support,
+        now,
+      );
+    const net = await this.#network(s);
+    if (net) {
+      metrics.push(...networkMetrics(podLabels, net.interfaces, this.#support, net.timestampNs));
+    }
+    const targets = new Map(target.containers.map((t) => [t.id, t]));
+    const containerMetrics = sample.containers.flatMap((cs) => {
+      const c = this.#core.containers.get(cs.id);
+      const t = targets.get(cs.id);
+      if (!c || !t) return []; // removed meanwhile
+      const labels: BaseLabels = {
+        ...podLabels,
+        container: c.config.metadata?.name ?? "",
+        id: t.cgroup.path,
+        image: c.doc.imageName,
+        name: c.doc.id,
+      };
+      return {
+        containerId: c.doc.id,
+        metrics: [
+          ...cgroupMetrics(labels, cs, counters("c", cs.id, t.cgroup), this.#support, now),
+          ...containerExtraMetrics(
+            labels,
+            cs,
+            BigInt(c.doc.startedAtNs || "0"),
+            this.#support,
+            now,
+          ),
+        ],
+      };
+    });
+    return { podSandboxId: s.doc.id, metrics, containerMetrics };
   }
 
   /** Drops cached samples of removed containers. */

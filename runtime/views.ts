@@ -10,11 +10,12 @@ import {
   ContainerState,
   type ContainerStatus,
   type ImageSpec,
+  type Mount,
   NamespaceMode,
   PodSandboxState,
   type PodSandboxStatus,
-  Signal,
 } from "../api/gen/api.ts";
+import { criSignal } from "./stop_signal.ts";
 import type { Container, Sandbox } from "./records.ts";
 
 /** The CRI state of each container state. */
@@ -24,15 +25,6 @@ export const CONTAINER_STATE = {
   exited: ContainerState.CONTAINER_EXITED,
   unknown: ContainerState.CONTAINER_UNKNOWN,
 };
-
-/** The CRI Signal enum value of a signal name (`SIGTERM` → SIGNAL_SIGTERM), 0 when unknown. */
-function criSignal(name: string): Signal {
-  const key = `SIGNAL_${
-    name.toUpperCase().startsWith("SIG") ? name.toUpperCase() : `SIG${name.toUpperCase()}`
-  }`;
-  const v = (Signal as unknown as Record<string, number>)[key];
-  return typeof v === "number" ? v : Signal.SIGNAL_RUNTIME_DEFAULT;
-}
 
 /** The CRI image spec of a container. */
 export function imageSpecOf(c: Container): ImageSpec {
@@ -46,6 +38,19 @@ export function imageSpecOf(c: Container): ImageSpec {
   };
 }
 
+/**
+ * The container's mounts as configured; an image volume's `image.image_ref` says which
+ * image it mounted (KEP-5365: the id PullImage answered).
+ */
+function mountsOf(c: Container): Mount[] {
+  const vols = c.doc.imageVolumes;
+  if (!vols?.length) return c.config.mounts;
+  return c.config.mounts.map((m, i) => {
+    const v = vols.find((v) => v.mount === i);
+    return v && m.image ? { ...m, image: { ...m.image, imageRef: v.imageId } } : m;
+  });
+}
+
 /** The CRI status of a container (also carried by events and PodSandboxStatus). */
 export function containerStatusOf(c: Container): ContainerStatus {
   return {
@@ -57,12 +62,13 @@ export function containerStatusOf(c: Container): ContainerStatus {
     finishedAt: BigInt(c.doc.finishedAtNs),
     exitCode: c.doc.exitCode,
     image: imageSpecOf(c),
-    imageRef: c.doc.imageRef,
+    // The id, also for records written when image_ref was a repo digest.
+    imageRef: c.doc.imageId,
     reason: c.doc.reason,
     message: c.doc.message,
     labels: c.config.labels,
     annotations: c.config.annotations,
-    mounts: c.config.mounts,
+    mounts: mountsOf(c),
     logPath: c.doc.logPath,
     resources: c.resources
       ? { linux: c.resources, windows: undefined }

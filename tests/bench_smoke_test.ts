@@ -192,3 +192,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: named(
+    "bench --client process makes each call in a client process, times its start, leaves no pod logs",
+  ),
+  ignore: skip !== undefined,
+  async fn() {
+    const out = await Deno.makeTempDir({ prefix: "sauropod-bench-smoke-" });
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    let runDir: string | undefined;
+    try {
+      const child = bench([
+        "--quick",
+        "--client",
+        "process",
+        "--only",
+        "version,exec-sync",
+        "--json",
+        `${out}/r.json`,
+      ]);
+      const [status] = await Promise.all([
+        child.status,
+        collect(child.stdout, stdout),
+        collect(child.stderr, stderr),
+      ]);
+      runDir = runDirOf(stderr.join(""));
+      const context = `\nstdout:\n${stdout.join("")}\nstderr:\n${stderr.join("").slice(-4000)}`;
+      assertEquals(status.code, 0, `bench exited with ${status.code}${context}`);
+      const report = JSON.parse(await Deno.readTextFile(`${out}/r.json`)) as BenchReport;
+      assertEquals(report.options.client, "process");
+      const fig = (id: string) => report.figures.find((f) => f.id === id);
+      for (const who of ["sauropod", "containerd"] as const) {
+        for (const id of ["version.rtt", "version.client_start", "exec-sync.rtt"]) {
+          assert((fig(id)?.samples[who] ?? []).length > 0, `no ${id} samples for ${who}`);
+        }
+      }
+      // The pods logged under /var/log/pods, as the kubelet's do; none of it is left.
+      const id = runDir?.slice(runDir.lastIndexOf("-") + 1) ?? "";
+      const left = (await Array.fromAsync(Deno.readDir("/var/log/pods")).catch(() => []))
+        .map((e) => e.name).filter((n) => n.startsWith("bench_") && n.includes(`-${id}-`));
+      assertEquals(left, [], "pod log directories left behind");
+      assert(
+        await Deno.stat(`${out}/r.json.sauropod.log`).then(() => true, () => false),
+        "the agent log is kept beside the report",
+      );
+    } finally {
+      await sweepIfLeft(runDir);
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});

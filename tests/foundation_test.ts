@@ -147,7 +147,7 @@ Deno.test("foundation: Version, Status, errors and lifecycle over the CRI socket
         const out = await new Deno.Command(Deno.execPath(), {
           args: [
             "run",
-            "-P=agent-test",
+            "-P=agent",
             "--quiet",
             "main.ts",
             "serve",
@@ -196,7 +196,7 @@ Deno.test("foundation: the agent refuses a world-writable socket directory", asy
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-P=agent-test",
+        "-P=agent",
         "--quiet",
         "main.ts",
         "serve",
@@ -225,7 +225,7 @@ Deno.test("foundation: a config with an unknown key stops the agent at startup, 
   try {
     await Deno.writeTextFile(`${dir}/c.toml`, `[runtime]\nbinnary = "runc"\n`);
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-P=agent-test", "--quiet", "main.ts", "serve", "--config", `${dir}/c.toml`],
+      args: ["run", "-P=agent", "--quiet", "main.ts", "serve", "--config", `${dir}/c.toml`],
       cwd: new URL("..", import.meta.url).pathname,
       stdout: "piped",
       stderr: "piped",

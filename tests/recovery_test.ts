@@ -249,9 +249,13 @@ function operation(
     case "sandbox-remove":
       return client.runtime.removePodSandbox({ podSandboxId: o.podId });
     case "container-create":
+      // With an image volume, so that every create point has one mounted to roll back (and
+      // container-create:after-volumes is reached at all).
       return client.runtime.createContainer({
         podSandboxId: o.podId,
-        config: containerConfig("c", o.image, ["sleep", "100000"]),
+        config: containerConfig("c", o.image, ["sleep", "100000"], {
+          mounts: [{ containerPath: "/vol", image: { image: o.image }, readonly: true }],
+        }),
         sandboxConfig: o.pod,
       });
     case "container-start":

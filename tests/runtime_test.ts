@@ -366,13 +366,14 @@ Deno.test("runtime: a stopped agent keeps its containers' shims and stops its sp
     podId,
     containerConfig("c", images.busybox.ref, ["sleep", "100000"]),
   );
-  // A second pod, without containers: it holds a spare shim, and the node pool holds one.
+  // A second pod, without containers: it holds a spare shim, and the node pool holds one
+  // (two, when the pool grew after these two pods came as a burst: runtime/spare_shims.ts).
   const idle = (await client.runtime.runPodSandbox({ config: podConfig(logRoot, "idle") }))
     .podSandboxId;
   const spares = async () => (await shimProcesses(agent.state)).filter((s) => s.spare);
-  const before = await eventually("two spare shims", async () => {
+  const before = await eventually("the pod's and the pool's spare shims", async () => {
     const s = await spares();
-    return s.length === 2 ? s : undefined;
+    return s.length >= 2 ? s : undefined;
   });
   const shim = (await shimProcesses(agent.state)).filter((s) => !s.spare);
   assertEquals(shim.length, 1, "the container's shim");

@@ -35,7 +35,10 @@ const STOP_TIMEOUT_S = 10;
 
 /** How a pod is built. */
 export interface PodOptions {
-  /** `host` (NamespaceMode.NODE, no CNI) or `pod` (its own network through CNI). */
+  /**
+   * `host` (NamespaceMode.NODE, no CNI) or `pod` (its own network through CNI); default:
+   * `pod` with `--client process` (as the kubelet builds pods), `host` otherwise.
+   */
   readonly network?: "host" | "pod";
   /** Containers in the pod (default 1). */
   readonly containers?: number;
@@ -156,11 +159,12 @@ export class Pods {
     prefix: string,
     opts: PodOptions = {},
   ): Promise<{ pod: StartedPod; timings: StartTimings }> {
-    const network = opts.network ?? "host";
+    const network = opts.network ?? (this.#ctx.client === "process" ? "pod" : "host");
     const n = ++sequence;
-    const name = `${prefix}-${n}`;
+    const name = `${prefix}${this.#ctx.podMarker}${n}`;
     const uid = crypto.randomUUID();
-    const logDir = `${this.#ctx.runDir}/${this.#rt.name}/logs/bench_${name}_${uid}`;
+    // The kubelet's layout: <root>/<namespace>_<name>_<uid>.
+    const logDir = `${this.#ctx.podLogRoot(this.#rt)}/bench_${name}_${uid}`;
     await Deno.mkdir(logDir, { recursive: true });
     const cgroupParent = `${this.#ctx.podCgroupBase(this.#rt)}/pod${uid}`;
     const cgroup = createPodCgroup(this.#ctx.cgroups, cgroupParent);

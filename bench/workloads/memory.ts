@@ -58,7 +58,7 @@ export const memory: Workload = {
   title: "memory with 50 running pods, 10 with --quick (agent, shims per pod)",
   quick: true,
   async run(ctx) {
-    const count = ctx.pick(50, 10);
+    const count = ctx.memoryPods ?? ctx.pick(50, 10);
     const f = {
       agentRss: ctx.figure({
         id: "memory.agent_rss",
@@ -91,12 +91,24 @@ export const memory: Workload = {
     const read = async (rt: BenchRuntime) => {
       const fleet = fleets.get(rt.name)!;
       const agent = await processMemory(rt.pid);
-      const shims = await rt.shimPids();
-      const shimSet = new Set(shims);
+      // Containers' shims; sauropod's spares (started ahead, no container yet) apart.
+      const all = await rt.shimPids();
+      const shims = await rt.containerShimPids();
+      const shimSet = new Set(all);
+      const spares = all.filter((p) => !shims.includes(p));
       const sandboxes = (await sandboxPids(ctx, fleet)).filter((p) => !shimSet.has(p));
       const shimBytes = await pssSum(shims);
       const sandboxBytes = await pssSum(sandboxes);
-      return { agent, shims: shims.length, sandboxes: sandboxes.length, shimBytes, sandboxBytes };
+      const spareBytes = await pssSum(spares);
+      return {
+        agent,
+        shims: shims.length,
+        spares: spares.length,
+        spareBytes,
+        sandboxes: sandboxes.length,
+        shimBytes,
+        sandboxBytes,
+      };
     };
     try {
       await ctx.each(async (rt) => {
@@ -115,7 +127,9 @@ export const memory: Workload = {
         if (i === 0) {
           ctx.note(
             `${rt.name}: ${m.shims} shim processes and ${m.sandboxes} sandbox processes ` +
-              `for ${count} pods`,
+              `for ${count} pods; ${m.spares} spare shims (${
+                (m.spareBytes / MIB).toFixed(1)
+              } MiB PSS, not in the per-pod figures)`,
           );
         }
       });

@@ -42,6 +42,20 @@ export interface WorkloadContext extends Sizes {
   readonly runtimes: readonly BenchRuntime[];
   readonly images: BenchImages;
   readonly quick: boolean;
+  /**
+   * `inprocess`: calls on one connection, host-network pods by default; `process`: a new
+   * client process per call (crictl's way), pods on the CNI network by default.
+   */
+  readonly client: "inprocess" | "process";
+  /**
+   * Where pods of `rt` put their log directories (the kubelet's `/var/log/pods` with
+   * `--client process`); the runtime is told it as its pod log root.
+   */
+  podLogRoot(rt: BenchRuntime): string;
+  /** Part of every pod name of the run (the sweep finds their log directories by it). */
+  readonly podMarker: string;
+  /** Pods the memory workload keeps running (`--memory-pods`), if set. */
+  readonly memoryPods: number | null;
   /** Aborted on Ctrl-C: stop between iterations. */
   readonly signal: AbortSignal;
   readonly log: Logger;

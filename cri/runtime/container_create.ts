@@ -7,6 +7,8 @@ import {
   type ContainerConfig,
   type CreateContainerRequest,
   type CreateContainerResponse,
+  type Mount,
+  MountPropagation,
   WindowsContainerConfig,
 } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
@@ -43,15 +45,14 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
     if (e.value.includes(0)) throw invalidArgument(`${f}.envs[${i}].value contains a NUL byte`);
   });
   c.mounts.forEach((mt, i) => {
-    // Image volumes (KEP-4639) are not served yet: say so, rather than "host_path is empty".
-    if (mt.image) {
-      throw invalidArgument(`${f}.mounts[${i}].image: image volumes are not supported`);
-    }
-    if (mt.imageSubPath) {
-      throw invalidArgument(`${f}.mounts[${i}].image_sub_path: set without an image volume`);
-    }
     absolutePath(mt.containerPath, `${f}.mounts[${i}].container_path`);
-    if (mt.hostPath === "") throw invalidArgument(`${f}.mounts[${i}].host_path is empty`);
+    if (mt.image) return validateImageVolume(mt, `${f}.mounts[${i}]`);
+    if (mt.imageSubPath !== "") {
+      throw invalidArgument(`${f}.mounts[${i}].image_sub_path is set but image is not`);
+    }
+    if (mt.hostPath === "") {
+      throw invalidArgument(`${f}.mounts[${i}].host_path is empty (and image is not set)`);
+    }
     absolutePath(mt.hostPath, `${f}.mounts[${i}].host_path`);
   });
   c.devices.forEach((d, i) => {
@@ -69,6 +70,28 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
   }
   stringMap(c.labels, `${f}.labels`);
   stringMap(c.annotations, `${f}.annotations`);
+}
+
+/**
+ * An image volume (`Mount.image`, KEP-4639): the image's files, read-only, at
+ * container_path. As containerd, host_path must be empty and readonly set; it is a private
+ * mount (it has nothing to propagate).
+ */
+function validateImageVolume(mt: Mount, f: string): void {
+  nonEmpty(mt.image!.image, `${f}.image.image`, 4096);
+  if (mt.hostPath !== "") {
+    throw invalidArgument(`${f}.host_path must be empty for an image volume (image is set)`);
+  }
+  if (!mt.readonly) {
+    throw invalidArgument(`${f}.readonly must be true: an image volume is read-only`);
+  }
+  if (mt.propagation !== MountPropagation.PROPAGATION_PRIVATE) {
+    throw invalidArgument(`${f}.propagation must be private for an image volume`);
+  }
+  if (mt.imageSubPath !== "") {
+    nonEmpty(mt.imageSubPath, `${f}.image_sub_path`, 4096);
+    relativePath(mt.imageSubPath, `${f}.image_sub_path`);
+  }
 }
 
 /** The CreateContainer handler. */

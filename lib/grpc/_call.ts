@@ -357,6 +357,8 @@ export class Call implements StreamListener {
     try {
       bytes = this.#method.res.encode(msg);
     } catch (err) {
+      // A codec may refuse a message with a status of its own (the CRI's oversized lists).
+      if (err instanceof StatusError) throw err;
       throw new StatusError(
         Status.INTERNAL,
         `cannot encode the response of ${this.method}: ${err instanceof Error ? err.message : err}`,

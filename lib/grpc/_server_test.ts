@@ -90,6 +90,16 @@ async function withServer(
     return Promise.reject(new SauropodError("not-found", "mapped"));
   });
   server.addUnary("/t.Echo/Big", text, text, (req) => Promise.resolve("x".repeat(Number(req))));
+  // A codec that refuses some answers with a status of its own; any other throw is a bug.
+  const picky: Codec<string> = {
+    ...text,
+    encode: (s) => {
+      if (s === "refuse") throw new StatusError(Status.RESOURCE_EXHAUSTED, "too many; stream");
+      if (s === "crash") throw new Error("bug");
+      return text.encode(s);
+    },
+  };
+  server.addUnary("/t.Echo/Picky", text, picky, (req) => Promise.resolve(req));
   server.addServerStream("/t.Echo/Count", text, text, async (req, _ctx, send) => {
     for (let i = 0; i < Number(req); i++) await send(String(i));
   });
@@ -224,6 +234,17 @@ Deno.test("GrpcServer refuses a response over the send limit", async () => {
       "grpc: trying to send message larger than max (1025 vs. 1024)",
     ]);
     assertEquals(res.messages, []);
+  });
+});
+
+Deno.test("a codec's own status reaches the client; any other encode failure is INTERNAL", async () => {
+  await withServer(async ({ client }) => {
+    const refused = await unary(client, 1, "/t.Echo/Picky", "refuse");
+    assertEquals(status(refused), [Status.RESOURCE_EXHAUSTED, "too many; stream"]);
+    const [code, msg] = status(await unary(client, 3, "/t.Echo/Picky", "crash"));
+    assertEquals(code, Status.INTERNAL);
+    assertStringIncludes(msg, "cannot encode the response of /t.Echo/Picky: bug");
+    assertEquals((await unary(client, 5, "/t.Echo/Picky", "fine")).messages.map(dec), ["fine"]);
   });
 });
 

@@ -1,9 +1,10 @@
 // test-permissions: --allow-read=/tmp --allow-write=/tmp
 import { assert, assertEquals, assertRejects } from "../../testing/assert.ts";
-import { ContainerEventType } from "../../api/gen/api.ts";
+import { ContainerEventType, Mount } from "../../api/gen/api.ts";
 import { SauropodError } from "../../errors/mod.ts";
-import { containerConfig, type FakeWorld, fakeWorld, settle } from "../_test_core.ts";
+import { containerConfig, type FakeWorld, fakeWorld, IMAGE, settle } from "../_test_core.ts";
 import { createContainer } from "./create.ts";
+import { removeContainer } from "./remove.ts";
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
@@ -99,4 +100,55 @@ Deno.test("createContainer() of an image that is not here is NOT_FOUND and reser
   );
   assertEquals(err.kind, "not-found");
   assertEquals(w.core.containerNames.size, 0);
+});
+
+function withImageVolume(image: string): ReturnType<typeof containerConfig> {
+  const config = containerConfig("web");
+  config.mounts.push(
+    Mount.fromPartial({ containerPath: "/data", readonly: true, image: { image } }),
+  );
+  return config;
+}
+
+Deno.test("createContainer() whose image volume's image is not here is NOT_FOUND naming the mount", async () => {
+  await using w = await fakeWorld();
+  const err = await assertRejects(
+    () => createContainer(w.core, w.pod.doc.id, withImageVolume("example.test/data:1"), undefined),
+    SauropodError,
+    'config.mounts[0].image: image "example.test/data:1" is not present',
+  );
+  assertEquals(err.kind, "not-found");
+  assertEquals(w.images.calls, []);
+  assertEquals(w.core.imageInUse(IMAGE.id), undefined);
+  await assertNothingLeft(w);
+});
+
+Deno.test("createContainer() whose image volume fails to mount leaves no mount and pins nothing", async () => {
+  await using w = await fakeWorld();
+  w.fail.add("volume");
+  await assertRejects(
+    () => createContainer(w.core, w.pod.doc.id, withImageVolume(IMAGE.id), undefined),
+    Error,
+    "image volume mount failed",
+  );
+  assert(w.images.calls.some((c) => c.startsWith("unmount volumes ")), w.images.calls.join());
+  assertEquals(w.images.volumes.size, 0);
+  assertEquals(w.core.imageInUse(IMAGE.id), undefined);
+  await assertNothingLeft(w);
+});
+
+Deno.test("an image volume pins its image until the container is removed", async () => {
+  await using w = await fakeWorld();
+  const id = await createContainer(w.core, w.pod.doc.id, withImageVolume(IMAGE.id), undefined);
+  const c = w.core.container(id);
+  assertEquals(c.doc.imageVolumes, [{
+    mount: 0,
+    imageId: IMAGE.id,
+    path: `${c.doc.bundle}/volumes/0`,
+  }]);
+  assertEquals(w.core.imageInUse(IMAGE.id), { containerId: id, volume: true });
+  assertEquals([...w.images.volumes], [`${c.doc.bundle}/volumes/0`]);
+  await removeContainer(w.core, id);
+  assertEquals(w.images.volumes.size, 0);
+  assertEquals(w.core.imageInUse(IMAGE.id), undefined);
 });

@@ -16,7 +16,7 @@ function containerItem(c: Container): CriContainer {
     podSandboxId: c.doc.sandboxId,
     metadata: c.config.metadata,
     image: imageSpecOf(c),
-    imageRef: c.doc.imageRef,
+    imageRef: c.doc.imageId,
     state: CONTAINER_STATE[c.doc.state],
     createdAt: BigInt(c.doc.createdAtNs),
     labels: c.config.labels,

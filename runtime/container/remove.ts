@@ -43,6 +43,8 @@ export async function removeLocked(core: RuntimeCore, c: Container): Promise<voi
   }
   await faultPoint(core, "container-remove:after-delete");
   await core.deps.images.unmountRootfs(c.doc.id, c.doc.rootfs);
+  // Before the bundle goes: its removal must never walk into a mounted image.
+  await core.deps.images.unmountVolumes(`${c.doc.bundle}/volumes`);
   await Deno.remove(c.doc.bundle, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });

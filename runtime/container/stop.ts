@@ -30,7 +30,14 @@ export async function stopLocked(
   const exited = watchExit(core, c);
   const log = core.log.with({ containerId: c.doc.id });
   if (timeoutSeconds > 0) {
+    // CreateContainer recorded a signal name it could parse; 15 only for a record that
+    // names none (written before the stop signal was checked), and said so.
     const sig = signalNumber(c.doc.stopSignal) ?? 15;
+    if (signalNumber(c.doc.stopSignal) === undefined) {
+      log.warn("the recorded stop signal is not a signal; sending SIGTERM", {
+        signal: c.doc.stopSignal,
+      });
+    }
     log.debug("stopping container", { signal: c.doc.stopSignal, timeoutSeconds });
     await shim.kill(sig, false).catch((err) => log.debug("stop signal not delivered", { err }));
     const done = await Promise.race([

@@ -32,6 +32,7 @@ import { mountShm, unmountShm } from "./shm.ts";
 import { removePause, startPause } from "./pause.ts";
 import { portMappingsOf } from "./network.ts";
 import { spareForPod } from "../spare_shims.ts";
+import { checkLogDirectory } from "./log_directory.ts";
 import { CONTAINER_READABLE_FILE, mkdirPrivate } from "../modes.ts";
 import { writePodLevelResources } from "./update_resources.ts";
 
@@ -44,6 +45,13 @@ export async function runPodSandbox(
 ): Promise<string> {
   const meta = config.metadata!;
   checkHandler(core, runtimeHandler);
+  if (config.logDirectory) {
+    checkLogDirectory(
+      config.logDirectory,
+      core.config.runtime.podLogRoots,
+      "config.log_directory",
+    );
+  }
   const nsOpts = config.linux?.securityContext?.namespaceOptions;
   const hostNetwork = nsOpts?.network === NamespaceMode.NODE;
   const hostIpc = nsOpts?.ipc === NamespaceMode.NODE;

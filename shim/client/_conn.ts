@@ -21,6 +21,7 @@ import {
   PROTOCOL_VERSION,
   SerialWriter,
 } from "../protocol.ts";
+import { smallChunks } from "../../lib/io/small_chunks.ts";
 
 /** Distributes the hello's parts; `Hello` minus the version and id. */
 export type HelloBody =
@@ -71,7 +72,7 @@ export async function dial(socketPath: string, id: string, body: HelloBody): Pro
       cause: err,
     });
   }
-  const reader = new ByteReader(conn.readable);
+  const reader = new ByteReader(smallChunks(conn));
   const writer = new SerialWriter(conn);
   try {
     await writer.write(encodeLine({ v: PROTOCOL_VERSION, id, ...body }));

@@ -18,6 +18,7 @@ import { ControlClient, dial } from "./_conn.ts";
 import { shimAlive, waitShimGone } from "./_proc.ts";
 import { collectExecSync, frameSession } from "./_session.ts";
 import type {
+  CreateTimings,
   ExecOptions,
   ExecSyncOptions,
   ExecSyncResult,
@@ -70,6 +71,7 @@ export class ShimClient implements ShimHandle {
   readonly id: string;
   readonly initPid: number;
   readonly shimPid: number;
+  readonly createTimings?: CreateTimings;
   readonly #stateDir: string;
   readonly #host: HandleHost;
   readonly #log: Logger;
@@ -91,8 +93,10 @@ export class ShimClient implements ShimHandle {
     control: ControlClient;
     callTimeoutMs: number;
     host: HandleHost;
+    createTimings?: CreateTimings;
   }) {
     this.id = init.id;
+    if (init.createTimings) this.createTimings = init.createTimings;
     this.initPid = init.initPid;
     this.shimPid = init.control.shimPid;
     this.#stateDir = init.stateDir;

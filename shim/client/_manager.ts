@@ -19,6 +19,10 @@ import type { ExitRecord, ShimCreateOptions, ShimHandle } from "./_types.ts";
 /** What {@link ShimManager} is built from. */
 export type ShimManagerOptions = ShimProcessOptions;
 
+function round1(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
 function dirOf(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
@@ -64,6 +68,7 @@ export class ShimManager implements HandleHost {
       await spawned.undo(log, false);
       spawned = undefined;
     }
+    const t0 = performance.now();
     const sp = spawned ??
       await this.#procs.spawn(o.id, o.bundle, o.runtime, o.logPath ? dirOf(o.logPath) : undefined);
     // Until "create" is asked, the shim cannot have made a container to delete.
@@ -71,7 +76,6 @@ export class ShimManager implements HandleHost {
     undo.defer(() => sp.undo(log, asked));
     const { stateDir, runtime } = sp;
 
-    const t0 = performance.now();
     const startBy = Date.now() + Math.max(MIN_START_TIMEOUT_MS, runtime.callTimeoutMs);
     let control: ControlClient | undefined;
     for (let delay = 2; !control; delay = Math.min(delay * 2, 100)) {
@@ -97,6 +101,7 @@ export class ShimManager implements HandleHost {
     const connectedMs = performance.now() - t0;
     if (o.bundleReady) await o.bundleReady;
     const t1 = performance.now();
+    const bundleWaitMs = t1 - t0 - connectedMs;
     asked = true;
     const created = await control.call(
       "create",
@@ -117,15 +122,15 @@ export class ShimManager implements HandleHost {
       control,
       callTimeoutMs: runtime.callTimeoutMs,
       host: this,
+      createTimings: {
+        spare: sp.spare,
+        shimConnectMs: round1(connectedMs),
+        bundleWaitMs: round1(bundleWaitMs),
+        runcCreateMs: round1(performance.now() - t1),
+      },
     });
     undo.move();
-    log.debug("shim created", {
-      shimPid: sp.pid,
-      initPid: created.pid,
-      spare: sp.spare,
-      connectMs: Math.round(connectedMs),
-      runcCreateMs: Math.round(performance.now() - t1),
-    });
+    log.debug("shim created", { shimPid: sp.pid, initPid: created.pid });
     return handle;
   }
 

@@ -80,12 +80,27 @@ export interface ShimState {
 }
 
 /** A connection to one container's shim. */
+/** Where a shim create's time went, for the create's log line. */
+export interface CreateTimings {
+  /** The shim was started ahead (a spare) rather than for this create. */
+  readonly spare: boolean;
+  /** From the create call until the shim's socket answered (its start, unless spare). */
+  readonly shimConnectMs: number;
+  /** Then waiting for the bundle (rootfs mount, spec) the runtime prepares meanwhile. */
+  readonly bundleWaitMs: number;
+  /** Then the shim's `create` call: `runc create` and what the shim does around it. */
+  readonly runcCreateMs: number;
+}
+
+/** A container's shim, as the runtime drives it. */
 export interface ShimHandle {
   readonly id: string;
   /** The container's init pid. */
   readonly initPid: number;
   /** The shim's pid. */
   readonly shimPid: number;
+  /** How the create that made this handle went (absent on a handle found again). */
+  readonly createTimings?: CreateTimings;
   /** `runc start`; when, by the shim's clock (the one its exit time comes from). */
   start(): Promise<{ startedAtNs: bigint }>;
   /** `runc kill`; not-found once the container has exited (unless `all`). */

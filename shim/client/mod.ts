@@ -11,6 +11,7 @@ export { DEFAULT_EXEC_OUTPUT_LIMIT, SHIM_DIED } from "./_handle.ts";
 export { SHIM_V8_FLAGS } from "./_argv.ts";
 export { bundleShim } from "./_bundle.ts";
 export type {
+  CreateTimings,
   ExecOptions,
   ExecSyncOptions,
   ExecSyncResult,

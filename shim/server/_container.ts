@@ -33,6 +33,7 @@ import { Runc } from "./_runc.ts";
 import type { FrameSession } from "./_session.ts";
 import { nowNs } from "../../lib/clock.ts";
 import type { CreateParams, ExitInfo, StateInfo, TerminalSize } from "../protocol.ts";
+import { Spans } from "../../lib/spans.ts";
 
 /** After the init exits, its output may take this long to end before the exit is recorded. */
 const EXIT_DRAIN_MS = 2000;
@@ -102,6 +103,8 @@ export class Container {
       }
       this.#status = "creating";
       this.#params = p;
+      // Where create's time goes, in its log line (`bench/profile.ts` reads the agent's).
+      const spans = new Spans();
       const runc = new Runc({
         spec: p.runtime,
         id: this.id,
@@ -122,6 +125,7 @@ export class Container {
             throw wrap(err, `cannot open log file ${p.logPath} of container "${this.id}"`);
           }
         }
+        spans.mark("logOpenMs");
         const hub = new OutputHub({ ...(log ? { log } : {}), logger: this.#log });
         this.#hub = hub;
         const pidFile = `${this.#stateDir}/init.pid`;
@@ -143,6 +147,7 @@ export class Container {
           if (p.stdin) this.#stdin = pipeStdin(proc.child.stdin);
         }
         await proc.done();
+        spans.mark("runcMs");
         const pid = readPidFile(pidFile);
         if (console) {
           this.#pty = console.receive(`container "${this.id}"`);
@@ -152,13 +157,15 @@ export class Container {
         this.#pid = pid;
         this.#status = "created";
         this.#reaper.wait(pid).then((s) => this.#initExited(s));
+        spans.mark("pidMs");
         try {
           this.#oom = await watchOom(pid, { logger: this.#log });
         } catch (err) {
           // Not fatal: the container runs, only OOMKilled cannot be reported.
           this.#log.warn("cannot watch OOM kills", { pid, err });
         }
-        this.#log.info("container created", { pid });
+        spans.mark("oomMs");
+        this.#log.info("container created", { pid, ...spans.fields() });
         return { pid };
       } catch (err) {
         this.#log.warn("create failed; cleaning up", { err });

@@ -22,6 +22,7 @@ import {
   type WireError,
 } from "../protocol.ts";
 import { parseHello, parseRequest } from "./_validate.ts";
+import { smallChunks } from "../../lib/io/small_chunks.ts";
 
 /** A client must say hello within this long. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -97,7 +98,7 @@ export class ShimServer {
   }
 
   async #handle(conn: Deno.Conn): Promise<void> {
-    const reader = new ByteReader(conn.readable);
+    const reader = new ByteReader(smallChunks(conn));
     const writer = new SerialWriter(conn);
     let hello: Hello;
     let timer: ReturnType<typeof setTimeout> | undefined;

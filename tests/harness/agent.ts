@@ -1,8 +1,11 @@
 /**
  * Starts a real sauropod agent for end-to-end tests, in a private temp directory (socket,
  * root, state, runc root, CNI conf dir), the way an operator would: `deno run -P=agent
- * main.ts serve --config …` — with `agent-test`, the agent's set plus writes under /tmp. Disposing it removes every pod it still has, stops it, and
- * removes whatever is left (runc containers, mounts, files) so a failing test leaks nothing.
+ * main.ts serve --config …`, the production permission set, from which the agent computes
+ * its own from the config; the config lets pods log under /var/log/pods and /tmp
+ * (`runtime.pod_log_roots`), as crictl's examples and critest do. Disposing it removes every
+ * pod it still has, stops it, and removes whatever is left (runc containers, mounts, files) so
+ * a failing test leaks nothing.
  *
  * @module
  */
@@ -26,6 +29,11 @@ export interface TestAgentOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Environment variables for the agent. */
   env?: Record<string, string>;
+  /**
+   * `runtime.pod_log_roots` besides the pod log dir (default: the production default
+   * /var/log/pods, and /tmp as crictl's examples and critest need).
+   */
+  podLogRoots?: string[];
 }
 
 /** A running agent. */
@@ -75,7 +83,9 @@ export class TestAgent implements AsyncDisposable {
     const cniDir = o.cni?.confDir ?? `${this.dir}/cni`;
     await Deno.mkdir(cniDir, { recursive: true });
     // The kubelet's pod log dir of this node: where e2eEnv puts the pods' logs.
-    const podLogs = `pod_logs_dir = "${this.dir}/pod-logs"`;
+    const podLogs = `pod_logs_dir = "${this.dir}/pod-logs"\npod_log_roots = ${
+      JSON.stringify([`${this.dir}/pod-logs`, ...(o.podLogRoots ?? ["/var/log/pods", "/tmp"])])
+    }`;
     const extra = o.config ?? "";
     const withRuntime = /^\[runtime\]$/m.test(extra)
       ? extra.replace(/^\[runtime\]$/m, `[runtime]\n${podLogs}`)
@@ -108,7 +118,7 @@ export class TestAgent implements AsyncDisposable {
     const cmd = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-P=agent-test",
+        "-P=agent",
         "--quiet",
         `${ROOT}/main.ts`,
         "serve",

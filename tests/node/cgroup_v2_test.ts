@@ -1,9 +1,10 @@
 /**
  * The cgroupfs driver on a real cgroup v2 node: the pod cgroup under the kubelet's
  * cgroupfs name, limits landing in the container's cgroup, stats read from it (CPU rising,
- * a working set), pod totals, a container over `memory.max` reported OOMKilled from
- * `memory.events`, an agent restart that keeps all of it, and nothing left once the pod is
- * removed.
+ * a working set), pod totals, the CRI metrics (CFS throttling, memory, network; PSI where
+ * the kernel keeps it) with IoUsage and default_interface, a container over `memory.max`
+ * reported OOMKilled from `memory.events`, an agent restart that keeps all of it, and nothing
+ * left once the pod is removed.
  */
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { ContainerState } from "../../api/gen/api.ts";
@@ -103,6 +104,43 @@ Deno.test(onNode(
         assert(linux.network?.interfaces.some((i) => i.name === "eth0"), "the pod's eth0");
       });
 
+      await step(t, "CRI metrics, IoUsage and default_interface read from cgroup v2", async () => {
+        const { descriptors } = await client.runtime.listMetricDescriptors({});
+        const keys = new Map(descriptors.map((d) => [d.name, d.labelKeys]));
+        assert(!keys.has("container_memory_failcnt"), "no failcnt on v2");
+        const { podMetrics } = await client.runtime.listPodSandboxMetrics({});
+        const pm = podMetrics.find((p) => p.podSandboxId === podId)!;
+        const ctr = pm.containerMetrics.find((c) => c.containerId === busy)!.metrics;
+        const value = (name: string) => ctr.find((m) => m.name === name)?.value?.value;
+        for (const m of [...pm.metrics, ...ctr]) {
+          assertEquals(m.labelValues.length, keys.get(m.name)?.length, `labels of ${m.name}`);
+        }
+        // cpu.max 50000/100000 throttles the busy loop: the kernel counted periods.
+        const cg = `${parent}/${busy}`;
+        const cpuStat = await cgroupKeyed(cg, "cpu.stat");
+        const throttled = value("container_cpu_cfs_throttled_periods_total") ?? 0n;
+        assert(throttled > 0n, `throttled periods ${throttled}`);
+        assert(throttled <= cpuStat.get("nr_throttled")!, "read from cpu.stat");
+        assert((value("container_cpu_user_seconds_total") ?? -1n) >= 0n, "user seconds");
+        assertEquals(value("container_spec_memory_limit_bytes"), 64n * MiB);
+        assert((value("container_memory_working_set_bytes") ?? 0n) > 0n, "working set");
+        assertEquals(value("container_oom_events_total"), 0n);
+        for (const r of ["cpu", "memory", "io"]) {
+          const name = `container_pressure_${r}_waiting_seconds_total`;
+          assertEquals(ctr.some((m) => m.name === name), keys.has(name), name);
+        }
+        assert(
+          pm.metrics.some((m) =>
+            m.name === "container_network_receive_bytes_total" && m.labelValues.at(-1) === "eth0"
+          ),
+          "pod network series",
+        );
+        const cs = (await client.runtime.containerStats({ containerId: busy })).stats!;
+        assert((cs.io?.timestamp ?? 0n) > 0n, "IoUsage from io.stat");
+        const ps = (await client.runtime.podSandboxStats({ podSandboxId: podId })).stats!;
+        assertEquals(ps.linux?.network?.defaultInterface?.name, "eth0");
+      });
+
       await step(t, "a container over its 32 MiB memory.max is OOMKilled with 137", async () => {
         oom = (await client.runtime.createContainer({
           podSandboxId: podId,
@@ -132,6 +170,39 @@ Deno.test(onNode(
           (events.get("oom_kill") ?? 0n) >= 1n,
           "the kernel counted the kill in memory.events",
         );
+      });
+
+      await step(t, "an image volume on Linux 6.1: read-only, and a sub path alone", async () => {
+        // The mount path of image volumes (openat2, open_tree, move_mount) on the nodes'
+        // kernel; the host tier runs the rest (tests/image_volumes_test.ts).
+        const vol = (await client.runtime.createContainer({
+          podSandboxId: podId,
+          config: containerConfig("vol", images.busybox.ref, ["sleep", "1000"], {
+            mounts: [
+              { containerPath: "/vol", image: { image: images.busybox.ref }, readonly: true },
+              {
+                containerPath: "/sub",
+                image: { image: images.busybox.ref },
+                imageSubPath: "etc",
+                readonly: true,
+              },
+            ],
+          }),
+          sandboxConfig: pod,
+        })).containerId;
+        await client.runtime.startContainer({ containerId: vol });
+        const r = await client.runtime.execSync({
+          containerId: vol,
+          cmd: [
+            "sh",
+            "-c",
+            "cat /sub/os-release; /vol/bin/busybox echo EXEC; touch /vol/x || echo RO",
+          ],
+          timeout: 60,
+        });
+        const out = new TextDecoder().decode(r.stdout);
+        assert(out.includes("ID=sauropod-test") && out.includes("EXEC\nRO"), out);
+        await client.runtime.removeContainer({ containerId: vol });
       });
 
       await step(

@@ -1,7 +1,8 @@
 /**
  * The systemd unit on a real systemd node, installed the operator's way
  * (`deploy/install.sh`): `systemctl start` returns once the agent said READY=1, and by then
- * the CRI socket answers; a container started through the socket survives `systemctl
+ * the CRI socket answers; `systemctl reload` (SIGHUP) re-reads the config in the same
+ * process; a container started through the socket survives `systemctl
  * restart` (KillMode=process) and the new agent reattaches to it; a hung agent (SIGSTOP)
  * stops feeding the watchdog and systemd restarts it, the container still running; and
  * `deploy/uninstall.sh --purge` takes it all away.
@@ -190,6 +191,24 @@ Deno.test(onNode(
           return (await Deno.readTextFile(logPath)).length > before ? true : undefined;
         }, 30_000);
       };
+
+      await step(t, "systemctl reload re-reads the config in the same agent (SIGHUP)", async () => {
+        const before = await mainPid();
+        // The agent was execve'd under the permissions computed from its config: the pid
+        // systemd watches is the agent's, and its flags came from the config.
+        const argv = (await Deno.readTextFile(`/proc/${before}/cmdline`)).split("\0");
+        assert(argv.includes("--permissions-from-config"), argv.join(" "));
+        assert(argv.some((a) => a.startsWith("--allow-write=") && a.includes(LOG_ROOT)));
+        const r = await run("systemctl", ["reload", UNIT]);
+        assertEquals(r.code, 0, `${r.stderr}\n${await journal()}`);
+        await eventually("the reload in the journal", async () => {
+          return (await journal(50)).includes("configuration reloaded") ? true : undefined;
+        }, 30_000);
+        assertEquals(await mainPid(), before, "a reload is not a restart");
+        const p = await unitProps(UNIT, ["ActiveState", "NRestarts"]);
+        assertEquals([p.ActiveState, p.NRestarts], ["active", "0"]);
+        await reattached("systemctl reload");
+      });
 
       await step(
         t,
