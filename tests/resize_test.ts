@@ -10,7 +10,14 @@ import * as grpc from "@grpc/grpc-js";
 import { assertEquals, assertRejects, assertStringIncludes } from "../testing/assert.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { CriError } from "./harness/cri_client.ts";
-import { containerConfig, leftovers, NOTHING, podConfig, runContainer } from "./harness/pods.ts";
+import {
+  containerConfig,
+  eventually,
+  leftovers,
+  NOTHING,
+  podConfig,
+  runContainer,
+} from "./harness/pods.ts";
 
 const MiB = 1n << 20n;
 
@@ -83,6 +90,11 @@ Deno.test("resize: UpdateContainerResources applies the kubelet's resources on c
     { unified: { "memory.high": "1000000" } },
     grpc.status.INVALID_ARGUMENT,
     'linux.unified["memory.high"]',
+  );
+  // The hog's 24 MB must be in place before a 4 MiB limit can be "below usage".
+  await eventually(
+    "the hog to hold 20 MiB",
+    async () => BigInt(await file("memory", "memory.usage_in_bytes")) > 20n * MiB || undefined,
   );
   await refused(
     { memoryLimitInBytes: 4n * MiB },

@@ -6,7 +6,7 @@
  */
 import { assertEquals, assertRejects, assertStringIncludes } from "../../testing/assert.ts";
 import { CriError } from "../harness/cri_client.ts";
-import { containerConfig, podConfig } from "../harness/pods.ts";
+import { containerConfig, eventually, podConfig } from "../harness/pods.ts";
 import { nodeEnv } from "./_env.ts";
 import { cgroupValue, onNode, step } from "./_node.ts";
 
@@ -69,6 +69,12 @@ Deno.test(onNode(
       });
 
       await step(t, "a limit below usage is refused and the old one kept", async () => {
+        // The hog's 24 MB must be in place first (TCG is slow to build it).
+        await eventually(
+          "the hog to hold 20 MiB",
+          async () => BigInt(await cgroupValue(cg, "memory.current")) > 20n * MiB || undefined,
+          120_000,
+        );
         const err = await assertRejects(
           () =>
             client.runtime.updateContainerResources({
