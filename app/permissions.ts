@@ -64,6 +64,10 @@ export const AGENT_ENV = [
   "NOTIFY_SOCKET",
   "WATCHDOG_USEC",
   "WATCHDOG_PID",
+  // npm:yaml (CDI spec files) reads these two debug switches on every parse; without the
+  // grant the read throws NotCapable and no YAML spec could be loaded.
+  "LOG_TOKENS",
+  "LOG_STREAM",
 ] as const;
 
 /** Helper programs the agent runs besides the OCI runtime, CNI plugins and Deno. */

@@ -93,11 +93,18 @@ export async function buildServices(config: Config, log: Logger): Promise<Servic
   const node: NodeFacts = {
     cgroupVersion: controllerVersion(layout, "memory") ?? 1,
     swapAccounting: await swapAccounting(layout),
-    hugetlb: controllerVersion(layout, "hugetlb") !== undefined,
+    ...await hugetlbFacts(layout, controllerVersion(layout, "memory") ?? 1),
     recursiveReadOnlyMounts: false,
     arch: Deno.build.arch,
     selinux: await detectSelinux(),
   };
+  // What container resources can ask for here (others are refused naming the field).
+  log.info("container cgroups", {
+    version: node.cgroupVersion,
+    swapAccounting: node.swapAccounting,
+    hugepageSizes: node.hugetlb ? node.hugepageSizes ?? "unknown" : "no hugetlb controller",
+    cdiSpecDirs: config.cdi.specDirs,
+  });
   const apparmor = await AppArmor.open({
     logger: log.with({ component: "apparmor" }),
     timeoutMs: config.runtime.callTimeoutSeconds * 1000,
@@ -356,6 +363,43 @@ async function procSelf(): Promise<
 }
 
 /** Whether the memory cgroup accounts swap (memsw on v1, memory.swap.max on v2). */
+/**
+ * Whether runc can limit huge pages, and of which sizes: the hugetlb controller must sit in
+ * the hierarchy runc manages (on a hybrid node a v2-only hugetlb is out of its reach), and
+ * the sizes are the node's (`/sys/kernel/mm/hugepages`), named as runc names them.
+ */
+async function hugetlbFacts(
+  layout: Awaited<ReturnType<typeof detectLayout>>,
+  version: 1 | 2,
+): Promise<Pick<NodeFacts, "hugetlb" | "hugepageSizes">> {
+  const present = version === 1
+    ? layout.v1.has("hugetlb")
+    : layout.unified?.controllers.includes("hugetlb") ?? false;
+  if (!present) return { hugetlb: false };
+  const sizes: string[] = [];
+  try {
+    for await (const e of kernfs.readDir("/sys/kernel/mm/hugepages")) {
+      const kb = e.name.match(/^hugepages-(\d+)kB$/)?.[1];
+      if (kb) sizes.push(pageSizeName(Number(kb) * 1024));
+    }
+  } catch {
+    return { hugetlb: true };
+  }
+  return { hugetlb: true, hugepageSizes: sizes.sort() };
+}
+
+/** 2097152 → "2MB", as runc's HugePageSizes (go-units CustomSize, base 1024). */
+function pageSizeName(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB", "PB"];
+  let i = 0;
+  let v = bytes;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v}${units[i]}`;
+}
+
 async function swapAccounting(layout: Awaited<ReturnType<typeof detectLayout>>): Promise<boolean> {
   const v1 = layout.v1.get("memory");
   if (v1) return await exists(`${v1.dir}/memory.memsw.limit_in_bytes`);

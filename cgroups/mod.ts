@@ -52,6 +52,7 @@ export {
 } from "./metrics.ts";
 export { type DiskUsage, diskUsage, DiskUsageCache } from "./disk_usage.ts";
 export { createPodCgroup, type OwnedCgroup, removePodCgroup } from "./pod_cgroup.ts";
+export { type CgroupLimits, memoryUsage, sharesToWeight, writeCgroupLimits } from "./limits.ts";
 export {
   CgroupOomWatcher,
   type OomWatcher,

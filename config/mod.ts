@@ -95,6 +95,7 @@ export interface Config {
     maxConcurrentCalls: number;
     execSyncOutputBytes: number;
   };
+  cdi: { specDirs: string[] };
   stats: { collectPeriodSeconds: number };
   metrics: { address: string; allowNonLoopback: boolean };
   debug: { faultPoints: string[] };

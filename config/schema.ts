@@ -272,6 +272,18 @@ export const SCHEMA: TableSpec = {
         exec_sync_output_bytes: int(16 << 20, "Cap on each of ExecSync's stdout and stderr.", 1024),
       },
     },
+    cdi: {
+      doc: "CDI devices (Container Device Interface): the specs device plugins and DRA drivers " +
+        "write, which CreateContainer's CDI_devices and cdi.k8s.io/* annotations name.",
+      fields: {
+        spec_dirs: list(
+          ["/etc/cdi", "/var/run/cdi"],
+          "Directories of CDI spec files (*.json, *.yaml), read at each CreateContainer that asks " +
+            "for a device. A device defined in a later directory replaces an earlier one. Each " +
+            "file may be at most 1 MiB, each directory hold at most 256 specs.",
+        ),
+      },
+    },
     stats: {
       doc: "Container and pod statistics.",
       fields: {

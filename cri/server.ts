@@ -45,6 +45,7 @@ import { execSync } from "./runtime/container_exec_sync.ts";
 import { exec } from "./runtime/container_exec.ts";
 import { attach } from "./runtime/container_attach.ts";
 import { updateContainerResources } from "./runtime/container_update.ts";
+import { updatePodSandboxResources } from "./runtime/pod_update_resources.ts";
 import { reopenContainerLog } from "./runtime/container_reopen_log.ts";
 import { getContainerEvents } from "./runtime/container_events.ts";
 import { containerStats } from "./runtime/container_stats.ts";
@@ -157,6 +158,7 @@ export function runtimeHandlers(d: CriDeps, log: Logger): RuntimeHandlers {
     exec: exec(core, streaming),
     attach: attach(core, streaming),
     updateContainerResources: updateContainerResources(core),
+    updatePodSandboxResources: updatePodSandboxResources(core),
     reopenContainerLog: reopenContainerLog(core),
     getContainerEvents: getContainerEvents(core),
     containerStats: containerStats(stats),

@@ -114,6 +114,8 @@ export const KERNEL_INTERFACES: Readonly<Record<KernelOp, readonly RegExp[]>> = 
     // The agent's own open descriptors, counted for its process_open_fds metric.
     /^\/proc\/self\/fd$/,
     /^\/dev(?:\/[^/]+)*$/,
+    // The node's huge page sizes (hugepages-2048kB…), which the kubelet's limits name.
+    /^\/sys\/kernel\/mm\/hugepages$/,
   ],
   readLink: [new RegExp(`^/proc/${PID}/ns/[a-z_]+$`)],
   // Resolving a host path to where it really is (`/dev/disk/by-id/x` → `/dev/sda`).

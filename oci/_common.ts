@@ -21,8 +21,10 @@ export interface NodeFacts {
   cgroupVersion?: 1 | 2;
   /** Swap is accounted in the memory cgroup (memory.memsw.* on v1, memory.swap.max on v2). */
   swapAccounting?: boolean;
-  /** The hugetlb cgroup controller exists. */
+  /** The hugetlb cgroup controller exists where runc manages containers' cgroups. */
   hugetlb?: boolean;
+  /** Huge page sizes that controller offers (`2MB`, `1GB`); absent: not checked. */
+  hugepageSizes?: readonly string[];
   /**
    * The pod's runtime handler supports recursively read-only mounts (runc ≥ 1.1 with
    * mount_setattr), as probed at start (`app/handler_probe.ts`).

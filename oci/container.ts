@@ -159,6 +159,7 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     );
   }
   checkSelinuxOptions(sc?.selinuxOptions, node.selinux ?? false, `${SC}.selinux_options`);
+  checkSharedNamespaces(sc?.namespaceOptions, inputs.namespaces);
 
   const args = mergeArgs(inputs.image, config.command, config.args, "container.command");
   const env = containerEnv(inputs);
@@ -202,6 +203,8 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
   const resources = linuxResourcesFromCri(config.linux?.resources, {
     swapAccounting: node.swapAccounting ?? false,
     hugetlb: node.hugetlb ?? false,
+    ...(node.hugepageSizes ? { hugepageSizes: node.hugepageSizes } : {}),
+    ...(node.cgroupVersion ? { cgroupVersion: node.cgroupVersion } : {}),
     field: "container.linux.resources",
   }) ?? {};
   resources.devices = devices.rules;
@@ -290,6 +293,31 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): Spec {
     },
     linux,
   };
+}
+
+/**
+ * A container always joins its pod's network and IPC namespaces (the kubelet sends the pod's
+ * modes again): POD is the pod's, whatever it is; NODE is accepted only when the pod is on
+ * the node's; a namespace of its own (CONTAINER) or another container's (TARGET) is refused.
+ */
+function checkSharedNamespaces(
+  opts: { network: NamespaceMode; ipc: NamespaceMode } | undefined,
+  ns: ContainerNamespaces,
+): void {
+  for (const kind of ["network", "ipc"] as const) {
+    const mode = opts?.[kind] ?? NamespaceMode.POD;
+    const field = `${SC}.namespace_options.${kind}`;
+    if (mode === NamespaceMode.POD) continue;
+    if (mode === NamespaceMode.NODE) {
+      if (ns[kind] !== "host") {
+        throw invalidArgument(`${field}: NODE, but the pod sandbox does not use the node's`);
+      }
+      continue;
+    }
+    throw invalidArgument(
+      `${field}: ${NamespaceMode[mode] ?? mode} is not supported (a container shares its pod's)`,
+    );
+  }
 }
 
 /**

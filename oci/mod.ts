@@ -46,7 +46,7 @@ export { defaultMounts } from "./mounts.ts";
 export type { PodMounts } from "./mounts.ts";
 export { DEFAULT_PATH, mergeArgs, mergeEnv } from "./process.ts";
 export type { ImageConfigFacts } from "./process.ts";
-export { linuxResourcesFromCri, restrictOomScoreAdj } from "./resources.ts";
+export { linuxResourcesFromCri, mergeCriResources, restrictOomScoreAdj } from "./resources.ts";
 export type { OomScoreAdjPolicy, ResourceOptions } from "./resources.ts";
 export { buildSandboxSpec, SANDBOX_CPU_SHARES_DEFAULT, SANDBOX_OOM_SCORE_ADJ } from "./sandbox.ts";
 export type { SandboxSpecInputs } from "./sandbox.ts";

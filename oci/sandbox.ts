@@ -163,6 +163,8 @@ export function buildSandboxSpec(inputs: SandboxSpecInputs): Spec {
   const resources = linuxResourcesFromCri(config.linux?.overhead, {
     swapAccounting: node.swapAccounting ?? false,
     hugetlb: node.hugetlb ?? false,
+    ...(node.hugepageSizes ? { hugepageSizes: node.hugepageSizes } : {}),
+    ...(node.cgroupVersion ? { cgroupVersion: node.cgroupVersion } : {}),
     field: "sandbox.linux.overhead",
   }) ?? {};
   resources.cpu = { shares: SANDBOX_CPU_SHARES_DEFAULT, ...resources.cpu };

@@ -32,6 +32,30 @@ export interface Spec {
   annotations?: Record<string, string>;
   /** Linux-specific configuration. */
   linux?: Linux;
+  /** Hooks the runtime runs at points of the container's life (CDI devices bring them). */
+  hooks?: Hooks;
+}
+
+/** One OCI hook: a host program the runtime runs with the container's state on stdin. */
+export interface Hook {
+  /** Absolute path of the program on the host. */
+  path: string;
+  /** argv, including argv[0]. */
+  args?: string[];
+  /** `KEY=value` environment. */
+  env?: string[];
+  /** Seconds before the runtime kills it. */
+  timeout?: number;
+}
+
+/** Hooks by the point they run at. */
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
 }
 
 /** The container's root filesystem. */

@@ -314,6 +314,9 @@ const CGROUPS: CgroupPort = {
   validateParent: () => {},
   cgroupsPath: (parent, id) => `${parent}/${id}`,
   ensureParent: () => undefined,
+  memoryUsage: () => undefined,
+  writePodLimits: () => {},
+  writeContainerLimits: () => {},
   removeParent: () => {},
 };
 

@@ -6,10 +6,13 @@
 import {
   type CgroupDriver,
   type CgroupLayout,
+  cgroupPathOfRuntimePath,
   createPodCgroup,
   DEFAULT_PARENT,
+  memoryUsage,
   type OwnedCgroup,
   removePodCgroup,
+  writeCgroupLimits,
 } from "../cgroups/mod.ts";
 import type { CgroupPort } from "./ports.ts";
 import { invalidArgument, messageOf } from "../errors/mod.ts";
@@ -31,6 +34,15 @@ export function cgroupPort(layout: CgroupLayout, driver: CgroupDriver): CgroupPo
       if (driver.name !== "cgroupfs") return undefined;
       const owned = createPodCgroup(layout, driver.podCgroupPath(parent));
       return owned.created.length ? owned : undefined;
+    },
+    memoryUsage(runtimeCgroupsPath) {
+      return memoryUsage(layout, cgroupPathOfRuntimePath(runtimeCgroupsPath));
+    },
+    writeContainerLimits(runtimeCgroupsPath, limits, field) {
+      writeCgroupLimits(layout, cgroupPathOfRuntimePath(runtimeCgroupsPath), limits, field);
+    },
+    writePodLimits(parent, limits, field) {
+      writeCgroupLimits(layout, driver.podCgroupPath(parent), limits, field);
     },
     removeParent(owned) {
       removePodCgroup(owned);

@@ -25,6 +25,8 @@ import type { RuntimeCore } from "./core.ts";
 import type { Container, Sandbox } from "./records.ts";
 import type { ImageRecord } from "../image/mod.ts";
 import { readFileInRoot } from "../lib/secure_path.ts";
+import { deviceNumbers } from "../lib/devnum.ts";
+import { applyContainerCdi, resolveContainerCdi } from "./cdi.ts";
 
 /** The pod's hostname: the config's, else the node's for host-network pods, else the name. */
 export function podHostname(config: PodSandboxConfig, hostNetwork: boolean): string {
@@ -105,6 +107,8 @@ export async function containerSpec(
     }),
   };
   const sc = config.linux?.securityContext;
+  // First: an unknown device or a broken spec fails before anything else is looked at.
+  const cdi = await resolveContainerCdi(core.config.cdi.specDirs, config);
   const hostPaths: Record<string, HostPathFacts> = {};
   for (const [i, m] of config.mounts.entries()) {
     hostPaths[m.hostPath] = await hostPathFacts(m.hostPath, `config.mounts[${i}].host_path`);
@@ -125,7 +129,7 @@ export async function containerSpec(
     sc?.privileged ?? false,
     "config.linux.security_context",
   );
-  return buildContainerSpec({
+  const spec = buildContainerSpec({
     containerId: c.doc.id,
     sandboxId: s.doc.id,
     config,
@@ -161,6 +165,8 @@ export async function containerSpec(
     apparmorProfile: await core.deps.apparmor.profileFor(apparmor),
     annotationAllowlist: annotationAllowlist(core, s),
   });
+  await applyContainerCdi(spec, cdi);
+  return spec;
 }
 
 /** Which PID namespace the container joins. */
@@ -224,9 +230,7 @@ export async function hostPathFacts(path: string, field: string): Promise<HostPa
 }
 
 function deviceFacts(st: Deno.FileInfo): HostPathFacts["device"] & object {
-  const rdev = BigInt(st.rdev ?? 0);
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  const { major, minor } = deviceNumbers(st.rdev ?? 0);
   return {
     type: st.isBlockDevice ? "b" : "c",
     major,

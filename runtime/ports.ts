@@ -11,7 +11,7 @@ import type { ExitRecord, ShimCreateOptions, ShimHandle } from "../shim/client/m
 import type { ImageRecord, ImageUse } from "../image/mod.ts";
 import type { PodNetworkRequest, PodNetworkResult, PodNetworkTeardown } from "../network/mod.ts";
 import type { RecordKind, StoredRecord } from "../store/mod.ts";
-import type { OwnedCgroup } from "../cgroups/mod.ts";
+import type { CgroupLimits, OwnedCgroup } from "../cgroups/mod.ts";
 import type { CheckpointCapability } from "../checkpoint/mod.ts";
 
 /** The shim client (`shim/client/`'s ShimManager). */
@@ -111,6 +111,15 @@ export interface CgroupPort {
   ensureParent(parent: string): OwnedCgroup | undefined;
   /** Removes what {@link ensureParent} created (idempotent). */
   removeParent(owned: OwnedCgroup): void;
+  /** The memory a container's cgroup (its OCI cgroupsPath) uses now; undefined: unknown. */
+  memoryUsage(runtimeCgroupsPath: string): number | undefined;
+  /**
+   * Writes `limits` into the pod cgroup of `parent`, all or nothing; errors name fields under
+   * `field`. A memory limit below the pod's usage is refused.
+   */
+  writePodLimits(parent: string, limits: CgroupLimits, field: string): void;
+  /** Writes `limits` into a container's cgroup (its OCI cgroupsPath), all or nothing. */
+  writeContainerLimits(runtimeCgroupsPath: string, limits: CgroupLimits, field: string): void;
 }
 
 /** The node's checkpoint/restore capability (`checkpoint/`'s probe, cached). */

@@ -49,6 +49,11 @@ export interface SandboxDoc {
   ownedCgroup?: { path: string; created: string[] } | undefined;
   /** CNI state: whether ADD ran (so DEL must), and the IPs it gave. */
   network: { attached: boolean; ips: string[] };
+  /**
+   * Pod-level resources of the last UpdatePodSandboxResources (base64 protobuf of
+   * LinuxContainerResources each), as written into the pod cgroup.
+   */
+  podResources?: { overhead?: string; resources?: string } | undefined;
   /** The sandbox (pause) container, when the pod shares one PID namespace. */
   pause?: { containerId: string; imageId: string; bundle: string; pid: number } | undefined;
 }

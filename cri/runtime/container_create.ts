@@ -9,6 +9,7 @@ import {
   type CreateContainerResponse,
   type Mount,
   MountPropagation,
+  WindowsContainerConfig,
 } from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { createContainer as create } from "../../runtime/container/create.ts";
@@ -64,6 +65,9 @@ export function validateContainerConfig(c: ContainerConfig, f = "config"): void 
     }
   });
   if (c.logPath) relativePath(c.logPath, `${f}.log_path`);
+  if (c.windows && WindowsContainerConfig.encode(c.windows).finish().length > 0) {
+    throw invalidArgument(`${f}.windows: Windows container settings on a Linux node`);
+  }
   stringMap(c.labels, `${f}.labels`);
   stringMap(c.annotations, `${f}.annotations`);
 }

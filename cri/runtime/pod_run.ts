@@ -3,11 +3,13 @@
  *
  * @module
  */
-import type {
-  PodSandboxConfig,
-  RunPodSandboxRequest,
-  RunPodSandboxResponse,
+import {
+  type PodSandboxConfig,
+  type RunPodSandboxRequest,
+  type RunPodSandboxResponse,
+  WindowsPodSandboxConfig,
 } from "../../api/gen/api.ts";
+import { invalidArgument } from "../../errors/mod.ts";
 import type { RuntimeCore } from "../../runtime/core.ts";
 import { runPodSandbox as run } from "../../runtime/pod/run.ts";
 import type { HandlerContext } from "../context.ts";
@@ -46,6 +48,9 @@ export function validatePodConfig(config: PodSandboxConfig, f = "config"): void 
   });
   stringMap(config.labels, `${f}.labels`);
   stringMap(config.annotations, `${f}.annotations`);
+  if (config.windows && WindowsPodSandboxConfig.encode(config.windows).finish().length > 0) {
+    throw invalidArgument(`${f}.windows: Windows pod settings on a Linux node`);
+  }
   if (config.linux) {
     noNul(config.linux.cgroupParent, `${f}.linux.cgroup_parent`);
     stringMap(config.linux.sysctls, `${f}.linux.sysctls`);

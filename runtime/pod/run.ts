@@ -35,6 +35,7 @@ import { spareForPod } from "../spare_shims.ts";
 import { checkLogDirectory } from "./log_directory.ts";
 import { podUserns } from "./userns.ts";
 import { CONTAINER_READABLE_FILE, mkdirPrivate, openToUserns } from "../modes.ts";
+import { writePodLevelResources } from "./update_resources.ts";
 
 /** Runs a pod sandbox; returns its id. */
 export async function runPodSandbox(
@@ -177,6 +178,9 @@ export async function runPodSandbox(
     if (owned) {
       doc.ownedCgroup = { path: owned.path, created: [...owned.created] };
       undo.defer(() => core.deps.cgroups.removeParent(owned));
+      // Nobody else sets the limits of a pod cgroup sauropod made: the pod-level resources
+      // go there (a kubelet-made one already has them from the kubelet).
+      writePodLevelResources(core, doc.cgroupParent, config.linux, "config.linux");
     }
     checkpoint();
 

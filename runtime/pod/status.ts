@@ -4,9 +4,13 @@
  *
  * @module
  */
-import type { ContainerStatus, PodSandboxStatus } from "../../api/gen/api.ts";
+import type {
+  ContainerStatus,
+  LinuxContainerResources,
+  PodSandboxStatus,
+} from "../../api/gen/api.ts";
 import type { RuntimeCore } from "../core.ts";
-import type { Sandbox } from "../records.ts";
+import { decodeResources, type Sandbox } from "../records.ts";
 import { containerStatusOf, podStatusOf } from "../views.ts";
 
 /** PodSandboxStatus of pod `id` (or a unique prefix), with the info map when `verbose`. */
@@ -36,6 +40,34 @@ function podInfoOf(s: Sandbox): Record<string, string> {
       files: s.doc.files,
       shm: s.doc.shm?.path ?? null,
       ips: s.doc.network.ips,
+      // The CRI's PodSandboxStatus has no resources field: the pod-level resources in force
+      // (UpdatePodSandboxResources, else the config's) are reported here.
+      podResources: podResourcesOf(s),
     }),
+  };
+}
+
+function podResourcesOf(s: Sandbox): { overhead: unknown; resources: unknown } {
+  const pr = s.doc.podResources;
+  const decode = (b: string | undefined) => (b ? decodeResources(b) : undefined);
+  const overhead = pr ? decode(pr.overhead) : s.config.linux?.overhead;
+  const resources = pr ? decode(pr.resources) : s.config.linux?.resources;
+  return { overhead: resourcesJson(overhead), resources: resourcesJson(resources) };
+}
+
+/** LinuxContainerResources as JSON (int64s as numbers, as the CRI's JSON mapping reads). */
+function resourcesJson(r: LinuxContainerResources | undefined): unknown {
+  if (!r) return null;
+  return {
+    cpuPeriod: Number(r.cpuPeriod),
+    cpuQuota: Number(r.cpuQuota),
+    cpuShares: Number(r.cpuShares),
+    memoryLimitInBytes: Number(r.memoryLimitInBytes),
+    oomScoreAdj: Number(r.oomScoreAdj),
+    cpusetCpus: r.cpusetCpus,
+    cpusetMems: r.cpusetMems,
+    hugepageLimits: r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: Number(h.limit) })),
+    unified: r.unified,
+    memorySwapLimitInBytes: Number(r.memorySwapLimitInBytes),
   };
 }
