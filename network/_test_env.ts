@@ -88,7 +88,9 @@ export class NetEnv implements AsyncDisposable {
     this.bridge = `sptest${id}`;
     this.network = `sptest-${id}`;
     this.subnet = `10.99.${crypto.getRandomValues(new Uint8Array(1))[0]}.0/24`;
-    this.subnet6 = `fd99:${hex(2)}::/64`;
+    // A group of four hex digits without a leading zero: how the plugin prints it back.
+    const group = (0x1000 + crypto.getRandomValues(new Uint16Array(1))[0]! % 0xf000).toString(16);
+    this.subnet6 = `fd99:${group}::/64`;
     this.#hadHostportChains = hadHostportChains;
   }
 

@@ -351,7 +351,8 @@ Deno.test("checkpoint: Status reports criu check; where CRIU cannot run the thre
         JSON.stringify({ version: 1, containers: { other: "x-other" } }),
       );
       await refused(restore({}), grpc.status.INVALID_ARGUMENT, "do not match");
-      await refused(restore({ runtimeHandler: "kata" }), grpc.status.INVALID_ARGUMENT, '"kata"');
+      // An unknown handler: NOT_FOUND naming it, as RunPodSandbox.
+      await refused(restore({ runtimeHandler: "kata" }), grpc.status.NOT_FOUND, '"kata"');
       await refused(
         restore({ options: { leaveRunning: "true" } }),
         grpc.status.INVALID_ARGUMENT,
