@@ -146,7 +146,8 @@ say "Deno $DENO_VERSION: $DENO"
 
 # --- 2. the code, its modules and Deno's cache, staged then swapped in ----------------------
 CODE=(main.ts version.ts deno.json deno.lock README.md app cri runtime shim cgroups ffi config
-  errors log streaming deploy tools/config_doc.ts api image lib lsm network oci store)
+  errors log streaming deploy tools/config_doc.ts api image lib lsm network oci store checkpoint
+  metrics)
 STAGE=$PREFIX.sauropod-new
 rm -rf "$STAGE"
 make_dir "$(dirname "$PREFIX")"
