@@ -5,10 +5,8 @@
  * units, help on every family).
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { which } from "../lib/exec.ts";
+import { PROMTOOL, promtool } from "../testing/promtool.ts";
 import { AgentMetrics } from "./registry.ts";
-
-const PROMTOOL = which("promtool");
 
 /** Every family populated, as after a busy hour: the linter sees every sample kind. */
 async function busyExposition(): Promise<string> {
@@ -36,21 +34,6 @@ async function busyExposition(): Promise<string> {
   m.recordCni("ADD", 0.05, true);
   m.recordCni("DEL", 0.01, false);
   return await m.expose();
-}
-
-async function promtool(text: string): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command(PROMTOOL!, {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const r = await child.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
 }
 
 Deno.test({

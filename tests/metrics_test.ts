@@ -8,6 +8,7 @@ import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts
 import { type Family, parsePromText, sampleValue } from "../testing/prom_text.ts";
 import { ContainerState } from "../api/gen/api.ts";
 import { which } from "../lib/exec.ts";
+import { PROMTOOL, promtool } from "../testing/promtool.ts";
 import { e2eEnv } from "./harness/env.ts";
 import { TestAgent } from "./harness/agent.ts";
 import { CriClient } from "./harness/cri_client.ts";
@@ -21,7 +22,6 @@ import {
 } from "./harness/pods.ts";
 
 const dec = new TextDecoder();
-const PROMTOOL = which("promtool");
 const PROMETHEUS = which("prometheus");
 
 /** GET /metrics over a unix socket (HTTP/1.0: the server closes when done). */
@@ -40,18 +40,10 @@ async function scrapeUnix(path: string): Promise<string> {
   return body.join("\r\n\r\n");
 }
 
+/** "" when promtool accepts `text`, else its exit code and what it printed. */
 async function promtoolCheck(text: string): Promise<string> {
-  const child = new Deno.Command(PROMTOOL!, {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const r = await child.output();
-  return r.code === 0 ? "" : `exit ${r.code}: ${dec.decode(r.stdout)}${dec.decode(r.stderr)}`;
+  const r = await promtool(text);
+  return r.code === 0 ? "" : `exit ${r.code}: ${r.out}`;
 }
 
 /** A TCP port free on 127.0.0.1 now. */
